@@ -1,0 +1,145 @@
+"""The rebalancer's decision loop as a pure state machine. No Freqtrade import.
+
+Each bot iteration (a candle in a backtest, a loop in live trading) the adapter takes a
+``Snapshot`` of the portfolio and calls ``step(state, snapshot)``. It gets back the new state,
+the orders to place now (``Order`` per coin) and the events to report.
+
+A rebalance runs in two phases so that buys never race the sells for cash:
+
+1. ``selling``: the overweight coins are sold (all sells placed at once);
+2. once no order is open any more (the sells have filled), the underweight coins are bought with
+   the cash actually available, sized from the values planned in phase 1 (``size_buys``).
+
+In a Freqtrade backtest the pairs of one candle are processed one after another with immediate
+fills, so phase 2 happens at the next candle's open. In live trading it is the next loop after
+the sells filled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .config import RebalanceConfig
+from .plan import Leg, RebalancePlan, SkippedLeg, plan_rebalance, size_buys
+from .portfolio import Portfolio, drift_points, max_drift
+from .rules import MarketRules
+from .triggers import trigger_for
+
+Phase = Literal["idle", "selling"]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The portfolio as the bot sees it now."""
+
+    now: float  # POSIX seconds
+    portfolio: Portfolio
+    rules: Mapping[str, MarketRules]
+    fee: float
+    first_buy: float | None  # time of the portfolio's first buy; None before it
+    busy: bool = False  # an order of the portfolio is still open
+
+
+@dataclass(frozen=True)
+class State:
+    phase: Phase = "idle"
+    last_check: float | None = None
+    last_rebalance: float | None = None
+    pending_buys: Mapping[str, float] = field(default_factory=dict)
+    rebalances: int = 0
+    skipped_rebalances: int = 0
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something to report: ``kind`` is ``rebalance`` (orders placed), ``buys`` (phase 2) or
+    ``skipped`` (a rebalance was due but no leg can trade)."""
+
+    kind: Literal["rebalance", "buys", "skipped"]
+    time: float
+    drift: float
+    weights_before: Mapping[str, float]
+    weights_after: Mapping[str, float]
+    legs: tuple[Leg, ...] = ()
+    skipped: tuple[SkippedLeg, ...] = ()
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    state: State
+    orders: Mapping[str, Leg]
+    events: tuple[Event, ...] = ()
+
+
+def projected_weights(portfolio: Portfolio, legs: tuple[Leg, ...], fee: float) -> dict[str, float]:
+    """Weights after ``legs`` fill at their prices, fees paid from cash."""
+    qty = dict(portfolio.quantities)
+    cash = portfolio.cash
+    for leg in legs:
+        if leg.side == "sell":
+            qty[leg.coin] = qty.get(leg.coin, 0.0) - leg.qty
+            cash += leg.value * (1.0 - fee)
+        else:
+            qty[leg.coin] = qty.get(leg.coin, 0.0) + leg.qty
+            cash -= leg.value * (1.0 + fee)
+    return Portfolio(qty, portfolio.prices, cash).weights()
+
+
+def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
+    """Decide what to do now. Pure: same inputs, same outputs."""
+    if snap.busy or snap.first_buy is None:
+        return Step(state, {})
+    targets = cfg.weights
+    pf = snap.portfolio
+    if state.phase == "selling":
+        buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
+        event = Event("buys", snap.now, max_drift(pf, targets), pf.weights(),
+                      projected_weights(pf, buys, snap.fee), buys, skipped)
+        new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
+        return Step(new, {leg.coin: leg for leg in buys}, (event,))
+
+    trigger = trigger_for(cfg)
+    if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
+        return Step(state, {})
+    state = replace(state, last_check=snap.now)
+    drift = max_drift(pf, targets)
+    if not trigger.wants(drift):
+        return Step(state, {})
+    plan: RebalancePlan = plan_rebalance(pf, targets, snap.rules, snap.fee)
+    before = pf.weights()
+    if plan.message:
+        event = Event("skipped", snap.now, drift, before, before, (), plan.skipped, plan.message)
+        return Step(replace(state, skipped_rebalances=state.skipped_rebalances + 1), {}, (event,))
+    if plan.sells:
+        placed = plan.sells
+        new = replace(state, phase="selling", pending_buys=dict(plan.buy_values),
+                      rebalances=state.rebalances + 1)
+    else:
+        placed = plan.buys
+        new = replace(state, last_rebalance=snap.now, rebalances=state.rebalances + 1)
+    event = Event("rebalance", snap.now, drift, before, projected_weights(pf, plan.legs, snap.fee),
+                  placed, plan.skipped)
+    return Step(new, {leg.coin: leg for leg in placed}, (event,))
+
+
+def describe(event: Event, stake: str = "USDT") -> str:
+    """One human line for a log or a Telegram message."""
+    def fmt(weights: Mapping[str, float]) -> str:
+        return " ".join(f"{c} {w * 100:.1f}%" for c, w in weights.items())
+
+    if event.kind == "skipped":
+        return f"Rebalance skipped (drift {event.drift:.2f} points): {event.message}"
+    legs = ", ".join(f"{leg.side} {leg.qty:g} {leg.coin} ({leg.value:.2f} {stake})"
+                     for leg in event.legs) or "no order"
+    text = {"rebalance": "Rebalance", "buys": "Rebalance buys"}[event.kind]
+    out = (f"{text} (drift {event.drift:.2f} points): {legs}. "
+           f"Weights {fmt(event.weights_before)} -> {fmt(event.weights_after)}")
+    if event.skipped:
+        out += ". Skipped: " + ", ".join(f"{s.side} {s.coin} ({s.reason})" for s in event.skipped)
+    return out
+
+
+__all__ = ["Snapshot", "State", "Event", "Step", "step", "describe", "drift_points"]
