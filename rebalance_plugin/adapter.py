@@ -41,9 +41,12 @@ from .rules import MarketRules
 logger = logging.getLogger(__name__)
 
 #: Freqtrade sizes a *first* entry's minimum with a reserve for the stop-loss; with the stop-loss
-#: disabled (-1) that reserve is 1.5x the exchange minimum
-#: (freqtrade/exchange/exchange.py, _get_stake_amount_limit).
+#: disabled (-1) that reserve is 1.5x the exchange minimum. A position *adjustment* buy is checked
+#: against the minimum times (1 + amount_reserve_percent), default 1.05; smaller buys are
+#: silently bumped up or dropped (freqtrade/exchange/exchange.py _get_stake_amount_limit,
+#: optimize/backtesting.py get_valid_entry_price_and_stake, wallets.py validate_stake_amount).
 FIRST_BUY_RESERVE = 1.5
+DEFAULT_AMOUNT_RESERVE = 0.05
 JOURNAL_NAME = "rebalance_journal.jsonl"
 
 
@@ -99,7 +102,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         self._rb_orders: dict[str, Leg] = {}
         self._rb_opens: dict[str, dict[int, float]] = {}
         self._rb_rules: dict[str, MarketRules] = {}
-        self._rb_min_stake: dict[str, float] = {}
+        self._rb_exchange_min: dict[str, float] = {}
+        self._rb_fee_rate: float | None = None
         self._rb_outside_cash: float | None = None
         self._rb_journal: Path | None = None
 
@@ -115,16 +119,25 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
                     f"Invalid rebalance config: rebalance.coins: {coin} has no spot market "
                     f"{pair} on {exchange}"
                 )
-            self._rb_rules[coin] = MarketRules.from_ccxt_market(market)
+            exchange_rules = MarketRules.from_ccxt_market(market)
+            # Legs are planned against what Freqtrade will accept, not only the exchange.
+            reserve = 1.0 + float(self.config.get("amount_reserve_percent", DEFAULT_AMOUNT_RESERVE))
+            self._rb_rules[coin] = MarketRules(
+                qty_step=exchange_rules.qty_step,
+                min_qty=exchange_rules.min_qty * reserve,
+                min_notional=exchange_rules.min_notional * reserve,
+                price_tick=exchange_rules.price_tick,
+            )
+            self._rb_exchange_min[coin] = exchange_rules.min_notional
         for coin, pct in cfg.coins:
-            need = self._rb_rules[coin].min_notional * FIRST_BUY_RESERVE
+            need = self._rb_exchange_min[coin] * FIRST_BUY_RESERVE
             stake = cfg.investment * pct / 100.0 / (1.0 + self._rb_fee(cfg.pair(coin)))
             if stake < need:
                 raise OperationalException(
                     f"Invalid rebalance config: rebalance.investment = {cfg.investment:g} is too "
                     f"small: {coin} gets {pct:g}% = {stake:.2f} {cfg.stake_currency}, below the "
                     f"first-order minimum of {need:.2f} {cfg.stake_currency} for {cfg.pair(coin)} "
-                    f"(exchange minimum {self._rb_rules[coin].min_notional:g} plus Freqtrade's "
+                    f"(exchange minimum {self._rb_exchange_min[coin]:g} plus Freqtrade's "
                     f"reserve); invest at least {need * 100.0 / pct * 1.002:.2f}"
                 )
         if self._rb_backtesting:
@@ -145,20 +158,11 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             fee = market.get("taker") or 0.001
         return float(fee)
 
-    def _rb_price(self, pair: str, now: datetime) -> float | None:
+    def _rb_price(self, pair: str, now: datetime, ts: int) -> float | None:
         if self._rb_backtesting:
-            return self._rb_opens.get(pair, {}).get(int(now.timestamp()))
+            return self._rb_opens.get(pair, {}).get(ts)
         ticker = self.dp.ticker(pair) or {}
         return ticker.get("last") or ticker.get("close")
-
-    def _rb_rules_now(self, coin: str) -> MarketRules:
-        """Exchange rules, with the minimum order value raised to what Freqtrade itself accepts
-        for a position adjustment (it silently drops or bumps smaller buys)."""
-        rules = self._rb_rules[coin]
-        ft_min = self._rb_min_stake.get(self.rebalance.pair(coin), 0.0)
-        if ft_min > rules.min_notional:
-            return MarketRules(rules.qty_step, rules.min_qty, ft_min, rules.price_tick)
-        return rules
 
     def _rb_cash(self, trades: list[Any]) -> float:
         """The portfolio's own cash: the wallet's free stake, less the entry fees Freqtrade
@@ -170,7 +174,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             self._rb_outside_cash = max(0.0, start - self.rebalance.investment)
         unpaid_fees = math.fsum(t.stake_amount * (t.fee_open or 0.0) for t in trades)
         cash = free - unpaid_fees - self._rb_outside_cash
-        if self.wallets:
+        if self.wallets and self.config.get("tradable_balance_ratio", 0.99) < 1.0:
             cash = min(cash, self.wallets.get_available_stake_amount())
         return max(0.0, cash)
 
@@ -222,19 +226,22 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             if not trades:
                 self._rb_cash(trades)  # remember the wallet's start before the first buy
             return  # the first buys are not all done yet
+        now = current_time.timestamp()
         prices = {}
         for coin in by_coin:
-            price = self._rb_price(cfg.pair(coin), current_time)
+            price = self._rb_price(cfg.pair(coin), current_time, int(now))
             if not price:
                 return  # a coin has no price at this candle: decide nothing
             prices[coin] = price
+        if self._rb_fee_rate is None:
+            self._rb_fee_rate = self._rb_fee(cfg.pairs[0])
         snap = Snapshot(
-            now=current_time.timestamp(),
+            now=now,
             portfolio=Portfolio({c: t.amount for c, t in by_coin.items()}, prices,
                                 self._rb_cash(trades)),
-            rules={coin: self._rb_rules_now(coin) for coin in by_coin},
-            fee=self._rb_fee(cfg.pairs[0]),
-            first_buy=min(t.open_date_utc.timestamp() for t in trades),
+            rules=self._rb_rules,
+            fee=self._rb_fee_rate,
+            first_buy=min(t.open_date_utc for t in trades).timestamp(),
             busy=any(t.has_open_orders for t in trades),
         )
         result = step(cfg, self._rb_state, snap)
@@ -243,11 +250,12 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         for event in result.events:
             self._rb_report(event)
 
-    def rebalance_order(self, trade: Any, current_rate: float,
-                        min_stake: float | None) -> tuple[float, str] | None:
+    def ft_adjust_wanted(self, pair: str) -> bool:
+        """Backtest fast path (ft_fastpath): False when this pair has no order this candle."""
+        return pair in self._rb_orders
+
+    def rebalance_order(self, trade: Any, current_rate: float) -> tuple[float, str] | None:
         """This trade's share of the current rebalance, as Freqtrade's stake (or None)."""
-        if min_stake:
-            self._rb_min_stake[trade.pair] = min_stake
         leg = self._rb_orders.pop(trade.pair, None)
         if leg is None:
             return None

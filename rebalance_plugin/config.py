@@ -212,7 +212,7 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
             f"(percentage points), got {merged['threshold']!r}"
         )
     interval = merged["interval"]
-    if interval not in INTERVALS:
+    if not isinstance(interval, str) or interval not in INTERVALS:
         raise ConfigError(
             f"rebalance.interval must be one of {', '.join(INTERVALS)}, got {interval!r}"
         )

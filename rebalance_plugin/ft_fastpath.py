@@ -13,6 +13,10 @@ a trade's order count on *every candle*:
 3. ``LocalTrade.recalc_trade_from_orders`` replays every order with exact-decimal arithmetic after
    every fill.
 
+4. ``Backtesting._check_adjust_trade_for_candle`` computes the trade's profit, two stake limits
+   and the wallet's available stake for every open trade on every candle *before* asking the
+   strategy, which has nothing to do on almost every candle.
+
 Together they make a backtest quadratic in the number of orders (FREQTRADE-NOTES.md: 45x slower
 than buy-and-hold). This module removes that cost without changing any result:
 
@@ -22,6 +26,10 @@ than buy-and-hold). This module removes that cost without changing any result:
   *closed-prefix watermark* per trade records how many leading orders are closed. In a backtest a
   closed order never reopens and only open orders are ever removed, so open orders can only be
   after the watermark: the open-order look-ups scan only the tail.
+- A strategy may define ``ft_adjust_wanted(pair) -> bool``; where it answers False, the backtest
+  skips ``_check_adjust_trade_for_candle`` for that trade and candle. The skipped code only
+  computes arguments and calls the strategy, whose answer would be "no adjustment": nothing
+  else changes.
 - ``recalc_trade_from_orders`` is Freqtrade's own loop (copied verbatim below) resumed from a
   cached state at the watermark instead of from the first order. The loop is a left fold over the
   orders, so the result is identical.
@@ -166,6 +174,13 @@ def _manage_open_orders(self, trade, current_time, row) -> bool:
     return False
 
 
+def _check_adjust_trade_for_candle(self, trade, row, current_time):
+    wanted = getattr(self.strategy, "ft_adjust_wanted", None)
+    if wanted is not None and not wanted(trade.pair):
+        return trade
+    return _ORIGINALS["Backtesting._check_adjust_trade_for_candle"](self, trade, row, current_time)
+
+
 # --------------------------------------------------------------------------------------------
 # 3. recalc_trade_from_orders, resumed from the state cached at the watermark.
 # --------------------------------------------------------------------------------------------
@@ -269,10 +284,11 @@ EXPECTED_SOURCE_SHA256.update({
         "7dfc93eecbde7e17144b9f65a015a1b7a2d07aa0202b75b43826313a575c9ae2",
     "Backtesting.manage_open_orders":
         "31ae85853ad0eed91ef53d8fb5b2e39c5b5cec0f2a0566a7931e51c6eccfeac0",
-    # Relied on, not replaced: the cost-basis conversion of a negative stake, and the call of
-    # _adjust_trade_position_internal (which NoTradeCopyMixin overrides) with these arguments.
+    # Wrapped (skipped when the strategy has no order); also relied on for the cost-basis
+    # conversion of a negative stake.
     "Backtesting._check_adjust_trade_for_candle":
         "900e3ec7f067fb67b56f190babed637712e26f5c08cb9e90ee5fd0df9849af8d",
+    # Relied on, not replaced: NoTradeCopyMixin overrides it with the same contract.
     "IStrategy._adjust_trade_position_internal":
         "c75c442efe6e109346f3e5dc757d5766774db3d242b948d9d0df8021ee59d964",
 })
@@ -298,7 +314,9 @@ def install() -> bool:
         "LocalTrade.open_orders": LocalTrade.open_orders.fget,
         "LocalTrade.has_open_orders": LocalTrade.has_open_orders.fget,
         "Backtesting.manage_open_orders": Backtesting.manage_open_orders,
+        "Backtesting._check_adjust_trade_for_candle": Backtesting._check_adjust_trade_for_candle,
     })
+    Backtesting._check_adjust_trade_for_candle = _check_adjust_trade_for_candle
     LocalTrade.recalc_trade_from_orders = _recalc_trade_from_orders
     LocalTrade.select_order = _select_order
     LocalTrade.open_orders = property(_open_orders)
@@ -318,4 +336,6 @@ def uninstall() -> None:
     LocalTrade.open_orders = property(_ORIGINALS["LocalTrade.open_orders"])
     LocalTrade.has_open_orders = property(_ORIGINALS["LocalTrade.has_open_orders"])
     Backtesting.manage_open_orders = _ORIGINALS["Backtesting.manage_open_orders"]
+    Backtesting._check_adjust_trade_for_candle = _ORIGINALS[
+        "Backtesting._check_adjust_trade_for_candle"]
     _installed = False

@@ -130,7 +130,7 @@ def size_buys(
 
 def _sell_leg(coin: str, value: float, held: float, price: float,
               rule: MarketRules) -> Leg | SkippedLeg:
-    qty = held if value >= held * price else rule.floor_qty(min(value / price, held))
+    qty = min(rule.floor_qty(min(value / price, held)), held)
     reason = rule.refusal(qty, price)
     if reason:
         return SkippedLeg(coin, "sell", value, reason)
@@ -203,7 +203,8 @@ class FundsError(ValueError):
 def check_fund_change(kind: Literal["add", "remove"], amount: float, minimum: float,
                       maximum: float, stake_currency: str = "USDT") -> None:
     """Refuse an add/remove-funds request outside [minimum, maximum] with a clear message."""
-    if not (isinstance(amount, (int, float)) and math.isfinite(amount)) or amount <= 0:
+    if (not isinstance(amount, (int, float)) or isinstance(amount, bool)
+            or not math.isfinite(amount) or amount <= 0):
         raise FundsError(f"{kind} funds: amount must be a positive number, got {amount!r}")
     if amount < minimum:
         raise FundsError(

@@ -12,6 +12,10 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 
+#: Relative float error tolerated when rounding a quantity down to the step (see floor_qty).
+FLOAT_SLACK = Decimal("1e-9")
+
+
 @dataclass(frozen=True)
 class MarketRules:
     """Trading rules of one pair (Binance LOT_SIZE / NOTIONAL filters, ccxt ``limits``).
@@ -26,13 +30,22 @@ class MarketRules:
     price_tick: float = 0.0
 
     def floor_qty(self, qty: float) -> float:
-        """Largest multiple of the step that is <= ``qty`` (exact, no float drift)."""
+        """Largest multiple of the step that is <= ``qty``, in exact decimal arithmetic.
+
+        ``qty`` usually comes out of a float division (value / price) that can land a hair
+        under a whole number of steps (35 / 0.07 = 499.99999999999994): a shortfall of less
+        than ``FLOAT_SLACK`` of a step is float noise and counts as the whole step.
+        """
         if qty <= 0:
             return 0.0
         if not self.qty_step:
             return qty
         step = Decimal(repr(self.qty_step))
-        return float((Decimal(repr(qty)) / step).to_integral_value(ROUND_FLOOR) * step)
+        steps = Decimal(repr(qty)) / step
+        whole = steps.to_integral_value(ROUND_FLOOR)
+        if steps - whole > 1 - FLOAT_SLACK:
+            whole += 1
+        return float(whole * step)
 
     def refusal(self, qty: float, price: float) -> str | None:
         """Why the exchange would refuse an order of ``qty`` at ``price``; None if it is valid."""

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 from .config import RebalanceConfig
 
+#: Drift is a difference of float ratios (0.55 - 0.5 = 0.05000000000000004): a drift within this
+#: many points of the limit counts as *at* the limit, which does not trigger ("more than").
+DRIFT_EPSILON = 1e-9
+
 
 @dataclass(frozen=True)
 class ThresholdTrigger:
@@ -22,7 +26,7 @@ class ThresholdTrigger:
         return True
 
     def wants(self, drift: float) -> bool:
-        return drift > self.threshold
+        return drift > self.threshold + DRIFT_EPSILON
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class IntervalTrigger:
         return first_buy + (self.check_index(now, first_buy) + 1) * self.seconds
 
     def wants(self, drift: float) -> bool:
-        return drift > self.min_drift
+        return drift > self.min_drift + DRIFT_EPSILON
 
 
 Trigger = ThresholdTrigger | IntervalTrigger

@@ -71,4 +71,4 @@ class RebalanceStrategy(RebalanceMixin, IStrategy):
                               current_entry_rate: float, current_exit_rate: float,
                               current_entry_profit: float, current_exit_profit: float,
                               **kwargs) -> tuple[float, str] | None:
-        return self.rebalance_order(trade, current_rate, min_stake)
+        return self.rebalance_order(trade, current_rate)
