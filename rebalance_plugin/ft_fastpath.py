@@ -62,6 +62,10 @@ EXPECTED_SOURCE_SHA256: dict[str, str] = {}  # filled in below, checked by insta
 _ORIGINALS: dict[str, Any] = {}
 _installed = False
 
+#: Set to False (before the strategy is created) to run with Freqtrade's own code paths, e.g. to
+#: compare results or timings. NoTradeCopyMixin still skips the deep copy.
+ENABLED = True
+
 
 def _target_functions() -> dict[str, Any]:
     """Freqtrade's own versions (the originals, also after ``install()``)."""
@@ -299,6 +303,8 @@ def install() -> bool:
     global _installed
     if _installed:
         return True
+    if not ENABLED:
+        return False
     current = source_hashes()
     changed = [n for n, h in EXPECTED_SOURCE_SHA256.items() if current.get(n) != h]
     if changed or set(EXPECTED_SOURCE_SHA256) != set(current):
