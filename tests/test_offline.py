@@ -154,6 +154,7 @@ def test_snapshot_is_exactly_what_ccxt_parses_from_the_raw_exchange_info():
 
 
 def test_install_is_idempotent_and_restorable():
+    offline.uninstall_offline_markets()  # other tests may have left it installed
     original = ccxt.binance.__dict__["fetch_markets"]
     offline.install_offline_markets()
     patched = ccxt.binance.__dict__["fetch_markets"]
