@@ -94,6 +94,11 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
     """Mix into an ``IStrategy`` (before it) to make it a portfolio rebalancer."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        if config.get("runmode") == RunMode.LIVE:
+            raise OperationalException(
+                "freqtrade-rebalance: live trading with real money is not supported by this "
+                "version yet (backtesting and dry-run only); set \"dry_run\": true"
+            )
         self.rebalance = load_config(config)
         check_pairs(config, self.rebalance)
         ft_fastpath.install()

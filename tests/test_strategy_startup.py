@@ -87,3 +87,21 @@ def test_valid_default_config_starts_and_buys_every_coin(tmp_path):
             "BTC/USDT": 1e-05, "ETH/USDT": 1e-04, "BNB/USDT": 1e-03, "SOL/USDT": 1e-02}[pair]
         target = weight * 10.0
         assert target - step_value * 1.001 <= cost <= target, (pair, cost, target)
+
+
+def test_live_trading_is_refused_until_it_is_supported():
+    from freqtrade.enums import RunMode
+    from freqtrade.exceptions import OperationalException
+
+    from tests.ftrun import ROOT, base_config
+
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("rs", ROOT / "strategies" / "RebalanceStrategy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = base_config()
+    config.update(runmode=RunMode.LIVE, dry_run=False)
+    with pytest.raises(OperationalException, match="live trading with real money"):
+        module.RebalanceStrategy(config)
+    config.update(runmode=RunMode.DRY_RUN, dry_run=True)
+    assert module.RebalanceStrategy(config).rebalance.investment == 1000
