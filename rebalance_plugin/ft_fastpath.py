@@ -67,19 +67,29 @@ _installed = False
 ENABLED = True
 
 
+#: Where each Freqtrade function lives: (owner class, attribute, is a property).
+_SITES: dict[str, tuple[type, str, bool]] = {
+    "LocalTrade.recalc_trade_from_orders": (LocalTrade, "recalc_trade_from_orders", False),
+    "LocalTrade.select_order": (LocalTrade, "select_order", False),
+    "LocalTrade.open_orders": (LocalTrade, "open_orders", True),
+    "LocalTrade.has_open_orders": (LocalTrade, "has_open_orders", True),
+    "Backtesting.manage_open_orders": (Backtesting, "manage_open_orders", False),
+    "Backtesting._check_adjust_trade_for_candle":
+        (Backtesting, "_check_adjust_trade_for_candle", False),
+    "IStrategy._adjust_trade_position_internal":
+        (IStrategy, "_adjust_trade_position_internal", False),
+}
+
+
+def _current(name: str) -> Any:
+    owner, attr, is_property = _SITES[name]
+    value = owner.__dict__[attr]
+    return value.fget if is_property else value
+
+
 def _target_functions() -> dict[str, Any]:
     """Freqtrade's own versions (the originals, also after ``install()``)."""
-    funcs = {
-        "LocalTrade.recalc_trade_from_orders": LocalTrade.recalc_trade_from_orders,
-        "LocalTrade.select_order": LocalTrade.select_order,
-        "LocalTrade.open_orders": LocalTrade.open_orders.fget,
-        "LocalTrade.has_open_orders": LocalTrade.has_open_orders.fget,
-        "Backtesting.manage_open_orders": Backtesting.manage_open_orders,
-        "Backtesting._check_adjust_trade_for_candle": Backtesting._check_adjust_trade_for_candle,
-        "IStrategy._adjust_trade_position_internal": IStrategy._adjust_trade_position_internal,
-    }
-    funcs.update(_ORIGINALS)
-    return funcs
+    return {name: _ORIGINALS.get(name) or _current(name) for name in _SITES}
 
 
 def source_hashes() -> dict[str, str]:
@@ -298,6 +308,17 @@ EXPECTED_SOURCE_SHA256.update({
 })
 
 
+def _replacements() -> dict[str, Any]:
+    return {
+        "LocalTrade.recalc_trade_from_orders": _recalc_trade_from_orders,
+        "LocalTrade.select_order": _select_order,
+        "LocalTrade.open_orders": _open_orders,
+        "LocalTrade.has_open_orders": _has_open_orders,
+        "Backtesting.manage_open_orders": _manage_open_orders,
+        "Backtesting._check_adjust_trade_for_candle": _check_adjust_trade_for_candle,
+    }
+
+
 def install() -> bool:
     """Patch Freqtrade for fast rebalancing backtests. Idempotent. Returns True if active."""
     global _installed
@@ -314,20 +335,10 @@ def install() -> bool:
             ", ".join(changed) or "hash table incomplete",
         )
         return False
-    _ORIGINALS.update({
-        "LocalTrade.recalc_trade_from_orders": LocalTrade.recalc_trade_from_orders,
-        "LocalTrade.select_order": LocalTrade.select_order,
-        "LocalTrade.open_orders": LocalTrade.open_orders.fget,
-        "LocalTrade.has_open_orders": LocalTrade.has_open_orders.fget,
-        "Backtesting.manage_open_orders": Backtesting.manage_open_orders,
-        "Backtesting._check_adjust_trade_for_candle": Backtesting._check_adjust_trade_for_candle,
-    })
-    Backtesting._check_adjust_trade_for_candle = _check_adjust_trade_for_candle
-    LocalTrade.recalc_trade_from_orders = _recalc_trade_from_orders
-    LocalTrade.select_order = _select_order
-    LocalTrade.open_orders = property(_open_orders)
-    LocalTrade.has_open_orders = property(_has_open_orders)
-    Backtesting.manage_open_orders = _manage_open_orders
+    for name, replacement in _replacements().items():
+        owner, attr, is_property = _SITES[name]
+        _ORIGINALS[name] = _current(name)
+        setattr(owner, attr, property(replacement) if is_property else replacement)
     _installed = True
     return True
 
@@ -337,11 +348,8 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
-    LocalTrade.recalc_trade_from_orders = _ORIGINALS["LocalTrade.recalc_trade_from_orders"]
-    LocalTrade.select_order = _ORIGINALS["LocalTrade.select_order"]
-    LocalTrade.open_orders = property(_ORIGINALS["LocalTrade.open_orders"])
-    LocalTrade.has_open_orders = property(_ORIGINALS["LocalTrade.has_open_orders"])
-    Backtesting.manage_open_orders = _ORIGINALS["Backtesting.manage_open_orders"]
-    Backtesting._check_adjust_trade_for_candle = _ORIGINALS[
-        "Backtesting._check_adjust_trade_for_candle"]
+    for name in _replacements():
+        owner, attr, is_property = _SITES[name]
+        original = _ORIGINALS.pop(name)
+        setattr(owner, attr, property(original) if is_property else original)
     _installed = False

@@ -64,20 +64,25 @@ def simulate(opens, weights, investment, entry, end, *, threshold=None, interval
         hold[c] = q
         cash -= q * p0[c] * (1 + FEE)
     orders = []
+
+    def buy(wanted, t, p):
+        nonlocal cash
+        want = sum(wanted.values()) * (1 + FEE)
+        scale = min(1.0, cash / want) if want else 1.0
+        for c, v in wanted.items():
+            q = floor_step(v * scale / p[c], FILTERS[c][0])
+            if tradeable(c, q, p[c]):
+                hold[c] += q
+                cash -= q * p[c] * (1 + FEE)
+                orders.append((t, c, "buy", q))
+
     pending = None  # values to buy, one candle after the sells
     last_check = None
     t = entry + timedelta(hours=1)
     while t <= end:
         p = opens.loc[t]
         if pending is not None:
-            want = sum(pending.values()) * (1 + FEE)
-            scale = min(1.0, cash / want)
-            for c, v in pending.items():
-                q = floor_step(v * scale / p[c], FILTERS[c][0])
-                if tradeable(c, q, p[c]):
-                    hold[c] += q
-                    cash -= q * p[c] * (1 + FEE)
-                    orders.append((t, c, "buy", q))
+            buy(pending, t, p)
             pending = None
             t += timedelta(hours=1)
             continue
@@ -115,14 +120,7 @@ def simulate(opens, weights, investment, entry, end, *, threshold=None, interval
                     orders.append((t, c, "sell", q))
                 pending = buys
             else:
-                want = sum(buys.values()) * (1 + FEE)
-                scale = min(1.0, cash / want) if want else 1.0
-                for c, v in buys.items():
-                    q = floor_step(v * scale / p[c], FILTERS[c][0])
-                    if tradeable(c, q, p[c]):
-                        hold[c] += q
-                        cash -= q * p[c] * (1 + FEE)
-                        orders.append((t, c, "buy", q))
+                buy(buys, t, p)
         t += timedelta(hours=1)
     p_end = opens.loc[end]
     final = cash + sum(hold[c] * p_end[c] * (1 - FEE) for c in coins)
