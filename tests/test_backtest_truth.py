@@ -185,3 +185,16 @@ def test_interval_rebalancer_matches_independent_computation(tmp_path):
                        for t, _, side, _ in got if side == "sell")
     print(f"\n{len(got)} orders, freqtrade final {run.final_balance:.6f}, independent {final:.6f}, "
           f"difference {run.final_balance - final:+.6f} USDT")
+
+
+def test_decisions_use_no_later_data(tmp_path):
+    """Orders up to February are the same whether the backtest's data stops in February or runs
+    on to June: nothing decided at a candle depends on a later candle."""
+    cfg = make_config(tmp_path, coins={"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15},
+                      investment=1000, threshold=1)
+    short = freqtrade_orders(run_backtest(cfg, "20240101-20240215"))
+    long_ = freqtrade_orders(run_backtest(cfg, "20240101-20240701"))
+    cut = datetime(2024, 2, 14, tzinfo=opens_tz())
+    before = [o for o in short if o[0] < cut]
+    assert len(before) > 20
+    assert before == [o for o in long_ if o[0] < cut]
