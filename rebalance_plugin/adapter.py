@@ -108,6 +108,9 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         self._rb_opens: dict[str, dict[int, float]] = {}
         self._rb_rules: dict[str, MarketRules] = {}
         self._rb_exchange_min: dict[str, float] = {}
+        self._rb_coin_of = {self.rebalance.pair(c): c for c in self.rebalance.coin_names}
+        self._rb_is_backtest = self._rb_backtesting
+        self._rb_first_buy: float | None = None
         self._rb_fee_rate: float | None = None
         self._rb_outside_cash: float | None = None
         self._rb_journal: Path | None = None
@@ -164,7 +167,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         return float(fee)
 
     def _rb_price(self, pair: str, now: datetime, ts: int) -> float | None:
-        if self._rb_backtesting:
+        if self._rb_is_backtest:
             return self._rb_opens.get(pair, {}).get(ts)
         ticker = self.dp.ticker(pair) or {}
         return ticker.get("last") or ticker.get("close")
@@ -223,13 +226,17 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         return weight * self.rebalance.investment / (1.0 + self._rb_fee(pair))
 
     def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
+        # Runs once per candle in a backtest: kept lean (see `make bench`).
         cfg = self.rebalance
         self._rb_orders = {}
         trades = Trade.get_trades_proxy(is_open=True)
-        by_coin = {cfg.coin_of(t.pair): t for t in trades}
-        if any(coin not in by_coin or by_coin[coin].amount <= 0 for coin in cfg.coin_names):
+        coin_of = self._rb_coin_of
+        by_coin = {coin_of.get(t.pair) or cfg.coin_of(t.pair): t for t in trades}
+        if len(by_coin) < len(coin_of) or any(
+                coin not in by_coin or by_coin[coin].amount <= 0 for coin in cfg.coin_names):
             if not trades:
                 self._rb_cash(trades)  # remember the wallet's start before the first buy
+            self._rb_first_buy = None
             return  # the first buys are not all done yet
         now = current_time.timestamp()
         prices = {}
@@ -240,13 +247,15 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             prices[coin] = price
         if self._rb_fee_rate is None:
             self._rb_fee_rate = self._rb_fee(cfg.pairs[0])
+        if self._rb_first_buy is None:  # the portfolio's trades stay open: computed once
+            self._rb_first_buy = min(t.open_date_utc for t in trades).timestamp()
         snap = Snapshot(
             now=now,
             portfolio=Portfolio({c: t.amount for c, t in by_coin.items()}, prices,
                                 self._rb_cash(trades)),
             rules=self._rb_rules,
             fee=self._rb_fee_rate,
-            first_buy=min(t.open_date_utc for t in trades).timestamp(),
+            first_buy=self._rb_first_buy,
             busy=any(t.has_open_orders for t in trades),
         )
         result = step(cfg, self._rb_state, snap)

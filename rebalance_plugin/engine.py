@@ -19,13 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Literal
 
 from .config import RebalanceConfig
 from .plan import Leg, RebalancePlan, SkippedLeg, plan_rebalance, size_buys
 from .portfolio import Portfolio, drift_points, max_drift
 from .rules import MarketRules
-from .triggers import trigger_for
+from .triggers import IntervalTrigger, trigger_for
+
+_trigger = lru_cache(maxsize=16)(trigger_for)
 
 Phase = Literal["idle", "selling"]
 
@@ -101,10 +104,11 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
         return Step(new, {leg.coin: leg for leg in buys}, (event,))
 
-    trigger = trigger_for(cfg)
+    trigger = _trigger(cfg)
     if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
         return Step(state, {})
-    state = replace(state, last_check=snap.now)
+    if isinstance(trigger, IntervalTrigger):  # a threshold trigger checks every time
+        state = replace(state, last_check=snap.now)
     drift = max_drift(pf, targets)
     if not trigger.wants(drift):
         return Step(state, {})
