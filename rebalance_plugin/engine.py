@@ -118,14 +118,16 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         event = Event("skipped", snap.now, drift, before, before, (), plan.skipped, plan.message)
         return Step(replace(state, skipped_rebalances=state.skipped_rebalances + 1), {}, (event,))
     if plan.sells:
+        # The buys are sized (and their skipped legs reported) once the sells have filled.
         placed = plan.sells
+        skipped = tuple(s for s in plan.skipped if s.side == "sell")
         new = replace(state, phase="selling", pending_buys=dict(plan.buy_values),
                       rebalances=state.rebalances + 1)
     else:
-        placed = plan.buys
+        placed, skipped = plan.buys, plan.skipped
         new = replace(state, last_rebalance=snap.now, rebalances=state.rebalances + 1)
     event = Event("rebalance", snap.now, drift, before, projected_weights(pf, plan.legs, snap.fee),
-                  placed, plan.skipped)
+                  placed, skipped)
     return Step(new, {leg.coin: leg for leg in placed}, (event,))
 
 
