@@ -32,7 +32,8 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.persistence import Trade
 
 from . import ft_fastpath
-from .config import ConfigError, RebalanceConfig, parse_rebalance_config
+from .config import (ConfigError, RebalanceConfig, check_investment_clears_minimums,
+                     parse_rebalance_config)
 from .engine import Event, Snapshot, State, describe, step
 from .plan import Leg
 from .portfolio import Portfolio
@@ -109,7 +110,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         self._rb_rules: dict[str, MarketRules] = {}
         self._rb_exchange_min: dict[str, float] = {}
         self._rb_coin_of = {self.rebalance.pair(c): c for c in self.rebalance.coin_names}
-        self._rb_is_backtest = self._rb_backtesting
+        self._rb_is_backtest = config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
         self._rb_first_buy: float | None = None
         self._rb_fee_rate: float | None = None
         self._rb_outside_cash: float | None = None
@@ -137,28 +138,23 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
                 price_tick=exchange_rules.price_tick,
             )
             self._rb_exchange_min[coin] = exchange_rules.min_notional
-        for coin, pct in cfg.coins:
-            need = self._rb_exchange_min[coin] * FIRST_BUY_RESERVE
-            stake = cfg.investment * pct / 100.0 / (1.0 + self._rb_fee(cfg.pair(coin)))
-            if stake < need:
-                raise OperationalException(
-                    f"Invalid rebalance config: rebalance.investment = {cfg.investment:g} is too "
-                    f"small: {coin} gets {pct:g}% = {stake:.2f} {cfg.stake_currency}, below the "
-                    f"first-order minimum of {need:.2f} {cfg.stake_currency} for {cfg.pair(coin)} "
-                    f"(exchange minimum {self._rb_exchange_min[coin]:g} plus Freqtrade's "
-                    f"reserve); invest at least {need * 100.0 / pct * 1.002:.2f}"
-                )
-        if self._rb_backtesting:
+        # Each first buy is weight x investment / (1 + fee) and must clear the minimum x reserve.
+        first_buy_min = {
+            coin: self._rb_exchange_min[coin] * FIRST_BUY_RESERVE
+            * (1.0 + self._rb_fee(cfg.pair(coin)))
+            for coin in cfg.coin_names
+        }
+        try:
+            check_investment_clears_minimums(cfg, first_buy_min)
+        except ConfigError as err:
+            raise OperationalException(f"Invalid rebalance config: {err}") from err
+        if self._rb_is_backtest:
             results = Path(self.config.get("user_data_dir", "user_data")) / "backtest_results"
             results.mkdir(parents=True, exist_ok=True)
             self._rb_journal = results / JOURNAL_NAME
             self._rb_journal.write_text("")
 
     # ---- helpers ---------------------------------------------------------------------------
-    @property
-    def _rb_backtesting(self) -> bool:
-        return self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
-
     def _rb_fee(self, pair: str) -> float:
         fee = self.config.get("fee")
         if fee is None:
@@ -213,7 +209,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
     # ---- Freqtrade callbacks ---------------------------------------------------------------
     def rebalance_indicators(self, dataframe, metadata: dict) -> Any:
         """Keep the candle opens in a backtest: the price each candle trades at."""
-        if self._rb_backtesting:
+        if self._rb_is_backtest:
             secs = dataframe["date"].dt.as_unit("s").astype("int64")
             self._rb_opens[metadata["pair"]] = dict(zip(secs.tolist(), dataframe["open"].tolist()))
         return dataframe

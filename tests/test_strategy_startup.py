@@ -42,9 +42,9 @@ def test_whitelist_that_disagrees_with_the_coins_is_refused(tmp_path):
 
 def test_investment_too_small_for_the_exchange_minimum_is_refused(tmp_path):
     # BNB (first of the 15% coins) gets 15% of 30 USDT = 4.50 USDT: below the 5 USDT minimum
-    # x Freqtrade's 1.5 first-order reserve = 7.50.
+    # x Freqtrade's 1.5 first-order reserve = 7.50, x 1.001 for the fee = 7.51 of investment.
     cfg = make_config(tmp_path, investment=30)
-    _refused(cfg, "rebalance.investment = 30", "BNB gets 15% = 4.50", "7.50")
+    _refused(cfg, "rebalance.investment = 30", "BNB gets 15% = 4.50", "7.51")
 
 
 def test_coin_without_a_market_is_refused(tmp_path):
