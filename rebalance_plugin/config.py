@@ -49,10 +49,6 @@ KNOWN_KEYS = frozenset(
     }
 )
 
-#: Advanced settings that this version parses but does not act on yet (see README). They are
-#: refused when set, rather than silently ignored with real money.
-NOT_YET_SUPPORTED = ("trigger_price", "stop_loss", "take_profit")
-
 DEFAULTS: dict[str, Any] = {
     "trigger": "threshold",
     "threshold": 5,
@@ -82,6 +78,23 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Level:
+    """A price level of ``trigger_price``, ``stop_loss`` or ``take_profit``.
+
+    ``coin`` None: the level is the portfolio's value in stake currency (coins at market plus
+    the portfolio's cash). Otherwise it is that coin's price in stake currency.
+    """
+
+    value: float
+    coin: str | None = None
+
+    def measured_on(self, stake_currency: str = "USDT") -> str:
+        if self.coin is None:
+            return f"portfolio value {self.value:g} {stake_currency}"
+        return f"{self.coin} price {self.value:g} {stake_currency}"
+
+
+@dataclass(frozen=True)
 class RebalanceConfig:
     """A validated ``rebalance`` section. Weights are percentages that sum to 100."""
 
@@ -93,9 +106,9 @@ class RebalanceConfig:
     interval: str = "7d"
     interval_min_drift: float = 0.5
     on_stop: str = "sell_all"
-    trigger_price: float | None = None
-    stop_loss: float | None = None
-    take_profit: float | None = None
+    trigger_price: Level | None = None
+    stop_loss: Level | None = None
+    take_profit: Level | None = None
 
     @property
     def weights(self) -> dict[str, float]:
@@ -222,12 +235,29 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
     on_stop = merged["on_stop"]
     if on_stop not in ON_STOP:
         raise ConfigError(f"rebalance.on_stop must be one of {', '.join(ON_STOP)}, got {on_stop!r}")
-    for key in NOT_YET_SUPPORTED:
-        if merged[key] is not None:
-            raise ConfigError(
-                f"rebalance.{key} = {merged[key]!r}: this setting is not supported by this "
-                f"version yet; set it to null"
-            )
+    names = tuple(coin for coin, _ in coins)
+    # trigger_price: a number is the price of the first coin listed (nothing is held yet, so
+    # there is no portfolio value to wait for); stop_loss / take_profit: a number is the
+    # portfolio's value. Either may name a coin instead: {"BTC": 60000}.
+    trigger_price = _level(merged, "trigger_price", names, default_coin=names[0])
+    stop_loss = _level(merged, "stop_loss", names, default_coin=None)
+    take_profit = _level(merged, "take_profit", names, default_coin=None)
+    if stop_loss and stop_loss.coin is None and stop_loss.value >= investment:
+        raise ConfigError(
+            f"rebalance.stop_loss = {stop_loss.value:g} is a portfolio value and must be below "
+            f"rebalance.investment = {investment:g}"
+        )
+    if take_profit and take_profit.coin is None and take_profit.value <= investment:
+        raise ConfigError(
+            f"rebalance.take_profit = {take_profit.value:g} is a portfolio value and must be "
+            f"above rebalance.investment = {investment:g}"
+        )
+    if (stop_loss and take_profit and stop_loss.coin == take_profit.coin
+            and stop_loss.value >= take_profit.value):
+        raise ConfigError(
+            f"rebalance.stop_loss = {stop_loss.value:g} must be below rebalance.take_profit = "
+            f"{take_profit.value:g}"
+        )
     return RebalanceConfig(
         coins=coins,
         investment=investment,
@@ -237,6 +267,33 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
         interval=interval,
         interval_min_drift=min_drift,
         on_stop=on_stop,
+        trigger_price=trigger_price,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+    )
+
+
+def _level(section: Mapping, key: str, coins: tuple[str, ...],
+           default_coin: str | None) -> Level | None:
+    raw = section[key]
+    if raw is None:
+        return None
+    where = "portfolio value" if default_coin is None else f"price of {default_coin}"
+    if _is_number(raw):
+        value = _number(section, key)
+        return Level(value, default_coin)
+    if isinstance(raw, Mapping) and len(raw) == 1:
+        (name, value), = raw.items()
+        coin = str(name).strip().upper()
+        if coin not in coins:
+            raise ConfigError(
+                f"rebalance.{key}: {name!r} is not one of the portfolio's coins "
+                f"({', '.join(coins)})"
+            )
+        return Level(_number({key: value}, key), coin)
+    raise ConfigError(
+        f"rebalance.{key} must be null, a number (the {where}) or {{\"COIN\": price}}, "
+        f"got {raw!r}"
     )
 
 

@@ -13,24 +13,35 @@ A rebalance runs in two phases so that buys never race the sells for cash:
 In a Freqtrade backtest the pairs of one candle are processed one after another with immediate
 fills, so phase 2 happens at the next candle's open. In live trading it is the next loop after
 the sells filled.
+
+Two requests come from outside the trigger (a config change applied by the adapter):
+
+- ``Snapshot.force``: rebalance now whatever the trigger says (funds added, coins changed);
+- ``Snapshot.withdraw``: remove that much stake currency (SPEC §3): each coin sells its target
+  share; once the sells have filled, ``Step.withdrawn`` is the cash they actually freed, which
+  leaves the portfolio.
+
+``State`` is plain data (``to_dict``/``from_dict``) so that the adapter can persist it and a
+restart resumes a half-done rebalance.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from .config import RebalanceConfig
-from .plan import Leg, RebalancePlan, SkippedLeg, plan_rebalance, size_buys
+from .plan import (SKIP_MESSAGE, Leg, RebalancePlan, SkippedLeg, plan_rebalance, plan_withdrawal,
+                   size_buys)
 from .portfolio import Portfolio, drift_points, max_drift
 from .rules import MarketRules
 from .triggers import IntervalTrigger, trigger_for
 
 _trigger = lru_cache(maxsize=16)(trigger_for)
 
-Phase = Literal["idle", "selling"]
+Phase = Literal["idle", "selling", "withdrawing"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class Snapshot:
     fee: float
     first_buy: float | None  # time of the portfolio's first buy; None before it
     busy: bool = False  # an order of the portfolio is still open
+    force: bool = False  # rebalance now, whatever the trigger says
+    withdraw: float = 0.0  # stake currency to take out of the portfolio now
 
 
 @dataclass(frozen=True)
@@ -53,14 +66,26 @@ class State:
     pending_buys: Mapping[str, float] = field(default_factory=dict)
     rebalances: int = 0
     skipped_rebalances: int = 0
+    cash_before: float | None = None  # withdrawing: the portfolio's cash before the sells
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["pending_buys"] = dict(self.pending_buys)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> State:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 @dataclass(frozen=True)
 class Event:
-    """Something to report: ``kind`` is ``rebalance`` (orders placed), ``buys`` (phase 2) or
-    ``skipped`` (a rebalance was due but no leg can trade)."""
+    """Something to report: ``kind`` is ``rebalance`` (orders placed), ``buys`` (phase 2),
+    ``skipped`` (a rebalance was due but no leg can trade), ``withdrawal`` (sells placed to
+    remove funds) or ``withdrawn`` (they filled; ``amount`` is the cash freed)."""
 
-    kind: Literal["rebalance", "buys", "skipped"]
+    kind: Literal["rebalance", "buys", "skipped", "withdrawal", "withdrawn"]
     time: float
     drift: float
     weights_before: Mapping[str, float]
@@ -68,6 +93,7 @@ class Event:
     legs: tuple[Leg, ...] = ()
     skipped: tuple[SkippedLeg, ...] = ()
     message: str | None = None
+    amount: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,7 @@ class Step:
     state: State
     orders: Mapping[str, Leg]
     events: tuple[Event, ...] = ()
+    withdrawn: float = 0.0  # cash freed by a finished withdrawal: it leaves the portfolio
 
 
 def projected_weights(portfolio: Portfolio, legs: tuple[Leg, ...], fee: float) -> dict[str, float]:
@@ -97,6 +124,21 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         return Step(state, {})
     targets = cfg.weights
     pf = snap.portfolio
+    if state.phase == "withdrawing":
+        freed_cash = max(0.0, pf.cash - (state.cash_before or 0.0))
+        event = Event("withdrawn", snap.now, max_drift(pf, targets), pf.weights(), pf.weights(),
+                      amount=freed_cash)
+        return Step(replace(state, phase="idle", cash_before=None), {}, (event,), freed_cash)
+    if snap.withdraw > 0 and state.phase == "idle":
+        plan = plan_withdrawal(pf, targets, snap.withdraw, snap.rules, snap.fee)
+        before = pf.weights()
+        event = Event("withdrawal", snap.now, max_drift(pf, targets), before,
+                      projected_weights(pf, plan.sells, snap.fee), plan.sells, plan.skipped,
+                      None if plan.sells else SKIP_MESSAGE, amount=snap.withdraw)
+        if not plan.sells:
+            return Step(state, {}, (event,))
+        new = replace(state, phase="withdrawing", cash_before=pf.cash)
+        return Step(new, {leg.coin: leg for leg in plan.sells}, (event,))
     if state.phase == "selling":
         buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
         event = Event("buys", snap.now, max_drift(pf, targets), pf.weights(),
@@ -105,15 +147,18 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         return Step(new, {leg.coin: leg for leg in buys}, (event,))
 
     trigger = _trigger(cfg)
-    if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
-        return Step(state, {})
-    if isinstance(trigger, IntervalTrigger):  # a threshold trigger checks every time
-        state = replace(state, last_check=snap.now)
     drift = max_drift(pf, targets)
-    if not trigger.wants(drift):
-        return Step(state, {})
+    if not snap.force:
+        if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
+            return Step(state, {})
+        if isinstance(trigger, IntervalTrigger):  # a threshold trigger checks every time
+            state = replace(state, last_check=snap.now)
+        if not trigger.wants(drift):
+            return Step(state, {})
     plan: RebalancePlan = plan_rebalance(pf, targets, snap.rules, snap.fee)
     before = pf.weights()
+    if not plan.legs and not plan.skipped:
+        return Step(state, {})  # forced, but already at the targets
     if plan.message:
         event = Event("skipped", snap.now, drift, before, before, (), plan.skipped, plan.message)
         return Step(replace(state, skipped_rebalances=state.skipped_rebalances + 1), {}, (event,))
@@ -138,9 +183,14 @@ def describe(event: Event, stake: str = "USDT") -> str:
 
     if event.kind == "skipped":
         return f"Rebalance skipped (drift {event.drift:.2f} points): {event.message}"
+    if event.kind == "withdrawn":
+        return f"Funds removed: {event.amount:.2f} {stake} freed and taken out of the portfolio"
+    if event.kind == "withdrawal" and not event.legs:
+        return f"Remove funds {event.amount:g} {stake}: {event.message}"
     legs = ", ".join(f"{leg.side} {leg.qty:g} {leg.coin} ({leg.value:.2f} {stake})"
                      for leg in event.legs) or "no order"
-    text = {"rebalance": "Rebalance", "buys": "Rebalance buys"}[event.kind]
+    text = {"rebalance": "Rebalance", "buys": "Rebalance buys",
+            "withdrawal": f"Remove funds {event.amount:g} {stake}"}[event.kind]
     out = (f"{text} (drift {event.drift:.2f} points): {legs}. "
            f"Weights {fmt(event.weights_before)} -> {fmt(event.weights_after)}")
     if event.skipped:

@@ -46,19 +46,23 @@ class RebalanceStrategy(RebalanceMixin, IStrategy):
     process_only_new_candles = True
     startup_candle_count: int = 0
 
+    # Orders (SPEC §4): a limit Immediate-Or-Cancel order at the best price (config.json prices
+    # entries and exits on the "other" side of the book); what it leaves unfilled is sent at
+    # market on the next loop (rebalance_plugin.adapter switches these per order).
     order_types = {
         "entry": "limit",
         "exit": "limit",
         "stoploss": "market",
         "stoploss_on_exchange": False,
     }
-    order_time_in_force = {"entry": "GTC", "exit": "GTC"}
+    order_time_in_force = {"entry": "IOC", "exit": "IOC"}
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         return self.rebalance_indicators(dataframe, metadata)
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        # Buy each coin of the portfolio once, as soon as it has a candle.
+        # Buy each coin of the portfolio once (confirm_trade_entry lets through only the first
+        # buys, after trigger_price, and coins new to the allocation).
         dataframe["enter_long"] = 1
         return dataframe
 

@@ -8,6 +8,7 @@ import pytest
 from rebalance_plugin.config import (
     TEMPLATES,
     ConfigError,
+    Level,
     check_investment_clears_minimums,
     parse_rebalance_config,
 )
@@ -324,10 +325,37 @@ def test_unknown_key_typo_is_refused():
     assert "unknown key" in msg and "treshold" in msg and "threshold" in msg
 
 
-@pytest.mark.parametrize("key, value", [("stop_loss", 900), ("take_profit", 1500), ("trigger_price", 42000)])
-def test_advanced_settings_not_acted_on_are_refused_rather_than_ignored(key, value):
+def test_price_levels_number_means_portfolio_value_or_first_coin():
+    # section() is BTC 40 / ETH 30 / BNB 15 / SOL 15 with investment 1000
+    cfg = parse_rebalance_config(section(stop_loss=800, take_profit=1500, trigger_price=42000))
+    assert cfg.stop_loss == Level(800.0, None)          # portfolio value
+    assert cfg.take_profit == Level(1500.0, None)
+    assert cfg.trigger_price == Level(42000.0, "BTC")   # the first coin listed
+
+
+def test_price_level_may_name_a_coin():
+    cfg = parse_rebalance_config(section(stop_loss={"eth": 1500}, trigger_price={"SOL": 90}))
+    assert cfg.stop_loss == Level(1500.0, "ETH")
+    assert cfg.trigger_price == Level(90.0, "SOL")
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("stop_loss", 1000, ["stop_loss", "below", "investment"]),
+    ("take_profit", 999, ["take_profit", "above", "investment"]),
+    ("stop_loss", {"DOGE": 1}, ["stop_loss", "DOGE", "not one of"]),
+    ("trigger_price", -5, ["trigger_price", "greater than 0"]),
+    ("take_profit", "1500", ["take_profit", "'1500'"]),
+    ("trigger_price", {"BTC": 1, "ETH": 2}, ["trigger_price"]),
+])
+def test_bad_price_levels_are_refused_by_name(key, value, words):
     msg = refused(section(**{key: value}))
-    assert f"rebalance.{key}" in msg and str(value) in msg
+    for word in words:
+        assert word in msg
+
+
+def test_stop_loss_must_be_below_take_profit_on_the_same_measure():
+    msg = refused(section(stop_loss={"BTC": 50000}, take_profit={"BTC": 40000}))
+    assert "stop_loss" in msg and "take_profit" in msg
 
 
 # --- investment vs. exchange minimums ------------------------------------------------------------

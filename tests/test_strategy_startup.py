@@ -89,19 +89,55 @@ def test_valid_default_config_starts_and_buys_every_coin(tmp_path):
         assert target - step_value * 1.001 <= cost <= target, (pair, cost, target)
 
 
-def test_live_trading_is_refused_until_it_is_supported():
-    from freqtrade.enums import RunMode
-    from freqtrade.exceptions import OperationalException
-
-    from tests.ftrun import ROOT, base_config
-
+def _strategy(config):
     import importlib.util
+
+    from tests.ftrun import ROOT
     spec = importlib.util.spec_from_file_location("rs", ROOT / "strategies" / "RebalanceStrategy.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module.RebalanceStrategy(config)
+
+
+def test_live_trading_starts_and_the_shipped_config_is_safe():
+    from freqtrade.enums import RunMode
+
+    from tests.ftrun import base_config
     config = base_config()
+    # The shipped config: REST API on loopback only, no password or secret in the file.
+    api = config["api_server"]
+    assert api["listen_ip_address"] == "127.0.0.1"
+    assert not api.get("password") and api["jwt_secret_key"].startswith("set-me")
+    assert not config["exchange"]["key"] and not config["exchange"]["secret"]
+    assert not config["telegram"]["token"]
     config.update(runmode=RunMode.LIVE, dry_run=False)
-    with pytest.raises(OperationalException, match="live trading with real money"):
-        module.RebalanceStrategy(config)
-    config.update(runmode=RunMode.DRY_RUN, dry_run=True)
-    assert module.RebalanceStrategy(config).rebalance.investment == 1000
+    config["api_server"]["enabled"] = False
+    assert _strategy(config).rebalance.investment == 1000
+
+
+@pytest.mark.parametrize("api, telegram, needle", [
+    ({"enabled": True, "listen_ip_address": "127.0.0.1", "password": "",
+      "jwt_secret_key": "0123456789abcdef"}, {}, "FREQTRADE__API_SERVER__PASSWORD"),
+    ({"enabled": True, "listen_ip_address": "127.0.0.1", "password": "a-long-password",
+      "jwt_secret_key": "set-me-from-FREQTRADE__API_SERVER__JWT_SECRET_KEY"}, {},
+     "FREQTRADE__API_SERVER__JWT_SECRET_KEY"),
+    ({"enabled": True, "listen_ip_address": "0.0.0.0", "password": "a-long-password",
+      "jwt_secret_key": "0123456789abcdef"}, {}, "listen_ip_address = 0.0.0.0"),
+    ({"enabled": False}, {"enabled": True, "token": "123:abc", "chat_id": ""},
+     "telegram.chat_id"),
+])
+def test_unsafe_api_or_telegram_settings_are_refused(api, telegram, needle):
+    from freqtrade.enums import RunMode
+    from freqtrade.exceptions import OperationalException
+
+    from tests.ftrun import base_config
+    config = base_config()
+    config.update(runmode=RunMode.DRY_RUN, api_server=api)
+    config["telegram"].update(telegram)
+    with pytest.raises(OperationalException) as err:
+        _strategy(config)
+    assert needle in str(err.value)
+    # Listening on all interfaces is accepted only when asked for explicitly.
+    if api.get("listen_ip_address") == "0.0.0.0":
+        config["api_server"]["allow_remote_access"] = True
+        assert _strategy(config).rebalance.investment == 1000
