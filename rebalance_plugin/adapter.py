@@ -383,6 +383,12 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             self._rb_stopped_loop(by_coin)
             self._rb_after_loop(trades, now)
             return
+        if self._rb_book.entries:  # a new coin's first buy has filled
+            done = [c for c in self._rb_book.entries
+                    if c in by_coin and by_coin[c].amount > 0 and not by_coin[c].has_open_orders]
+            if done:
+                self._rb_book = replace(self._rb_book, entries={
+                    c: v for c, v in self._rb_book.entries.items() if c not in done})
         busy = self._rb_follow_inflight(by_coin) or any(t.has_open_orders for t in trades)
         book = self._rb_book
         if book.started is None:
@@ -719,9 +725,14 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             self.order_types = {**self.order_types, "entry": kind, "exit": kind}
             self.order_time_in_force = {"entry": "IOC", "exit": "IOC"} if kind == "limit" \
                 else {"entry": "GTC", "exit": "GTC"}
-        step_ = self._rb_rules[self.rebalance.coin_of(trade.pair)].qty_step
+        coin = self.rebalance.coin_of(trade.pair)
+        step_ = self._rb_rules[coin].qty_step
         if leg.side == "sell":
-            if leg.qty >= trade.amount:
+            # Freqtrade refuses a partial exit that would leave less than its minimum stake
+            # (the exchange minimum with its reserves): such a sell takes the whole position.
+            keep_min = self._rb_exchange_min.get(coin, 0.0) * FIRST_BUY_RESERVE * (
+                1.0 + float(self.config.get("amount_reserve_percent", DEFAULT_AMOUNT_RESERVE)))
+            if leg.qty >= trade.amount or (trade.amount - leg.qty) * current_rate < keep_min:
                 return -trade.stake_amount, "rebalance sell"
             # Freqtrade sells |stake| * amount / stake_amount, truncated to the step: ask for half
             # a step more so float error cannot truncate it one step short.
