@@ -557,8 +557,11 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
                     self.wallets.update()
                 free = self.wallets.get_free(stake) if self.wallets else math.inf
                 own = self._rb_cash(trades)
+                # The cash figure is Freqtrade's fee arithmetic; the exchange rounds its own way:
+                # a slack of 0.1% of the investment keeps cents of rounding from refusing.
+                slack = 0.001 * book.investment
                 low, high = fund_limits("add", cfg.weights, min_order, value,
-                                        available=free - own)
+                                        available=free - own + slack)
                 check_fund_change("add", amount, low, high, stake)
             elif kind == "remove":
                 low, high = fund_limits("remove", dict(book.applied(cfg).weights), min_order,
@@ -643,6 +646,9 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         else:
             closed = Trade.get_total_closed_profit()
             self._rb_book = Book.fresh(cfg, closed_base=closed)
+            # Freqtrade locks a pair for the rest of the candle after its trade closed; the
+            # user asked to buy again now.
+            self.unlock_reason("Auto lock")
             self._rb_say(f"Portfolio restarted (/start): buying "
                          f"{', '.join(f'{c} {w:g}%' for c, w in cfg.coins)} for "
                          f"{cfg.investment:g} {cfg.stake_currency}")
