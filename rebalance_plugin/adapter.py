@@ -189,6 +189,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         self._rb_seen_paused = False  # the bot was PAUSED while the portfolio was stopped
         self._rb_published: dict[int, dict[str, Any]] = {}
         self._rb_last_publish = 0.0
+        self._rb_capital = config.get("available_capital")  # as the user set it
 
     # ---- start-up checks -------------------------------------------------------------------
     def bot_start(self, **kwargs) -> None:
@@ -389,6 +390,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             if done:
                 self._rb_book = replace(self._rb_book, entries={
                     c: v for c, v in self._rb_book.entries.items() if c not in done})
+        if self._rb_capital is not None:
+            self._rb_count_realized_profit(trades)
         busy = self._rb_follow_inflight(by_coin) or any(t.has_open_orders for t in trades)
         book = self._rb_book
         if book.started is None:
@@ -430,6 +433,15 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         self._rb_after_loop(trades, now)
 
     # ---- the parts of a loop -----------------------------------------------------------------
+    def _rb_count_realized_profit(self, trades: list[Any]) -> None:
+        """With ``available_capital``, Freqtrade caps every buy at that capital plus the profit
+        of *closed* trades, less the open stakes; a rebalancer's trades never close, so the
+        profit its partial sells realised would never be spendable again (its dry-run wallet
+        does count it). The bot's capital is kept at the user's figure plus that realised
+        profit, in memory only (``/show_config`` shows it)."""
+        realized = math.fsum(t.realized_profit for t in trades)
+        self.config["available_capital"] = self._rb_capital + realized
+
     def _rb_place(self, orders: dict[str, Leg], by_coin: dict[str, Any], market: bool) -> None:
         """Hand each leg to its trade's adjust_trade_position (or, for a coin without a trade,
         to the entry signal); remember it in flight to finish a partial fill at market."""

@@ -87,14 +87,20 @@ def exchange_matches_freqtrade(bot, sim, coins) -> None:
     step (leaving up to a step per buy at the exchange) and sometimes books a fill before its
     fee (holding 0.1% more than the exchange; it sells what the wallet has). And every filled
     order at the exchange is an order Freqtrade knows."""
+    bots = bot if isinstance(bot, (list, tuple)) else [bot]
     bal = sim.balances()
-    held = {t["pair"].split("/")[0]: t["amount"] for t in bot.open_trades()}
+    held: dict[str, float] = {}
+    for one in bots:
+        for t in one.open_trades():
+            coin = t["pair"].split("/")[0]
+            held[coin] = held.get(coin, 0.0) + t["amount"]
     for coin in coins:
         buys = [o for o in sim.orders(f"{coin}USDT") if o["side"] == "BUY" and o["executedQty"]]
         dust = bal.get(coin, 0.0) - held.get(coin, 0.0)
         low = -FEE * held.get(coin, 0.0) - 1e-9
         assert low <= dust <= len(buys) * STEP[coin] + 1e-9, (coin, bal.get(coin), held)
-    known = {str(o.get("order_id")) for t in bot.all_trades() for o in t.get("orders", [])}
+    known = {str(o.get("order_id")) for one in bots for t in one.all_trades()
+             for o in t.get("orders", [])}
     filled = [o for o in sim.orders() if o["executedQty"] > 0]
     unknown = [o for o in filled if str(o["orderId"]) not in known]
     assert not unknown, f"orders at the exchange Freqtrade does not know: {unknown}"
@@ -339,3 +345,48 @@ def test_fault_during_a_rebalance_loses_nothing(fresh_sim, make_bot, kind):
     sells = sim_orders_since(sim, t0, "SELL")
     sold = sum(o["executedQty"] for o in sells)
     assert sold * sim.prices()["SOLUSDT"] < 0.07 * 1000 * 1.3  # no double sell
+
+
+def test_two_portfolios_share_one_account_without_spending_each_others_funds(fresh_sim,
+                                                                             make_bot):
+    # One account of 1000 USDT. Bot A: BTC/ETH 50/50 with 400 (available_capital 400); bot B:
+    # BTC/SOL 60/40 with 500 (available_capital 500). 100 USDT belong to neither.
+    sim = fresh_sim(balances={"USDT": 1000})
+    freeze(sim, {"BTC": 0, "ETH": 0, "SOL": 0})
+    a_coins, b_coins = {"BTC": 50, "ETH": 50}, {"BTC": 60, "SOL": 40}
+    a = make_bot("a", sim=sim, dry_run=False, extra={"available_capital": 400},
+                 rebalance={"coins": a_coins, "investment": 400, "threshold": 2})
+    b = make_bot("b", sim=sim, dry_run=False, extra={"available_capital": 500},
+                 rebalance={"coins": b_coins, "investment": 500, "threshold": 2})
+    a.wait_for(lambda: settled(a, sim, 2), 90, "A bought")
+    b.wait_for(lambda: settled(b, sim, 2), 90, "B bought")
+    # 1000 - 900 / 1.001 (each first buy leaves its fee's worth: Binance takes the fee in the
+    # coin) plus under a step of rounding per buy.
+    assert 100.8 < sim.balances()["USDT"] < 103
+
+    def own_weights(bot, targets):
+        prices = sim.prices()
+        vals = {t["pair"].split("/")[0]: t["amount"] * prices[t["pair"].replace("/", "")]
+                for t in bot.open_trades()}
+        total = sum(vals.values())
+        w = {c: 100 * v / total for c, v in vals.items()}
+        return w if all(abs(w[c] - t) <= 1.0 for c, t in targets.items()) else None
+
+    t0 = now_ms(sim)
+    sim.multiply("BTCUSDT", 1.3)  # both are BTC-heavy now: each sells BTC, buys its other coin
+    a.wait_for(lambda: settled(a, sim, 2) and sim_orders_since(sim, t0, "BUY", "ETHUSDT")
+               and own_weights(a, a_coins), 90, "A rebalanced")
+    b.wait_for(lambda: settled(b, sim, 2) and sim_orders_since(sim, t0, "BUY", "SOLUSDT")
+               and own_weights(b, b_coins), 90, "B rebalanced")
+    # Each reinvested only what its own sells freed: the 100 USDT nobody owns are still there.
+    usdt = sim.balances()["USDT"]
+    assert 100 < usdt < 103 + 0.01 * 900, usdt
+    # Both bots' coins add up to what the account holds (dust aside); every order is known.
+    exchange_matches_freqtrade([a, b], sim, ["BTC", "ETH", "SOL"])
+    # A asks for 300 more that only the unowned 100 (and B's cash) could pay: refused.
+    t1 = now_ms(sim)
+    a.edit_config(rebalance={"investment": 700}, available_capital=700)
+    a.client.reload_config()
+    a.wait_for(lambda: "Config change refused" in a.log(), 60, "A's add-funds refusal")
+    time.sleep(2)
+    assert sim_orders_since(sim, t1) == []
