@@ -462,7 +462,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
                 self._rb_market.add(pair)
             if not self._rb_is_backtest:
                 inflight[coin] = {"side": leg.side, "qty": leg.qty, "before": trade.amount,
-                                  "market": market}
+                                  "market": market, "sent": datetime.now(UTC).timestamp()}
         if not self._rb_is_backtest:
             self._rb_book = replace(self._rb_book, entries=entries, inflight=inflight)
             self._rb_save()  # before the orders are sent: a restart knows they may exist
@@ -493,6 +493,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             entries.pop(coin, None)
             inflight.pop(coin)
             filled = abs(trade.amount - info["before"])
+            if filled == 0 and not info["market"] and self._rb_adopt_unknown(trade, info):
+                filled = abs(trade.amount - info["before"])
             rest = info["qty"] - filled
             if info["market"] or rest <= 0:
                 continue
@@ -511,6 +513,33 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             return True
         self._rb_save()
         return waiting
+
+    def _rb_adopt_unknown(self, trade: Any, info: dict[str, Any]) -> bool:
+        """Live: an order with nothing recorded may still have been executed by the exchange
+        (a timeout or an error after the exchange accepted it). Before anything is sent again,
+        look for orders the bot does not know; if there are, hand them to Freqtrade's own
+        recovery (``handle_onexchange_order``), which books them on the trade. True if found."""
+        bot = freqtrade_bot(self.dp)
+        if bot is None or self.config.get("dry_run"):
+            return False
+        from freqtrade.persistence import Order
+        since = datetime.fromtimestamp(info.get("sent", trade.open_date_utc.timestamp()) - 60,
+                                       UTC)
+        try:
+            orders = bot.exchange.fetch_orders(trade.pair, since)
+        except Exception as err:  # cannot check: do not risk sending twice
+            logger.warning(f"{trade.pair}: cannot list the exchange's orders ({err}); "
+                           f"not sending the rest of this leg again")
+            return True
+        unknown = [o for o in orders if float(o.get("filled") or 0) > 0
+                   and Order.order_by_id(o["id"], trade.pair) is None]
+        if not unknown:
+            return False
+        ids = ", ".join(str(o["id"]) for o in unknown)
+        self._rb_say(f"{trade.pair}: the exchange executed order {ids} although its answer "
+                     f"never arrived; booking it on the trade instead of sending it again")
+        bot.handle_onexchange_order(trade)
+        return True
 
     def _rb_starting(self, by_coin: dict[str, Any], now: float, busy: bool) -> None:
         """Before the portfolio is complete: wait for trigger_price, then the first buys."""

@@ -325,6 +325,9 @@ FAULTS = {
     "http5xx": ({"path": "/api/v3/order", "method": "POST"}, "503: market next loop"),
     "timeout": ({"path": "/api/v3/order", "method": "POST", "seconds": 40},
                 "no answer, not executed: market next loop"),
+    "timeout-executed": ({"path": "/api/v3/order", "method": "POST", "seconds": 40,
+                          "process": True},
+                         "no answer but executed: found at the exchange, booked, not re-sent"),
 }
 
 
@@ -336,7 +339,7 @@ def test_fault_during_a_rebalance_loses_nothing(fresh_sim, make_bot, kind):
     bot = live_bot(make_bot, sim, coins=coins, threshold=2)
     t0 = now_ms(sim)
     params, _ = FAULTS[kind]
-    sim.fault(kind, count=1, **params)
+    sim.fault(kind.split("-")[0], count=1, **params)
     sim.multiply("SOLUSDT", 1.3)  # SOL 50 -> 56.5%: sell SOL, buy BTC
     bot.wait_for(lambda: sim.state()["faults_fired"], 60, f"the {kind} fault to fire")
     bot.wait_for(lambda: settled(bot, sim, 2) and near_targets(sim, coins, 1.0), 120,
