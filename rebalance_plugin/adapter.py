@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import logging
 import math
 from dataclasses import replace
@@ -72,6 +73,8 @@ JOURNAL_NAME = "rebalance_journal.jsonl"
 STATE_KEY = "rebalance_state"
 #: Seconds between two refreshes of the per-trade custom data shown by FreqUI and Telegram.
 PUBLISH_EVERY = 30.0
+#: A name with underscores (on_stop, dry_run_wallet): shown as code in Telegram's Markdown.
+MARKDOWN_NAME = re.compile(r"(?<![`\w])([A-Za-z0-9]+(?:_[A-Za-z0-9]+)+)(?![`\w])")
 #: config.json ships this in api_server.jwt_secret_key (Freqtrade's schema wants 32 characters);
 #: a value starting with it is refused, so the shipped file has no usable secret.
 PLACEHOLDER = "set-me"
@@ -189,6 +192,7 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         self._rb_seen_paused = False  # the bot was PAUSED while the portfolio was stopped
         self._rb_published: dict[int, dict[str, Any]] = {}
         self._rb_last_publish = 0.0
+        self._rb_seen: tuple = ()
         self._rb_capital = config.get("available_capital")  # as the user set it
 
     # ---- start-up checks -------------------------------------------------------------------
@@ -281,10 +285,12 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             self._rb_saved = text
 
     def _rb_say(self, text: str) -> None:
-        """Tell the user (log, and Telegram / FreqUI's message feed in dry/live)."""
+        """Tell the user (log, and Telegram / FreqUI's message feed in dry/live). Freqtrade
+        sends strategy messages to Telegram as Markdown: names like on_stop go in backticks,
+        or their underscores would turn into italics or get the message refused."""
         logger.info(text)
         if not self._rb_is_backtest and self.dp:
-            self.dp.send_msg(text, always_send=True)
+            self.dp.send_msg(MARKDOWN_NAME.sub(r"`\1`", text), always_send=True)
 
     def _rb_report(self, event: Event) -> None:
         text = describe(event, self.rebalance.stake_currency)
@@ -356,7 +362,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         if coin in book.entries:
             return book.entries[coin]
         weight = dict(book.coins).get(coin, 0.0) / 100.0
-        return weight * book.investment / (1.0 + self._rb_fee(pair))
+        # The investment, or less after a restart when the portfolio's sales returned less.
+        return weight * min(book.investment, book.funded) / (1.0 + self._rb_fee(pair))
 
     def confirm_trade_exit(self, pair: str, trade: Trade, order_type: str, amount: float,
                            rate: float, time_in_force: str, exit_reason: str,
@@ -685,14 +692,16 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             self._rb_book = replace(book, stopped=None, stop_time=None)
             self._rb_say("Portfolio resumed (/start): managing the coins again")
         else:
+            cash = self._rb_cash([])  # what the portfolio's sales returned
             closed = Trade.get_total_closed_profit()
-            self._rb_book = Book.fresh(cfg, closed_base=closed)
+            self._rb_book = replace(Book.fresh(cfg, closed_base=closed),
+                                    funded=min(cfg.investment, cash))
             # Freqtrade locks a pair for the rest of the candle after its trade closed; the
             # user asked to buy again now.
             self.unlock_reason("Auto lock")
             self._rb_say(f"Portfolio restarted (/start): buying "
                          f"{', '.join(f'{c} {w:g}%' for c, w in cfg.coins)} for "
-                         f"{cfg.investment:g} {cfg.stake_currency}")
+                         f"{self._rb_book.funded:.2f} {cfg.stake_currency}")
         self._rb_seen_paused = False
         self._rb_save()
 
@@ -702,8 +711,13 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         if self._rb_is_backtest:
             return
         self._rb_save()
-        if now - self._rb_last_publish < PUBLISH_EVERY and not self._rb_orders:
+        # Published when the portfolio changed (state, a fill) or every PUBLISH_EVERY seconds
+        # (prices move the weights); never before the orders of this loop have filled.
+        seen = (self._rb_status_line(), tuple(sorted((t.id, t.amount) for t in trades)))
+        if (seen == self._rb_seen and now - self._rb_last_publish < PUBLISH_EVERY) \
+                or self._rb_orders:
             return
+        self._rb_seen = seen
         self._rb_last_publish = now
         try:
             self._rb_publish(trades, now)
@@ -779,6 +793,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             # (the exchange minimum with its reserves): such a sell takes the whole position.
             keep_min = self._rb_exchange_min.get(coin, 0.0) * FIRST_BUY_RESERVE * (
                 1.0 + float(self.config.get("amount_reserve_percent", DEFAULT_AMOUNT_RESERVE)))
+            if self._rb_book.stopped:
+                return -trade.stake_amount, f"portfolio stopped ({self.rebalance.on_stop})"
             if leg.qty >= trade.amount or (trade.amount - leg.qty) * current_rate < keep_min:
                 return -trade.stake_amount, "rebalance sell"
             # Freqtrade sells |stake| * amount / stake_amount, truncated to the step: ask for half
