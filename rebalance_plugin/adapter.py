@@ -540,9 +540,20 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
             return True
         unknown = [o for o in orders if float(o.get("filled") or 0) > 0
                    and Order.order_by_id(o["id"], trade.pair) is None]
-        if not unknown:
+        # Ours: same side, about the quantity asked (another bot on the same account may trade
+        # the same pair; its orders are unknown here too).
+        rule = self._rb_rules.get(self.rebalance.coin_of(trade.pair))
+        slack = 0.02 * info["qty"] + (rule.qty_step if rule else 0.0)
+        ours = [o for o in unknown if o.get("side") == info["side"]
+                and abs(float(o.get("amount") or 0) - info["qty"]) <= slack]
+        if not ours:
             return False
-        ids = ", ".join(str(o["id"]) for o in unknown)
+        ids = ", ".join(str(o["id"]) for o in ours)
+        if len(ours) < len(unknown):  # booking would take the other orders too: leave it
+            self._rb_say(f"{trade.pair}: the exchange executed order {ids} although its answer "
+                         f"never arrived, beside orders of another bot; not sending it again. "
+                         f"Check the trade against the exchange")
+            return True
         self._rb_say(f"{trade.pair}: the exchange executed order {ids} although its answer "
                      f"never arrived; booking it on the trade instead of sending it again")
         bot.handle_onexchange_order(trade)

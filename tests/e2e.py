@@ -102,7 +102,9 @@ _children: set[subprocess.Popen] = set()
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """Linux: the child gets SIGKILL when the test process dies, even if that is SIGKILLed."""
+    """Linux: the child gets SIGKILL when the test process dies, even if that is SIGKILLed.
+    (The kernel ties it to the *thread* that started it: start bots from the main thread or
+    from a thread that outlives them.)"""
     try:
         import ctypes
 

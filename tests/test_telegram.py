@@ -356,3 +356,20 @@ def test_custom_data_follows_the_portfolio(make_bot, sim):
     tb.loop()
     data = list_custom_data(tb, btc.id)
     assert float(data["weight"].rstrip("%")) == pytest.approx(40.0, abs=1.0), data
+
+
+def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_bot, sim):
+    # 60 USDT: BTC 24, ETH 18, BNB 9, SOL 9. SOL x1.05 puts it at 9.45 / 60.45 = 15.6%, over the
+    # 0.5-point threshold, but every leg (SOL's sell is ~0.4 USDT) is far under Binance's
+    # 5 USDT minimum: nothing is sent, and SPEC §4's message reaches the chat.
+    _server, url = sim
+    tb = make_bot(investment=60, threshold=0.5)
+    trades = bought(tb)
+    orders_before = sum(len(t.orders) for t in trades)
+    tb.api.clear()
+    set_price(url, {"multiplier": {"SOLUSDT": 1.05}})
+    tb.loop()
+    text = tb.wait_message("Rebalance skipped")
+    assert text.endswith("The order value is less than the minimum value, and is unable to "
+                         "rebalance this time."), text
+    assert sum(len(t.orders) for t in tb.open_trades()) == orders_before
