@@ -165,7 +165,8 @@ def check_security(config: dict[str, Any]) -> None:
 def freqtrade_bot(dp: Any) -> Any:
     """The running FreqtradeBot, to read and set its state (RUNNING / PAUSED). Freqtrade has no
     public API for this: the DataProvider holds the RPC manager, which holds the bot. Checked by
-    ``tests/test_strategy_live.py``; returns None when unreachable (backtest)."""
+    ``tests/test_telegram.py`` and ``tests/test_e2e_flows.py`` (stop and resume); None when
+    unreachable (backtest)."""
     manager = getattr(dp, "_DataProvider__rpc", None)
     rpc = getattr(manager, "_rpc", None)
     return getattr(rpc, "_freqtrade", None)
@@ -384,9 +385,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         trades = Trade.get_trades_proxy(is_open=True)
         by_coin = {cfg.coin_of(t.pair): t for t in trades}
         bot = None if self._rb_is_backtest else freqtrade_bot(self.dp)
-        if bot is not None and self._rb_commands(bot, now, trades):
-            self._rb_after_loop(trades, now)
-            return
+        if bot is not None:
+            self._rb_commands(bot, now, trades)
         if self._rb_book.stopped:
             self._rb_stopped_loop(by_coin)
             self._rb_after_loop(trades, now)
@@ -488,11 +488,8 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         entries = dict(book.entries)
         for coin, info in book.inflight.items():
             trade = by_coin.get(coin)
-            if trade is None:
-                if info["side"] == "buy" and info["before"] == 0.0:
-                    inflight.pop(coin)  # an entry that did not fill: the entry signal retries
-                    continue
-                inflight.pop(coin)  # sold entirely
+            if trade is None:  # sold entirely, or a first buy that did not fill (retried)
+                inflight.pop(coin)
                 continue
             if trade.has_open_orders:
                 waiting = True
@@ -676,25 +673,21 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
                 self._rb_orders[pair] = Leg(coin, "sell", trade.amount, 0.0)
                 self._rb_market.add(pair)
 
-    def _rb_commands(self, bot: Any, now: float, trades: list[Any]) -> bool:
+    def _rb_commands(self, bot: Any, now: float, trades: list[Any]) -> None:
         """Freqtrade's own commands, read from the bot's state (dry/live). /stopentry (PAUSED)
-        stops the portfolio; /start after a stop resumes it. True when this loop is done."""
-        book = self._rb_book
+        stops the portfolio; /start after a stop resumes it."""
         state = bot.state
-        if book.stopped:
+        if not self._rb_book.stopped:
             if state == BotState.PAUSED:
-                self._rb_seen_paused = True
-            elif state == BotState.RUNNING:
-                if not self._rb_seen_paused:  # after a restart or reload: stay stopped
-                    bot.state = BotState.PAUSED
-                    self._rb_seen_paused = True
-                    return False
-                self._rb_resume(now, trades)
-            return False
-        if state == BotState.PAUSED:
-            self._rb_stop("stopped from Telegram/FreqUI (/stopentry)", now)
+                self._rb_stop("stopped from Telegram/FreqUI (/stopentry)", now)
+        elif state == BotState.PAUSED:
             self._rb_seen_paused = True
-        return False
+        elif state == BotState.RUNNING:
+            if self._rb_seen_paused:
+                self._rb_resume(now, trades)
+            else:  # after a restart or /reload_config: the portfolio stays stopped
+                bot.state = BotState.PAUSED
+                self._rb_seen_paused = True
 
     def _rb_resume(self, now: float, trades: list[Any]) -> None:
         cfg = self.rebalance
