@@ -597,11 +597,12 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         if book.refused == signature:
             return False, 0.0, book.applied(cfg)
         kind, amount = classify_change(book, cfg)
-        for coin in cfg.coin_names:
-            self._rb_add_rules(coin)
+        no_market = [c for c in cfg.coin_names if self._rb_add_rules(c) is None]
         min_order = {c: self._rb_exchange_min.get(c, 0.0) * FIRST_BUY_RESERVE
                      for c in cfg.coin_names}
         try:
+            if no_market:
+                raise FundsError(f"no spot market for {', '.join(map(cfg.pair, no_market))}")
             if kind == "refused":
                 raise FundsError("change the coins and remove funds in two steps: first the "
                                  "coins (same or higher investment), then the investment")
