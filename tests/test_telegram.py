@@ -67,6 +67,7 @@ def make_bot(sim, tmp_path, monkeypatch):
         config = bot_config(tmp_path / f"bot{len(bots)}", url, rebalance=rebalance)
         bot = TelegramBot(config, api, server.sim)
         bots.append(bot)
+        freeze_prices(url, server.sim)
         return bot
 
     with as_a_fresh_process():
@@ -98,6 +99,20 @@ def list_custom_data(tb: TelegramBot, trade_id: int) -> dict[str, str]:
         if m:
             data[m.group(1)] = m.group(2)
     return data
+
+
+def freeze_prices(url: str, sim) -> None:
+    """Fix the four coins at their current prices: the stand-in otherwise replays the candles
+    in real time, and a dry-run limit buy placed at the ask stays open if the ask moves up
+    before the next loop."""
+    prices = sim.prices()
+    for c in TARGETS:
+        set_price(url, {"symbol": f"{c}USDT", "price": prices[f"{c}USDT"]["price"]})
+
+
+def move_price(url: str, sim, symbol: str, factor: float) -> None:
+    """Fix ``symbol`` at ``factor`` times its current price."""
+    set_price(url, {"symbol": symbol, "price": sim.prices()[symbol]["price"] * factor})
 
 
 def set_price(url: str, body: dict) -> None:
@@ -271,7 +286,7 @@ def test_price_move_triggers_a_rebalance_announced_in_the_chat(make_bot, sim):
 
     # SOL's price x1.6: its weight goes from 15% to about 15 x 1.6 / (85 + 24) = 22%, 7 points
     # over the 5-point threshold; the others fall below their targets.
-    set_price(url, {"multiplier": {"SOLUSDT": 1.6}})
+    move_price(url, server.sim, "SOLUSDT", 1.6)
     prices = {c: p["price"] for c, p in
               ((s[:-4], p) for s, p in server.sim.prices().items()) if c in TARGETS}
     cash = INVESTMENT - math.fsum(t.stake_amount * (1 + t.fee_open) for t in trades.values())
@@ -343,7 +358,7 @@ def test_stop_message_reaches_the_chat_intact(make_bot, on_stop):
 
 
 def test_custom_data_follows_the_portfolio(make_bot, sim):
-    _server, url = sim
+    server, url = sim
     tb = make_bot()
     btc = next(t for t in bought(tb) if coin(t) == "BTC")
     tb.loop()
@@ -351,7 +366,7 @@ def test_custom_data_follows_the_portfolio(make_bot, sim):
     assert data.get("target_weight") == "40.00%", data
     assert data["portfolio_state"] == "running, 0 rebalances"
 
-    set_price(url, {"multiplier": {"SOLUSDT": 1.6}})
+    move_price(url, server.sim, "SOLUSDT", 1.6)
     tb.loop_until(lambda: "Rebalance buys" in " ".join(tb.api.texts()), max_loops=3,
                   what="the buys")
     tb.loop_until(lambda: not any(t.has_open_orders for t in tb.open_trades()), max_loops=3,
@@ -365,12 +380,12 @@ def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_
     # 60 USDT: BTC 24, ETH 18, BNB 9, SOL 9. SOL x1.05 puts it at 9.45 / 60.45 = 15.6%, over the
     # 0.5-point threshold, but every leg (SOL's sell is ~0.4 USDT) is far under Binance's
     # 5 USDT minimum: nothing is sent, and SPEC §4's message reaches the chat.
-    _server, url = sim
+    server, url = sim
     tb = make_bot(investment=60, threshold=0.5)
     trades = bought(tb)
     orders_before = sum(len(t.orders) for t in trades)
     tb.api.clear()
-    set_price(url, {"multiplier": {"SOLUSDT": 1.05}})
+    move_price(url, server.sim, "SOLUSDT", 1.05)
     tb.loop()
     text = tb.wait_message("Rebalance skipped")
     assert text.endswith("The order value is less than the minimum value, and is unable to "
