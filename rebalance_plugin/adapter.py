@@ -519,40 +519,42 @@ class RebalanceMixin(ft_fastpath.NoTradeCopyMixin):
         return waiting
 
     def _rb_adopt_unknown(self, trade: Any, info: dict[str, Any]) -> bool:
-        """Live: an order with nothing recorded may still have been executed by the exchange
-        (a timeout or an error after the exchange accepted it). Before anything is sent again,
-        look for orders the bot does not know; if there are, hand them to Freqtrade's own
-        recovery (``handle_onexchange_order``), which books them on the trade. True if found."""
+        """Live: an order with nothing booked on the trade may still have been executed by the
+        exchange: a timeout or an error after the exchange accepted it, or a crash between the
+        exchange's answer and Freqtrade booking the fill. Before anything is sent again, ask
+        the exchange for orders of this side and size since the leg was sent; if one filled,
+        hand the trade to Freqtrade's own recovery (``handle_onexchange_order``), which books
+        it. True when such an order exists (the leg is then not sent again)."""
         bot = freqtrade_bot(self.dp)
         if bot is None or self.config.get("dry_run"):
             return False
         from freqtrade.persistence import Order
-        since = datetime.fromtimestamp(info.get("sent", trade.open_date_utc.timestamp()) - 60,
-                                       UTC)
+        sent = info.get("sent", trade.open_date_utc.timestamp())
         try:
-            orders = bot.exchange.fetch_orders(trade.pair, since)
+            orders = bot.exchange.fetch_orders(trade.pair, datetime.fromtimestamp(sent - 5, UTC))
         except Exception as err:  # cannot check: do not risk sending twice
             logger.warning(f"{trade.pair}: cannot list the exchange's orders ({err}); "
                            f"not sending the rest of this leg again")
             return True
-        unknown = [o for o in orders if float(o.get("filled") or 0) > 0
-                   and Order.order_by_id(o["id"], trade.pair) is None]
-        # Ours: same side, about the quantity asked (another bot on the same account may trade
-        # the same pair; its orders are unknown here too).
         rule = self._rb_rules.get(self.rebalance.coin_of(trade.pair))
         slack = 0.02 * info["qty"] + (rule.qty_step if rule else 0.0)
-        ours = [o for o in unknown if o.get("side") == info["side"]
+        filled = [o for o in orders if float(o.get("filled") or 0) > 0]
+        # Ours: same side, about the quantity asked (another bot on the same account may trade
+        # the same pair; its orders are not in this bot's database).
+        ours = [o for o in filled if o.get("side") == info["side"]
                 and abs(float(o.get("amount") or 0) - info["qty"]) <= slack]
         if not ours:
             return False
         ids = ", ".join(str(o["id"]) for o in ours)
-        if len(ours) < len(unknown):  # booking would take the other orders too: leave it
-            self._rb_say(f"{trade.pair}: the exchange executed order {ids} although its answer "
-                         f"never arrived, beside orders of another bot; not sending it again. "
+        strangers = [o for o in filled if o not in ours
+                     and Order.order_by_id(o["id"], trade.pair) is None]
+        if strangers:  # booking would take the other bot's orders too: leave it to the user
+            self._rb_say(f"{trade.pair}: the exchange executed order {ids} but it is not booked "
+                         f"on the trade, beside orders of another bot; not sending it again. "
                          f"Check the trade against the exchange")
             return True
-        self._rb_say(f"{trade.pair}: the exchange executed order {ids} although its answer "
-                     f"never arrived; booking it on the trade instead of sending it again")
+        self._rb_say(f"{trade.pair}: the exchange executed order {ids} but it was not booked "
+                     f"(no answer, or a restart); booking it instead of sending it again")
         bot.handle_onexchange_order(trade)
         return True
 

@@ -293,18 +293,26 @@ def test_stop_keep_leaves_the_coins(fresh_sim, make_bot):
     bot.wait_for(lambda: sim_orders_since(sim, t0, "SELL"), 60, "rebalance after /start")
 
 
-def test_killed_between_sells_and_buys_finishes_on_restart(fresh_sim, make_bot):
+@pytest.mark.parametrize("moment", ["after the sell", "sell answer in flight"])
+def test_killed_between_sells_and_buys_finishes_on_restart(fresh_sim, make_bot, moment):
+    """SIGKILL in the middle of a rebalance, then a restart: the rebalance finishes, nothing is
+    sent twice. "after the sell": killed once the sell is at the exchange (the buys come a loop,
+    5 s, later). "sell answer in flight": the exchange executes the sell but holds its answer;
+    the bot is killed while waiting for it, so its database never hears of the order."""
     sim = fresh_sim(balances={"USDT": 1000})
     freeze(sim, COINS)
     bot = make_bot("live", sim=sim, dry_run=False, rebalance={"coins": COINS},
                    extra={"internals": {"process_throttle_secs": 5}})
     bot.wait_for(lambda: settled(bot, sim, 4), 90, "4 coins bought")
     t0 = now_ms(sim)
+    if moment == "sell answer in flight":
+        sim.fault("timeout", count=1, path="/api/v3/order", method="POST", seconds=60,
+                  process=True)
     sim.multiply("SOLUSDT", 1.6)
     deadline = time.monotonic() + 60
     while not sim_orders_since(sim, t0, "SELL") and time.monotonic() < deadline:
         time.sleep(0.05)
-    bot.kill()  # SIGKILL right after the sell: the buys come a loop (5 s) later
+    bot.kill()
     assert sim_orders_since(sim, t0, "BUY") == [], "killed too late: buys were already sent"
     assert book(bot)["engine"]["phase"] == "selling"
     bot.start()
