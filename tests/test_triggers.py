@@ -1,6 +1,6 @@
 """When to rebalance (SPEC §2): the threshold and interval triggers, and the drift they read."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 
