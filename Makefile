@@ -3,12 +3,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Both cores: the backtest and e2e files run side by side (pytest-xdist), one file per worker.
+XDIST  ?= -n 2 --dist loadfile
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test test-fast lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -17,10 +19,24 @@ demo: $(STAMP)
 	$(PY) -m rebalance_plugin.demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(XDIST)
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy rebalance_plugin strategies
 
 bench: $(STAMP)
-	$(PY) -m rebalance_plugin.bench
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

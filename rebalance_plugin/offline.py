@@ -156,7 +156,7 @@ def _make_patch(name: str, offline: Any, original: Any, is_async: bool) -> Any:
 
     else:
 
-        def patched(self, *args, **kwargs):
+        def patched(self, *args, **kwargs):  # type: ignore[misc]
             if self.id != EXCHANGE_ID:
                 return original(self, *args, **kwargs)
             return offline(self, *args, **kwargs)

@@ -8,9 +8,10 @@ start-up, with an error naming any difference).
 
     freqtrade backtesting --config config.json --strategy RebalanceStrategy
 
-The strategy buys every coin once (``weight × investment``), never exits on ROI, stop-loss or
-signals, and rebalances through ``adjust_trade_position``: the decisions are made by
-``rebalance_plugin`` (pure Python core), this file only wires Freqtrade's callbacks to it.
+The strategy buys every coin once (``weight x investment``), never exits on ROI, stop-loss or
+signals, and rebalances through ``adjust_trade_position``. Every callback below is a short
+delegation to ``self.rb`` (``rebalance_plugin.ft.plugin.RebalancePlugin``), which makes the
+decisions with the pure core (``rebalance_plugin.core``).
 """
 
 from datetime import datetime
@@ -19,11 +20,11 @@ from pandas import DataFrame
 
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IStrategy
+from rebalance_plugin.ft import RebalanceMixin
+from rebalance_plugin.ft.fastpath import NoTradeCopyMixin
 
-from rebalance_plugin.adapter import RebalanceMixin
 
-
-class RebalanceStrategy(RebalanceMixin, IStrategy):
+class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
     # Strategy interface version.
     INTERFACE_VERSION = 3
 
@@ -34,7 +35,7 @@ class RebalanceStrategy(RebalanceMixin, IStrategy):
     can_short = False
 
     # Never exit on ROI or stop-loss: the portfolio is held and rebalanced, not traded.
-    minimal_roi = {}
+    minimal_roi: dict = {}
     stoploss = -1.0
     trailing_stop = False
     use_exit_signal = False
@@ -48,7 +49,7 @@ class RebalanceStrategy(RebalanceMixin, IStrategy):
 
     # Orders (SPEC §4): a limit Immediate-Or-Cancel order at the best price (config.json prices
     # entries and exits on the "other" side of the book); what it leaves unfilled is sent at
-    # market on the next loop (rebalance_plugin.adapter switches these per order).
+    # market on the next loop (rebalance_plugin.ft.orders switches these per order).
     order_types = {
         "entry": "limit",
         "exit": "limit",
@@ -57,8 +58,20 @@ class RebalanceStrategy(RebalanceMixin, IStrategy):
     }
     order_time_in_force = {"entry": "IOC", "exit": "IOC"}
 
+    def bot_start(self, **kwargs) -> None:
+        # Every coin has a market, the investment clears the minimums; dry/live restores the
+        # portfolio's record from Freqtrade's database.
+        self.rb.start()
+
+    def bot_loop_start(self, current_time: datetime, **kwargs) -> None:
+        # Once per candle (backtest) or loop (live): commands, orders in flight, first buys,
+        # config changes, stop levels, then the rebalance itself.
+        self.rb.loop(current_time)
+
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        return self.rebalance_indicators(dataframe, metadata)
+        # A backtest keeps each candle's open: the price the rebalance decides and fills at.
+        self.rb.reader.remember_opens(dataframe, metadata["pair"])
+        return dataframe
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # Buy each coin of the portfolio once (confirm_trade_entry lets through only the first
@@ -70,9 +83,63 @@ class RebalanceStrategy(RebalanceMixin, IStrategy):
         dataframe["exit_long"] = 0
         return dataframe
 
-    def adjust_trade_position(self, trade: Trade, current_time: datetime, current_rate: float,
-                              current_profit: float, min_stake: float | None, max_stake: float,
-                              current_entry_rate: float, current_exit_rate: float,
-                              current_entry_profit: float, current_exit_profit: float,
-                              **kwargs) -> tuple[float, str] | None:
-        return self.rebalance_order(trade, current_rate)
+    def confirm_trade_entry(
+        self,
+        pair: str,
+        order_type: str,
+        amount: float,
+        rate: float,
+        time_in_force: str,
+        current_time: datetime,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> bool:
+        return self.rb.confirm_entry(pair, amount)
+
+    def custom_stake_amount(
+        self,
+        pair: str,
+        current_time: datetime,
+        current_rate: float,
+        proposed_stake: float,
+        min_stake: float | None,
+        max_stake: float,
+        leverage: float,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> float:
+        return self.rb.entry_stake(pair)
+
+    def confirm_trade_exit(
+        self,
+        pair: str,
+        trade: Trade,
+        order_type: str,
+        amount: float,
+        rate: float,
+        time_in_force: str,
+        exit_reason: str,
+        current_time: datetime,
+        **kwargs,
+    ) -> bool:
+        # A user /forceexit (FreqUI's "Force exit") stops the portfolio.
+        return self.rb.confirm_exit(pair, exit_reason, current_time)
+
+    def adjust_trade_position(
+        self,
+        trade: Trade,
+        current_time: datetime,
+        current_rate: float,
+        current_profit: float,
+        min_stake: float | None,
+        max_stake: float,
+        current_entry_rate: float,
+        current_exit_rate: float,
+        current_entry_profit: float,
+        current_exit_profit: float,
+        **kwargs,
+    ) -> tuple[float, str] | None:
+        # This coin's share of the current rebalance, as Freqtrade's stake.
+        return self.rb.order_for(trade, current_rate)

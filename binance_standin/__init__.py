@@ -1,0 +1,169 @@
+"""A local stand-in for Binance's SPOT REST API on 127.0.0.1 - for tests, never for money.
+
+Purpose
+-------
+Run a real ``freqtrade trade`` process (dry-run, or live with fake API keys) and ccxt's
+unmodified ``binance`` client (sync, ``ccxt.async_support`` and ``ccxt.pro``) against a
+deterministic exchange on this machine. Point ccxt at it with :func:`ccxt_overrides`, which
+is meant for Freqtrade's ``exchange.ccxt_config`` / ``exchange.ccxt_async_config``::
+
+    python -m binance_standin --port 0 --datadir ../shared/data/binance \\
+        --timeframe 1h --start 2024-01-01 --balance USDT=10000 --balance BTC=0.5 \\
+        [--fee 0.001] [--key simkey --secret simsecret] [--spread 0.0005] [--depth 50000]
+
+prints ``sim listening on http://127.0.0.1:PORT`` once it accepts connections and serves until
+SIGTERM/SIGINT. Every request is logged to stderr in one line (method, path, status).
+In-process: :func:`start_server` (HTTP in a daemon thread) or :class:`SimExchange` (the
+matching engine and account alone, no HTTP).
+
+What it serves (Binance formats; errors as ``{"code": -XXXX, "msg": "..."}`` with Binance's
+codes, messages and HTTP statuses, so ccxt raises the exception classes it raises for Binance)
+-------------------------------------------------------------------------------------------
+* public ``/api/v3``: ``ping``, ``time``, ``exchangeInfo``, ``klines``, ``ticker/24hr``,
+  ``ticker/price``, ``ticker/bookTicker`` (one symbol, ``symbols=[..]`` or all), ``depth``,
+  ``avgPrice``.
+* signed ``/api/v3`` (``X-MBX-APIKEY`` + HMAC-SHA256 ``signature`` of query string + body,
+  ``timestamp``/``recvWindow`` checked against the real clock): ``account``, ``order``
+  (POST/GET/DELETE), ``order/test``, ``openOrders`` (GET/DELETE), ``allOrders``, ``myTrades``.
+* signed ``/sapi/v1`` odds and ends ccxt or Freqtrade may ask for: ``spot/delist-schedule``
+  (nothing is delisted), ``asset/tradeFee``, ``capital/config/getall``, ``margin/allPairs``,
+  ``margin/isolated/allPairs`` (empty), ``system/status`` (normal).
+* ``X-MBX-USED-WEIGHT-1M`` on every answer (approximate Binance weights).
+* anything else answers HTTP 404 with a plain-text body and a WARNING log line
+  ("UNEXPECTED request"), and is listed in ``/sim/state`` ``unexpected_requests`` - so a
+  request that would have gone to a part of Binance the sim does not model is visible.
+  :func:`ccxt_overrides` points *every* ccxt binance API URL (futures, options, sapi,
+  websockets) at the sim, so nothing can leave 127.0.0.1 (ccxt's testnet/demo URLs are only
+  used in sandbox/demo mode, which Freqtrade never enables for Binance).
+
+What it does NOT serve: websockets (ccxt.pro ``watch_*``; run Freqtrade with
+``"enable_ws": false``), futures/margin/options, user data streams, stop/take-profit and OCO
+orders (answered ``-1014 Unsupported order combination.``), ``trades``/``aggTrades``,
+``ticker`` (rolling window), 1M klines, order amendments, self-trade prevention.
+
+Market data: history replayed in the present
+--------------------------------------------
+``--datadir`` holds Freqtrade feather candles ``{BASE}_{QUOTE}-{timeframe}.feather``
+(date/open/high/low/close/volume). Tradable symbols = a candle file AND an entry in
+``rebalance_plugin/data/binance_exchange_info.json`` (Binance's real filters; served as-is,
+status TRADING).
+
+* Clock: historical time = wall time - ``offset``, where ``offset`` is the whole number of days
+  that maps ``--start`` onto the moment the sim started (default start: 30 days before the
+  earliest "last candle" among the symbols, so every symbol has real data for 30 days). Whole
+  days keep candle boundaries where Binance has them (1h candles open on the hour, 1d at
+  00:00 UTC); hence history at start-up is ``--start`` plus the current UTC time of day.
+* Price of a symbol = linear interpolation from open to close of the ``--timeframe`` candle
+  that contains the historical time (the finest timeframe on disk if that one is missing),
+  rounded to the tick size. Past the end of a symbol's data it stays at the last close.
+* ``klines`` returns the file's candles at shifted times, up to and including the current,
+  partial candle: its close is the current price (overrides included), its high/low include
+  the path so far, its volume is pro rata. Timeframes not on disk are resampled from the
+  coarsest on-disk timeframe that divides them (1h -> 2h/4h/6h/8h/12h, 1d -> 3d/1w);
+  otherwise ``-1120 Invalid interval.``. Past the end of the data, candles are flat at the last
+  close with volume 0. Finer-than-price timeframes (5m with ``--timeframe 1h``) are served from
+  their own file and are not forced onto the interpolated price path (use the finest timeframe
+  the strategy needs as ``--timeframe``).
+* Test control: a fixed price or a multiplier of the candle price per symbol
+  (``POST /sim/price``); applied to tickers, order book, the current kline and matching.
+
+Matching and account: how faithful
+----------------------------------
+* Synthetic order book around the current price ``p``: best bid = ``p*(1-spread/2)`` rounded
+  down to the tick, best ask = ``p*(1+spread/2)`` rounded up (at least one tick apart), then
+  ``levels`` (10) levels each side, 1 bp (at least one tick) apart, each holding ``--depth``
+  quote value (rounded down to the lot step). The book is stateless: it refills at once.
+* Validation before acceptance, in Binance's order: mandatory parameters (-1102), numbers
+  (-1100), precision (-1111), PRICE_FILTER, PERCENT_PRICE_BY_SIDE, LOT_SIZE, MARKET_LOT_SIZE,
+  NOTIONAL/MIN_NOTIONAL (also for market orders when ``applyMinToMarket``; market notional at
+  the current price), MAX_NUM_ORDERS (all -1013 "Filter failure: X"), then balance (-2010
+  "Account has insufficient balance for requested action."). ccxt maps LOT_SIZE/PRICE_FILTER to
+  ``InvalidOrder``, -2010 with that message to ``InsufficientFunds`` and - as for real Binance -
+  "Filter failure: NOTIONAL" (-1013) to ``BadRequest``.
+* MARKET (``quantity`` or ``quoteOrderQty``) walks the book and always fills completely (what
+  exceeds the book fills at the worst level). LIMIT IOC fills what crosses and EXPIRES the
+  rest; FOK fills completely or EXPIRES; GTC fills what crosses, the rest rests (NEW /
+  PARTIALLY_FILLED) and locks its balance; LIMIT_MAKER rests or is refused (-2010 "Order would
+  immediately match and take."). A resting order fills completely at its limit price (maker)
+  as soon as the price moves through it (buy: price <= limit, sell: price >= limit); this is
+  checked on every request and on every price change made through ``/sim/price``.
+* Fees: ``--fee`` of the RECEIVED asset (Binance without BNB): a buy pays base coin, a sell
+  pays quote; reported as ``commission``/``commissionAsset`` in ``fills`` and ``myTrades``,
+  rounded to 8 decimals. Balances are exact decimals and can never become negative.
+* Not modelled: the real, moving order book (our own orders never appear in ``depth``),
+  per-symbol order ids, rate limiting (unless faulted), order-count limits, BNB fee discount.
+
+Control API (JSON, no auth)
+---------------------------
+* ``GET /sim/state`` -> clock, balances (free/locked), open_orders, orders, trades, prices,
+  faults_pending, faults_fired, unexpected_requests.
+* ``POST /sim/price`` ``{"symbol": "BTCUSDT", "price": 123.4}`` (fixed price) |
+  ``{"multiplier": {"BTCUSDT": 1.2}}`` (times the candle price) | ``{"clear": true}``
+  (optionally with ``"symbol"``). Setting one clears the other for that symbol.
+* ``POST /sim/balance`` ``{"asset": "USDT", "delta": 500}`` (refuses to go negative).
+* ``POST /sim/fault`` ``{"kind": K, "count": 1, "path": "/api/v3/order", "method": "POST",
+  "symbol": ..., "side": ...}`` (path/method/symbol/side optional filters) or
+  ``{"clear": true}``. Faults fire ``count`` times on matching requests and are logged in
+  ``faults_fired`` with what they did. Kinds:
+
+  - ``reject``: the request is refused with a Binance error, default -2010 "Account has
+    insufficient balance for requested action." (``code``/``msg`` to choose). Default filter
+    (as for ``partial``/``expire``, when no ``path`` is given): ``POST /api/v3/order``.
+  - ``partial``: the next order fills only ``fraction`` (default 0.5) of its quantity; MARKET /
+    IOC / FOK expire the rest, GTC keeps the rest open ("held": it fills only when a
+    ``/sim/price`` change moves the price through it, not with the candle drift). A GTC that
+    would not cross gets the fraction as a maker fill at its limit price. Default filter:
+    ``POST /api/v3/order``.
+  - ``expire``: the next MARKET/IOC/FOK order fills nothing and EXPIRES (GTC orders do not
+    consume it). Default filter: ``POST /api/v3/order``.
+  - ``http429``: HTTP 429 ``{"code":-1003,"msg":"Too many requests; ..."}`` + ``Retry-After``
+    (ccxt: ``DDoSProtection``).
+  - ``http5xx``: HTTP ``status`` (default 503). Default bodies: 503 -> plain text
+    "Service Unavailable" (ccxt: ``ExchangeNotAvailable``), other -> ``{"code":-1001,"msg":
+    "Internal error; unable to process your request. Please try again."}`` (ccxt:
+    ``OperationFailed``); ``code``/``msg`` for another JSON body.
+  - ``timeout``: sleep ``seconds`` (default 5) before answering (ccxt: ``RequestTimeout`` if
+    its ``timeout`` is shorter).
+
+  ``http429``/``http5xx``/``timeout`` take ``"process": true`` to execute the request anyway
+  (e.g. an order that is placed although the client saw an error); default false. They match
+  any request unless ``path``/``method`` say otherwise.
+* ``POST /sim/reset`` ``{}`` or ``{"balances": {"USDT": 1000}}``: fresh account, no orders,
+  faults or price overrides (the clock keeps running).
+
+Modules
+-------
+``exchange`` (:class:`SimExchange`, the facade behind one lock) composes ``candles`` (history
+replayed in the present), ``market`` (prices, book, public endpoints), ``filters`` (order
+validation, one check per Binance filter), ``matching`` (the synthetic book and fills),
+``account`` (balances, orders, trades) and ``faults``; ``routes`` and ``control`` are the HTTP
+side, ``server`` runs it (:func:`start_server`, :func:`ccxt_overrides`), ``__main__`` is the
+command line. A development tool: it is not part of the shipped ``rebalance_plugin`` package.
+"""
+
+from __future__ import annotations
+
+from binance_standin.candles import Candles, CandleStore, Replay
+from binance_standin.common import (
+    DAY,
+    HOST,
+    HOUR,
+    INTERVALS,
+    MINUTE,
+    SECOND,
+    load_exchange_info,
+    normalize_symbol,
+)
+from binance_standin.errors import BinanceError
+from binance_standin.exchange import SimExchange
+from binance_standin.faults import FAULT_KINDS, NET_FAULTS, ORDER_FAULTS
+from binance_standin.filters import FILTER_CHECKS, SymbolRules, validate_order
+from binance_standin.orders import Order
+from binance_standin.server import SimHTTPServer, ccxt_overrides, start_server
+
+__all__ = [
+    "DAY", "FAULT_KINDS", "FILTER_CHECKS", "HOST", "HOUR", "INTERVALS", "MINUTE", "NET_FAULTS",
+    "ORDER_FAULTS", "SECOND", "BinanceError", "CandleStore", "Candles", "Order", "Replay",
+    "SimExchange", "SimHTTPServer", "SymbolRules", "ccxt_overrides", "load_exchange_info",
+    "normalize_symbol", "start_server", "validate_order",
+]

@@ -1,0 +1,289 @@
+"""Market data: history replayed in the present.
+
+``--datadir`` holds Freqtrade feather candles ``{BASE}_{QUOTE}-{timeframe}.feather``; the
+:class:`Replay` shifts them by a whole number of days onto the wall clock, gives the price
+model (open -> close interpolation inside the ``--timeframe`` candle) and serves ``klines``
+up to and including the current, partial candle (see the package docstring).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from binance_standin.common import (
+    DAY,
+    DEFAULT_START_BEFORE_END,
+    INTERVALS,
+    WEEK_ORIGIN,
+    iso,
+    to_ms,
+)
+from binance_standin.errors import BinanceError
+
+log = logging.getLogger(__name__)
+
+#: A kline before formatting: open time (wall ms), open, high, low, close, volume.
+Row = tuple[int, float, float, float, float, float]
+
+
+@dataclass
+class Candles:
+    """One symbol's candles of one timeframe in *historical* time: numpy arrays, ms."""
+
+    tf_ms: int
+    ts: np.ndarray
+    o: np.ndarray
+    h: np.ndarray
+    l: np.ndarray  # noqa: E741 - OHLC naming
+    c: np.ndarray
+    v: np.ndarray
+
+    @classmethod
+    def read(cls, path: Path, tf_ms: int) -> Candles:
+        df = pd.read_feather(path, columns=["date", "open", "high", "low", "close", "volume"])
+        dates = pd.to_datetime(df["date"], utc=True)
+        df = df.assign(date=dates).sort_values("date").drop_duplicates("date", keep="last")
+        ts = df["date"].dt.tz_localize(None).to_numpy("datetime64[ms]").astype(np.int64)
+        col = lambda name: df[name].to_numpy(np.float64)  # noqa: E731
+        return cls(tf_ms, ts, col("open"), col("high"), col("low"), col("close"),
+                   col("volume"))
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def index_at(self, t: int) -> int:
+        """Index of the candle containing ``t``, or -1 (before the data, in a gap, after)."""
+        i = int(np.searchsorted(self.ts, t, side="right")) - 1
+        return i if i >= 0 and t < self.ts[i] + self.tf_ms else -1
+
+    def price_at(self, t: int) -> float:
+        """The price model: open -> close linearly across the candle containing ``t``;
+        in a gap or after the data the last close, before the data the first open."""
+        if not len(self):
+            return float("nan")
+        i = int(np.searchsorted(self.ts, t, side="right")) - 1
+        if i < 0:
+            return float(self.o[0])
+        if t < self.ts[i] + self.tf_ms:
+            frac = (t - self.ts[i]) / self.tf_ms
+            return float(self.o[i] + (self.c[i] - self.o[i]) * frac)
+        return float(self.c[i])
+
+    def resample(self, tf_ms: int, origin: int) -> Candles:
+        """Coarser candles whose buckets are ``origin + k * tf_ms`` (historical ms)."""
+        if not len(self):
+            return Candles(tf_ms, *(np.array([]) for _ in range(6)))
+        keys = (self.ts - origin) // tf_ms
+        uniq, first = np.unique(keys, return_index=True)
+        last = np.r_[first[1:] - 1, len(self) - 1]
+        return Candles(tf_ms, (uniq * tf_ms + origin).astype(np.int64), self.o[first],
+                       np.maximum.reduceat(self.h, first), np.minimum.reduceat(self.l, first),
+                       self.c[last], np.add.reduceat(self.v, first))
+
+
+class CandleStore:
+    """The candle files of a Freqtrade datadir, loaded lazily (call under the sim's lock)."""
+
+    FILE_RE = re.compile(r"^([A-Z0-9]+)_([A-Z0-9]+)-(\d+[smhdw])\.feather$")
+
+    def __init__(self, datadir: str | Path) -> None:
+        self.datadir = Path(datadir)
+        if not self.datadir.is_dir():
+            raise FileNotFoundError(f"sim: datadir {self.datadir} does not exist")
+        self.files: dict[tuple[str, str], Path] = {}
+        self.assets: dict[str, tuple[str, str]] = {}
+        for path in sorted(self.datadir.glob("*.feather")):
+            match = self.FILE_RE.match(path.name)
+            if not match or match.group(3) not in INTERVALS:
+                continue
+            base, quote, tf = match.groups()
+            self.files[(base + quote, tf)] = path
+            self.assets[base + quote] = (base, quote)
+        self._cache: dict[tuple[str, str], Candles] = {}
+
+    def timeframes(self, symbol: str) -> list[str]:
+        """On-disk timeframes of ``symbol``, finest first."""
+        return sorted((tf for sym, tf in self.files if sym == symbol), key=INTERVALS.__getitem__)
+
+    def get(self, symbol: str, tf: str) -> Candles:
+        key = (symbol, tf)
+        if key not in self._cache:
+            self._cache[key] = Candles.read(self.files[key], INTERVALS[tf])
+        return self._cache[key]
+
+
+def kline_row(row: Row, size: int) -> list[Any]:
+    """One Binance kline (``GET /api/v3/klines`` entry) from a row of ``size`` ms."""
+    open_time, o, h, l, c, v = row  # noqa: E741 - OHLC naming
+    quote_volume = v * (o + c) / 2
+    trades = 0 if v <= 0 else 1 + int(quote_volume // 1000)
+    return [open_time, f"{o:.8f}", f"{h:.8f}", f"{l:.8f}", f"{c:.8f}", f"{v:.8f}",
+            open_time + size - 1, f"{quote_volume:.8f}", trades, f"{v / 2:.8f}",
+            f"{quote_volume / 2:.8f}", "0"]
+
+
+class Replay:
+    """The candles of the served symbols replayed in wall-clock time (call under the sim's
+    lock): historical time = wall time - ``offset_ms``, a whole number of days that maps
+    ``start`` onto the moment of construction.
+
+    :param symbols: the symbols to serve; those whose price candles are empty are dropped
+        (they are missing from ``price_tf`` afterwards).
+    :param timeframe: candles whose open->close path gives the price (the finest on disk
+        for a symbol that lacks it).
+    :param start: historical date at start-up (default: 30 days before the earliest last
+        candle of the symbols).
+    """
+
+    def __init__(self, store: CandleStore, symbols: Iterable[str], timeframe: str,
+                 start: str | int | None, clock: Callable[[], int]) -> None:
+        self.store, self.clock = store, clock
+        # price source per symbol: ``timeframe`` if on disk, else the finest on disk
+        self.price_tf = {sym: (timeframe if timeframe in store.timeframes(sym)
+                               else store.timeframes(sym)[0]) for sym in symbols}
+        self.price_candles = {sym: store.get(sym, tf) for sym, tf in self.price_tf.items()}
+        for sym in [s for s, c in self.price_candles.items() if not len(c)]:
+            log.warning("%s: empty candle file, not served", sym)
+            del self.price_tf[sym], self.price_candles[sym]
+        self.ends = {sym: int(c.ts[-1]) + c.tf_ms for sym, c in self.price_candles.items()}
+        if not self.ends:
+            raise ValueError(f"sim: the candle files in {store.datadir} are empty")
+        self.started_ms = int(clock())
+        self.start_ms = (to_ms(start) if start is not None
+                         else min(self.ends.values()) - DEFAULT_START_BEFORE_END)
+        # whole days: candle boundaries stay where Binance has them
+        self.offset_ms = ((self.started_ms - self.start_ms) // DAY) * DAY
+        self._series_cache: dict[tuple[str, str], Candles] = {}
+
+    def warn_short_data(self) -> None:
+        """Log the symbols whose data ends within 30 days of the history at start-up."""
+        hist_start = self.hist_ms(self.started_ms)
+        for sym, end in sorted(self.ends.items()):
+            if end < hist_start + DEFAULT_START_BEFORE_END:
+                log.warning("%s: %s candles end %s (history now %s): its price stays flat at "
+                            "the last close from then on", sym, self.price_tf[sym], iso(end),
+                            iso(hist_start))
+
+    def now_ms(self) -> int:
+        return int(self.clock())
+
+    def hist_ms(self, now: int | None = None) -> int:
+        """Historical time shown at wall time ``now``."""
+        return (self.now_ms() if now is None else now) - self.offset_ms
+
+    def candle_price(self, symbol: str, now: int | None = None) -> float:
+        """The price the candles give (no override), unrounded."""
+        return self.price_candles[symbol].price_at(self.hist_ms(now))
+
+    def series(self, symbol: str, interval: str) -> Candles:
+        """Candles of ``interval`` in historical time: on disk, or resampled."""
+        key = (symbol, interval)
+        if key in self._series_cache:
+            return self._series_cache[key]
+        on_disk = self.store.timeframes(symbol)
+        if interval in on_disk:
+            series = self.store.get(symbol, interval)
+        else:
+            size = INTERVALS.get(interval, 0)
+            sources = [tf for tf in on_disk
+                       if size and INTERVALS[tf] < size and size % INTERVALS[tf] == 0]
+            if not sources:
+                raise BinanceError(-1120, "Invalid interval.")
+            origin = (WEEK_ORIGIN if interval == "1w" else 0) - self.offset_ms
+            series = self.store.get(symbol, sources[-1]).resample(size, origin)
+        self._series_cache[key] = series
+        return series
+
+    def klines(self, symbol: str, interval: str, start: int | None, end: int | None,
+               limit: int, price: Callable[[], Decimal]) -> list[list[Any]]:
+        """Binance klines in wall-clock time, the last one partial (see the package doc);
+        ``price`` gives the current price (overrides included)."""
+        if interval not in INTERVALS:
+            raise BinanceError(-1120, "Invalid interval.")
+        series = self.series(symbol, interval)
+        size, now, off = INTERVALS[interval], self.now_ms(), self.offset_ms
+        limit = max(1, min(int(limit), 1000))
+        origin = WEEK_ORIGIN if interval == "1w" else 0
+        current = (now - origin) // size * size + origin
+        hi = current if end is None else min(end, current)
+        lo = start
+        wall = series.ts + off
+        i0 = int(np.searchsorted(wall, lo, side="left")) if lo is not None else 0
+        i1 = int(np.searchsorted(wall, hi, side="right"))
+        real = range(i0, max(i0, i1))  # sliced lazily below
+        # flat candles after the end of the data, up to the current one
+        v_first = int(wall[-1]) + size if len(series) else current
+        if lo is not None and lo > v_first:
+            v_first = v_first + -(-(lo - v_first) // size) * size
+        n_virtual = max(0, (hi - v_first) // size + 1) if hi >= v_first else 0
+        if lo is not None:  # first `limit` from lo
+            real = real[:limit]
+            n_v = min(n_virtual, limit - len(real))
+            virtual = [v_first + k * size for k in range(n_v)]
+        else:  # last `limit` up to hi
+            n_v = min(n_virtual, limit)
+            virtual = [v_first + k * size for k in range(n_virtual - n_v, n_virtual)]
+            real = real[max(0, len(real) - (limit - n_v)):]
+        last_close = float(series.c[-1]) if len(series) else float(price())
+        rows: list[Row] = [
+            (int(wall[i]), float(series.o[i]), float(series.h[i]), float(series.l[i]),
+             float(series.c[i]), float(series.v[i])) for i in real]
+        rows += [(t, last_close, last_close, last_close, last_close, 0.0) for t in virtual]
+        out = []
+        for row in rows:
+            if row[0] == current:
+                row = self._partial_candle(symbol, row, size, now, float(price()))
+            out.append(kline_row(row, size))
+        return out
+
+    def _partial_candle(self, symbol: str, row: Row, size: int, now: int, p: float) -> Row:
+        """The current candle so far: close = ``p``, high/low = the path so far."""
+        open_time, o, h, l, c, v = row  # noqa: E741 - OHLC naming
+        pc = self.price_candles[symbol]
+        if size % pc.tf_ms == 0:  # aggregate the price candles of this bucket so far
+            h_now, h_open = self.hist_ms(now), open_time - self.offset_ms
+            i0 = int(np.searchsorted(pc.ts, h_open, side="left"))
+            i1 = int(np.searchsorted(pc.ts, h_now, side="right"))
+            if i1 > i0:
+                done = [i for i in range(i0, i1) if pc.ts[i] + pc.tf_ms <= h_now]
+                cur = [i for i in range(i0, i1) if pc.ts[i] + pc.tf_ms > h_now]
+                o = float(pc.o[i0])
+                highs = [o, p] + [float(pc.h[i]) for i in done]
+                lows = [o, p] + [float(pc.l[i]) for i in done]
+                vol = float(sum(pc.v[i] for i in done))
+                for i in cur:
+                    highs.append(float(pc.o[i]))
+                    lows.append(float(pc.o[i]))
+                    vol += float(pc.v[i]) * (h_now - pc.ts[i]) / pc.tf_ms
+                return open_time, o, max(highs), min(lows), p, vol
+            return open_time, o, max(o, p), min(o, p), p, 0.0
+        frac = min(1.0, max(0.0, (now - open_time) / size))
+        return open_time, o, max(o, p), min(o, p), p, v * frac
+
+    def day_window(self, symbol: str, now: int) -> tuple[list[float], list[float], float, float]:
+        """The last 24 h of ``symbol``'s price candles: highs and lows of the complete ones,
+        volume and quote volume (the current candle pro rata)."""
+        h_now = self.hist_ms(now)
+        pc = self.price_candles[symbol]
+        i0 = int(np.searchsorted(pc.ts, h_now - DAY, side="left"))
+        i1 = int(np.searchsorted(pc.ts, h_now, side="right"))
+        highs: list[float] = []
+        lows: list[float] = []
+        volume = quote_volume = 0.0
+        for i in range(i0, i1):
+            frac = min(1.0, (h_now - pc.ts[i]) / pc.tf_ms)
+            if frac >= 1.0:
+                highs.append(float(pc.h[i]))
+                lows.append(float(pc.l[i]))
+            volume += float(pc.v[i]) * frac
+            quote_volume += float(pc.v[i]) * frac * float(pc.o[i] + pc.c[i]) / 2
+        return highs, lows, volume, quote_volume

@@ -1,0 +1,261 @@
+"""The HTTP side of the stand-in: Binance's routes with their weights, the SIGNED checks,
+and the request handler that answers Binance API and control requests and logs each one."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from binance_standin.common import wall_ms
+from binance_standin.control import control
+from binance_standin.errors import BinanceError, int_param, mandatory, symbols_param
+from binance_standin.exchange import SimExchange
+from binance_standin.faults import NET_FAULTS, answer_net_fault
+
+if TYPE_CHECKING:
+    from binance_standin.server import SimHTTPServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Route:
+    """A Binance endpoint: the :func:`api_call` handler, SIGNED or not, its request weight."""
+
+    handler: str
+    signed: bool
+    weight: int
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/api/v3/ping"): Route("ping", False, 1),
+    ("GET", "/api/v3/time"): Route("time", False, 1),
+    ("GET", "/api/v3/exchangeInfo"): Route("exchange_info", False, 20),
+    ("GET", "/api/v3/klines"): Route("klines", False, 2),
+    ("GET", "/api/v3/uiKlines"): Route("klines", False, 2),
+    ("GET", "/api/v3/ticker/24hr"): Route("ticker_24hr", False, 2),
+    ("GET", "/api/v3/ticker/price"): Route("ticker_price", False, 2),
+    ("GET", "/api/v3/ticker/bookTicker"): Route("book_ticker", False, 2),
+    ("GET", "/api/v3/depth"): Route("depth", False, 5),
+    ("GET", "/api/v3/avgPrice"): Route("avg_price", False, 2),
+    ("GET", "/api/v3/account"): Route("account", True, 20),
+    ("POST", "/api/v3/order"): Route("new_order", True, 1),
+    ("POST", "/api/v3/order/test"): Route("test_order", True, 1),
+    ("GET", "/api/v3/order"): Route("query_order", True, 4),
+    ("DELETE", "/api/v3/order"): Route("cancel_order", True, 1),
+    ("GET", "/api/v3/openOrders"): Route("open_orders", True, 6),
+    ("DELETE", "/api/v3/openOrders"): Route("cancel_open_orders", True, 1),
+    ("GET", "/api/v3/allOrders"): Route("all_orders", True, 20),
+    ("GET", "/api/v3/myTrades"): Route("my_trades", True, 20),
+    ("GET", "/sapi/v1/spot/delist-schedule"): Route("empty_list", True, 100),
+    ("GET", "/sapi/v1/capital/config/getall"): Route("empty_list", True, 10),
+    ("GET", "/sapi/v1/margin/allPairs"): Route("empty_list", True, 1),
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): Route("empty_list", True, 10),
+    ("GET", "/sapi/v1/asset/tradeFee"): Route("trade_fee", True, 1),
+    ("GET", "/sapi/v1/system/status"): Route("system_status", False, 1),
+}
+
+#: request parameters worth a mention in the one-line request log
+LOGGED_PARAMS = ("symbol", "interval", "limit", "side", "type", "timeInForce", "quantity",
+                 "quoteOrderQty", "price", "orderId")
+
+
+def api_call(sim: SimExchange, handler: str, params: dict[str, str],
+             method: str, path: str) -> Any:
+    """Run one Binance endpoint on ``sim`` (raises :class:`BinanceError`)."""
+    symbol = params.get("symbol") or None
+    symbols = symbols_param(params["symbols"]) if params.get("symbols") else None
+    if handler == "ping":
+        return {}
+    if handler == "time":
+        return {"serverTime": sim.now_ms()}
+    if handler == "exchange_info":
+        return sim.exchange_info(symbol, symbols)
+    if handler == "klines":
+        if not params.get("interval"):
+            raise mandatory("interval")
+        return sim.klines(sim.symbol_rules(symbol).symbol, params["interval"],
+                          int_param(params, "startTime"), int_param(params, "endTime"),
+                          int_param(params, "limit", 500) or 500)
+    if handler == "ticker_24hr":
+        return sim.ticker_24hr(symbol, symbols)
+    if handler == "ticker_price":
+        return sim.ticker_price(symbol, symbols)
+    if handler == "book_ticker":
+        return sim.book_ticker(symbol, symbols)
+    if handler == "depth":
+        return sim.depth(sim.symbol_rules(symbol).symbol, int_param(params, "limit", 100) or 100)
+    if handler == "avg_price":
+        return sim.avg_price(sim.symbol_rules(symbol).symbol)
+    if handler == "account":
+        return sim.account(params.get("omitZeroBalances", "").lower() == "true")
+    if handler == "new_order":
+        return sim.new_order(params, method=method, path=path)
+    if handler == "test_order":
+        return sim.test_order(params)
+    if handler == "query_order":
+        return sim.query_order(params)
+    if handler == "cancel_order":
+        return sim.cancel_order(params)
+    if handler == "open_orders":
+        return sim.open_orders(symbol)
+    if handler == "cancel_open_orders":
+        return sim.cancel_open_orders(symbol)
+    if handler == "all_orders":
+        return sim.all_orders(params)
+    if handler == "my_trades":
+        return sim.my_trades(params)
+    if handler == "empty_list":
+        return []
+    if handler == "trade_fee":
+        return sim.trade_fees(symbol)
+    if handler == "system_status":
+        return {"status": 0, "msg": "normal"}
+    raise RuntimeError(f"no handler {handler}")
+
+
+def check_signed(sim: SimExchange, headers: Any, query: str, body: str,
+                  params: dict[str, str]) -> None:
+    """Binance's SIGNED checks: API key, HMAC-SHA256 signature, timestamp/recvWindow."""
+    key = headers.get("X-MBX-APIKEY")
+    if not key:
+        raise BinanceError(-2014, "API-key format invalid.", 401)
+    if key != sim.key:
+        raise BinanceError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
+    signature = params.get("signature")
+    if not signature:
+        raise mandatory("signature")
+
+    def strip(raw: str) -> str:
+        return "&".join(part for part in raw.split("&") if part and
+                        not part.startswith("signature="))
+    payload = strip(query) + strip(body)  # Binance: totalParams = query string + body
+    expected = hmac.new(sim.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, signature.lower()):
+        raise BinanceError(-1022, "Signature for this request is not valid.")
+    timestamp = int_param(params, "timestamp")
+    if timestamp is None:
+        raise mandatory("timestamp")
+    recv_window = int_param(params, "recvWindow", 5000) or 5000
+    if recv_window > 60000:
+        raise BinanceError(-1131, "recvWindow must be less than 60000")
+    now = wall_ms()
+    if timestamp > now + 1000:
+        raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the "
+                                  "server's time.")
+    if now - timestamp > recv_window:
+        raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as Binance
+    disable_nagle_algorithm = True  # else keep-alive answers wait ~40 ms for delayed ACKs
+    server_version = "rebalance-sim"
+    sys_version = ""
+    server: SimHTTPServer
+
+    def do_GET(self) -> None:  # (names and signatures: the http.server API)
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def log_message(self, format: str, *args: Any) -> None:  # we log one line of our own
+        pass
+
+    # ------------------------------------------------------------------ plumbing
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(payload, str):
+            data, ctype = payload.encode(), "text/plain; charset=utf-8"
+        else:
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            ctype = "application/json;charset=UTF-8"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(data)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (e.g. its timeout)
+
+    def _handle(self, method: str) -> None:
+        started = time.monotonic()
+        url = urlsplit(self.path)
+        path = url.path
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+        note = ""
+        try:
+            if path.startswith("/sim/") or path == "/sim":
+                status, payload, headers = control(self.server.sim, method, path, body)
+            else:
+                status, payload, headers, note = self._api(method, path, url.query, body)
+        except Exception as exc:  # a bug in the sim: say so loudly, answer like Binance
+            log.error("sim internal error on %s %s:\n%s", method, path, traceback.format_exc())
+            status, payload, headers = 500, {"code": -1000, "msg": f"sim internal error: "
+                                                                   f"{exc!r}"}, {}
+        self._send(status, payload, headers)
+        if isinstance(payload, dict) and isinstance(payload.get("code"), int) and status >= 400:
+            note = f"{note} code={payload['code']} {payload.get('msg', '')}".strip()
+        params = dict(parse_qsl(url.query)) | (dict(parse_qsl(body))
+                                                 if not path.startswith("/sim") else {})
+        shown = " ".join(f"{k}={params[k]}" for k in LOGGED_PARAMS if k in params)
+        level = logging.WARNING if status == 404 else logging.INFO
+        log.log(level, "%s %s%s -> %d (%.0f ms)%s", method, path, f" [{shown}]" if shown else "",
+                status, (time.monotonic() - started) * 1000, f" {note}" if note else "")
+
+    # ------------------------------------------------------------------ Binance API
+    def _api(self, method: str, path: str, query: str,
+             body: str) -> tuple[int, Any, dict[str, str], str]:
+        sim = self.server.sim
+        route = ROUTES.get((method, path))
+        if route is None:
+            sim.note_unexpected(method, path)
+            msg = (f"UNEXPECTED request {method} {path}: binance_standin serves Binance "
+                   "spot /api/v3 only (see its module docstring)")
+            return 404, msg, {}, "UNEXPECTED (not served by the sim)"
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        params.update(parse_qsl(body, keep_blank_values=True))
+        weight_headers = {"X-MBX-USED-WEIGHT-1M": str(sim.used_weight(route.weight))}
+        claimed = sim.claim_fault(method, path, params, NET_FAULTS)
+        if claimed is None:
+            status, payload = self._run(route, method, path, query, body, params)
+            return status, payload, weight_headers, ""
+        fault, fired = claimed
+        return answer_net_fault(
+            fault, fired, lambda: self._run(route, method, path, query, body, params),
+            weight_headers)
+
+    def _run(self, route: Route, method: str, path: str, query: str, body: str,
+             params: dict[str, str]) -> tuple[int, Any]:
+        sim = self.server.sim
+        try:
+            if route.signed:
+                check_signed(sim, self.headers, query, body, params)
+            claimed = sim.claim_fault(method, path, params, ("reject",))
+            if claimed is not None:
+                fault, fired = claimed
+                fired["effect"] = f"refused with {fault['code']} {fault['msg']}"
+                raise BinanceError(fault["code"], fault["msg"])
+            sim.tick()
+            return 200, api_call(sim, route.handler, params, method, path)
+        except BinanceError as err:
+            return err.status, err.body()

@@ -1,0 +1,70 @@
+"""The portfolio's own record, kept across restarts: what allocation and investment are applied,
+how much money the portfolio owns, whether it has started or stopped, and the orders in flight.
+Pure Python, no Freqtrade import: the adapter stores ``Book.to_dict()`` in Freqtrade's database.
+
+Money: ``funded`` is the stake currency put into the portfolio (the investment, plus funds
+added, less funds removed as actually freed). The portfolio's cash is ``funded`` plus what its
+trades have returned and less what they cost; several bots sharing one account each spend only
+their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .config import RebalanceConfig
+from .engine import State
+from .inflight import InFlight
+
+@dataclass(frozen=True)
+class Book:
+    coins: tuple[tuple[str, float], ...]  # the allocation applied (percentages)
+    investment: float  # the investment applied
+    funded: float  # stake currency the portfolio owns, before trading
+    closed_base: float = 0.0  # Freqtrade's closed profit when the portfolio started
+    started: float | None = None  # time of the first buy, once every coin was bought
+    triggered: bool = False  # trigger_price reached (or none set)
+    trigger_ref: float | None = None  # the trigger coin's price when waiting began
+    stopped: str | None = None  # why the portfolio stopped; None while it runs
+    stop_time: float | None = None
+    refused: str | None = None  # a config change already refused (not repeated every loop)
+    entries: Mapping[str, float] = field(default_factory=dict)  # coin -> stake of a first buy
+    inflight: Mapping[str, InFlight] = field(default_factory=dict)  # coin -> order
+    engine: State = field(default_factory=State)
+
+    @classmethod
+    def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
+        return cls(coins=cfg.coins, investment=cfg.investment, funded=cfg.investment,
+                   closed_base=closed_base, triggered=cfg.trigger_price is None)
+
+    def applied(self, cfg: RebalanceConfig) -> RebalanceConfig:
+        """``cfg`` with the allocation and investment the portfolio actually runs on."""
+        if cfg.coins == self.coins and cfg.investment == self.investment:
+            return cfg
+        return replace(cfg, coins=self.coins, investment=self.investment)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "coins": [list(c) for c in self.coins], "investment": self.investment,
+            "funded": self.funded, "closed_base": self.closed_base, "started": self.started,
+            "triggered": self.triggered, "trigger_ref": self.trigger_ref,
+            "stopped": self.stopped, "stop_time": self.stop_time, "refused": self.refused,
+            "entries": dict(self.entries),
+            "inflight": {c: v.to_dict() for c, v in self.inflight.items()},
+            "engine": self.engine.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Book:
+        return cls(
+            coins=tuple((str(c), float(w)) for c, w in data["coins"]),
+            investment=float(data["investment"]), funded=float(data["funded"]),
+            closed_base=float(data.get("closed_base", 0.0)), started=data.get("started"),
+            triggered=bool(data.get("triggered", True)), trigger_ref=data.get("trigger_ref"),
+            stopped=data.get("stopped"), stop_time=data.get("stop_time"),
+            refused=data.get("refused"), entries=dict(data.get("entries", {})),
+            inflight={c: InFlight.from_dict(v) for c, v in data.get("inflight", {}).items()},
+            engine=State.from_dict(data.get("engine", {})),
+        )

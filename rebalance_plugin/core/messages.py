@@ -1,0 +1,171 @@
+"""Every sentence the bot says to its user (log, Telegram, FreqUI's log view), in one place.
+Pure Python, no Freqtrade import. The glue decides *when* to say something; this module says
+*what*.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .book import Book
+    from .config import Level
+    from .engine import Event
+
+#: SPEC §4: a rebalance was due but every leg is under the exchange's minimums.
+SKIP_MESSAGE = (
+    "The order value is less than the minimum value, and is unable to rebalance this time."
+)
+#: A name with underscores (on_stop, dry_run_wallet): shown as code in Telegram's Markdown.
+MARKDOWN_NAME = re.compile(r"(?<![`\w])([A-Za-z0-9]+(?:_[A-Za-z0-9]+)+)(?![`\w])")
+
+#: Why the portfolio stopped, when the user stopped it.
+STOPPED_BY_STOPENTRY = "stopped from Telegram/FreqUI (/stopentry)"
+
+
+def telegram_markdown(text: str) -> str:
+    """Freqtrade sends strategy messages to Telegram as Markdown: names like on_stop go in
+    backticks, or their underscores would turn into italics or get the message refused."""
+    return MARKDOWN_NAME.sub(r"`\1`", text)
+
+
+def allocation(coins: Iterable[tuple[str, float]]) -> str:
+    """``BTC 40%, ETH 30%``."""
+    return ", ".join(f"{c} {w:g}%" for c, w in coins)
+
+
+def status_line(book: Book) -> str:
+    """The portfolio's state in a few words (logs, FreqUI's custom data)."""
+    if book.stopped:
+        return f"stopped ({book.stopped})"
+    if book.started is None:
+        return "waiting for trigger_price" if not book.triggered else "buying"
+    return f"running, {book.engine.rebalances} rebalances"
+
+
+def restored(book: Book) -> str:
+    return f"Rebalance state restored: {status_line(book)}"
+
+
+def waiting_for_trigger(level: Level, stake: str, price: float) -> str:
+    return (
+        f"Portfolio waiting: buys start when {level.measured_on(stake)} is reached "
+        f"(now {price:g})"
+    )
+
+
+def trigger_reached(level: Level, price: float) -> str:
+    return f"trigger_price reached ({level.coin} at {price:g}): buying the portfolio"
+
+
+def bought(book: Book, stake: str) -> str:
+    return f"Portfolio bought: {allocation(book.coins)} for {book.investment:g} {stake}"
+
+
+def change_refused(reason: str, adding: bool, dry_run: bool, book: Book, stake: str) -> str:
+    where = (
+        "raise dry_run_wallet as well" if dry_run else "deposit the funds on the exchange first"
+    )
+    extra = f" (adding funds: {where})" if adding else ""
+    return (
+        f"Config change refused: {reason}{extra}. The portfolio keeps running "
+        f"on {book.investment:g} {stake}: {allocation(book.coins)}"
+    )
+
+
+def change_applied(
+    kind: str, amount: float, coins: Iterable[tuple[str, float]], stake: str
+) -> str:
+    if kind == "add":
+        return f"Adding {amount:g} {stake} to the portfolio: rebalancing to invest it"
+    if kind == "remove":
+        return f"Removing {amount:g} {stake} from the portfolio: selling each coin's share"
+    return (
+        "New allocation "
+        + allocation(coins)
+        + (f" with {amount:g} {stake} added" if amount > 0 else "")
+        + ": rebalancing"
+    )
+
+
+def force_exited(pair: str) -> str:
+    return f"{pair} force-exited from Telegram/FreqUI"
+
+
+def stopped(reason: str, on_stop: str) -> str:
+    action = (
+        "selling every coin at market"
+        if on_stop == "sell_all"
+        else "the coins stay in the account, no longer managed"
+    )
+    return f"Portfolio stopped: {reason}. on_stop = {on_stop}: {action}. Send /start to resume."
+
+
+RESUMED = "Portfolio resumed (/start): managing the coins again"
+
+
+def restarted(coins: Iterable[tuple[str, float]], funded: float, stake: str) -> str:
+    return f"Portfolio restarted (/start): buying {allocation(coins)} for {funded:.2f} {stake}"
+
+
+def rest_at_market(coin: str, filled: float, asked: float, rest: float) -> str:
+    return (
+        f"{coin}: {filled:g} of {asked:g} filled by the limit order; "
+        f"the remaining {rest:g} goes at market"
+    )
+
+
+def cannot_list_orders(pair: str, err: object) -> str:
+    return (
+        f"{pair}: cannot list the exchange's orders ({err}); "
+        f"not sending the rest of this leg again"
+    )
+
+
+def unbooked_beside_strangers(pair: str, ids: str) -> str:
+    return (
+        f"{pair}: the exchange executed order {ids} but it is not booked "
+        f"on the trade, beside orders of another bot; not sending it again. "
+        f"Check the trade against the exchange"
+    )
+
+
+def booking_unbooked(pair: str, ids: str) -> str:
+    return (
+        f"{pair}: the exchange executed order {ids} but it was not booked "
+        f"(no answer, or a restart); booking it instead of sending it again"
+    )
+
+
+def describe(event: Event, stake: str = "USDT") -> str:
+    """One human line for a rebalance event (log, Telegram)."""
+
+    def fmt(weights: Mapping[str, float]) -> str:
+        return " ".join(f"{c} {w * 100:.1f}%" for c, w in weights.items())
+
+    if event.kind == "skipped":
+        return f"Rebalance skipped (drift {event.drift:.2f} points): {event.message}"
+    if event.kind == "withdrawn":
+        return f"Funds removed: {event.amount:.2f} {stake} freed and taken out of the portfolio"
+    if event.kind == "withdrawal" and not event.legs:
+        return f"Remove funds {event.amount:g} {stake}: {event.message}"
+    legs = (
+        ", ".join(
+            f"{leg.side} {leg.qty:g} {leg.coin} ({leg.value:.2f} {stake})" for leg in event.legs
+        )
+        or "no order"
+    )
+    text = {
+        "rebalance": "Rebalance",
+        "buys": "Rebalance buys",
+        "withdrawal": f"Remove funds {event.amount:g} {stake}",
+    }[event.kind]
+    out = (
+        f"{text} (drift {event.drift:.2f} points): {legs}. "
+        f"Weights {fmt(event.weights_before)} -> {fmt(event.weights_after)}"
+    )
+    if event.skipped:
+        out += ". Skipped: " + ", ".join(f"{s.side} {s.coin} ({s.reason})" for s in event.skipped)
+    return out

@@ -1,0 +1,355 @@
+"""The one place where the plugin reaches into Freqtrade internals, and why.
+
+A rebalancer keeps one trade per coin open for years, and every rebalance adds an order to it:
+trades collect hundreds or thousands of orders. Freqtrade 2026.9 is built for trades with
+10-20 orders (maintainer, freqtrade issue #11262), and in a backtest it does work proportional to
+a trade's order count on *every candle*:
+
+1. ``strategy_safe_wrapper`` deep-copies the trade, with all its orders, before every call of
+   ``adjust_trade_position`` (80% of a naive rebalancer's backtest time);
+2. ``Backtesting.manage_open_orders``, ``LocalTrade.select_order(is_open=True)`` (twice per
+   candle) and ``LocalTrade.open_orders`` / ``has_open_orders`` (on every wallet update) scan the
+   whole order list looking for open orders;
+3. ``LocalTrade.recalc_trade_from_orders`` replays every order with exact-decimal arithmetic after
+   every fill.
+
+4. ``Backtesting._check_adjust_trade_for_candle`` computes the trade's profit, two stake limits
+   and the wallet's available stake for every open trade on every candle *before* asking the
+   strategy, which has nothing to do on almost every candle.
+
+Together they make a backtest quadratic in the number of orders (FREQTRADE-NOTES.md: 45x slower
+than buy-and-hold). This module removes that cost without changing any result:
+
+- ``NoTradeCopyMixin._adjust_trade_position_internal`` calls the strategy's
+  ``adjust_trade_position`` without the deep copy. The plugin's callback only reads the trade.
+- For backtest trades (exactly ``LocalTrade``, never the database ``Trade`` of live/dry-run), a
+  *closed-prefix watermark* per trade records how many leading orders are closed. In a backtest a
+  closed order never reopens and only open orders are ever removed, so open orders can only be
+  after the watermark: the open-order look-ups scan only the tail.
+- A strategy may define ``ft_adjust_wanted(pair) -> bool``; where it answers False, the backtest
+  skips ``_check_adjust_trade_for_candle`` for that trade and candle. The skipped code only
+  computes arguments and calls the strategy, whose answer would be "no adjustment": nothing
+  else changes.
+- ``recalc_trade_from_orders`` is Freqtrade's own loop (copied verbatim below) resumed from a
+  cached state at the watermark instead of from the first order. The loop is a left fold over the
+  orders, so the result is identical.
+
+Safety: ``install()`` patches only if the source of every replaced Freqtrade function still has
+the hash recorded here (``EXPECTED_SOURCE_SHA256``). After a Freqtrade upgrade that changes any of
+them, it logs a warning and leaves Freqtrade untouched (correct, only slower), and
+``tests/test_ft_fastpath.py`` fails so the copy below is re-checked against the new code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+from typing import Any
+
+from freqtrade.exchange import amount_to_contract_precision, price_to_precision
+from freqtrade.optimize.backtesting import Backtesting
+from freqtrade.persistence.trade_model import LocalTrade
+from freqtrade.strategy.interface import IStrategy
+from freqtrade.util import FtPrecise
+
+logger = logging.getLogger(__name__)
+
+#: sha256 of ``inspect.getsource`` of each Freqtrade function this module replaces or relies on,
+#: as of freqtrade==2026.9.
+EXPECTED_SOURCE_SHA256: dict[str, str] = {}  # filled in below, checked by install()
+
+_ORIGINALS: dict[str, Any] = {}
+_installed = False
+
+#: Set to False (before the strategy is created) to run with Freqtrade's own code paths, e.g. to
+#: compare results or timings. NoTradeCopyMixin still skips the deep copy.
+ENABLED = True
+
+
+#: Where each Freqtrade function lives: (owner class, attribute, is a property).
+_SITES: dict[str, tuple[type, str, bool]] = {
+    "LocalTrade.recalc_trade_from_orders": (LocalTrade, "recalc_trade_from_orders", False),
+    "LocalTrade.select_order": (LocalTrade, "select_order", False),
+    "LocalTrade.open_orders": (LocalTrade, "open_orders", True),
+    "LocalTrade.has_open_orders": (LocalTrade, "has_open_orders", True),
+    "Backtesting.manage_open_orders": (Backtesting, "manage_open_orders", False),
+    "Backtesting._check_adjust_trade_for_candle":
+        (Backtesting, "_check_adjust_trade_for_candle", False),
+    "IStrategy._adjust_trade_position_internal":
+        (IStrategy, "_adjust_trade_position_internal", False),
+}
+
+
+def _current(name: str) -> Any:
+    owner, attr, is_property = _SITES[name]
+    value = owner.__dict__[attr]
+    return value.fget if is_property else value
+
+
+def _target_functions() -> dict[str, Any]:
+    """Freqtrade's own versions (the originals, also after ``install()``)."""
+    return {name: _ORIGINALS.get(name) or _current(name) for name in _SITES}
+
+
+def source_hashes() -> dict[str, str]:
+    """Current sha256 of the source of every Freqtrade function this module depends on."""
+    return {
+        name: hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
+        for name, func in _target_functions().items()
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# 1. No deep copy of the trade before adjust_trade_position.
+# --------------------------------------------------------------------------------------------
+class NoTradeCopyMixin:
+    """Mix into an ``IStrategy``: calls ``adjust_trade_position`` with the trade itself.
+
+    Same contract as ``IStrategy._adjust_trade_position_internal`` (errors are logged and mean
+    "no adjustment"), minus the deep copy. The callback must not modify the trade.
+    """
+
+    def _adjust_trade_position_internal(self, trade, current_time, current_rate, current_profit,
+                                        min_stake, max_stake, current_entry_rate,
+                                        current_exit_rate, current_entry_profit,
+                                        current_exit_profit, **kwargs) -> tuple[float | None, str]:
+        try:
+            resp = self.adjust_trade_position(  # type: ignore[attr-defined]
+                trade=trade, current_time=current_time, current_rate=current_rate,
+                current_profit=current_profit, min_stake=min_stake, max_stake=max_stake,
+                current_entry_rate=current_entry_rate, current_exit_rate=current_exit_rate,
+                current_entry_profit=current_entry_profit, current_exit_profit=current_exit_profit,
+                **kwargs,
+            )
+        except Exception as error:  # same as strategy_safe_wrapper(supress_error=True)
+            logger.exception(f"Unexpected error {error!r} calling adjust_trade_position")
+            return None, ""
+        if isinstance(resp, tuple):
+            return (resp[0] if resp else None), ((resp[1] if len(resp) > 1 else "") or "")
+        return resp, ""
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Closed-prefix watermark: open-order look-ups scan only the tail of a backtest trade.
+# --------------------------------------------------------------------------------------------
+def closed_prefix(trade: LocalTrade) -> int:
+    """Number of leading orders of a backtest trade that are closed (amortised O(1))."""
+    orders = trade.orders
+    n = len(orders)
+    wm = trade.__dict__.get("_rb_wm", 0)
+    if wm > n:  # orders were removed below the watermark: not expected, rescan safely
+        wm = 0
+    while wm < n and not orders[wm].ft_is_open:
+        wm += 1
+    trade._rb_wm = wm
+    return wm
+
+
+def _is_bt(trade: Any) -> bool:
+    return type(trade) is LocalTrade
+
+
+def _select_order(self, order_side=None, is_open=None, only_filled=False):
+    if is_open is True and _is_bt(self):
+        orders = self.orders
+        for i in range(len(orders) - 1, closed_prefix(self) - 1, -1):
+            o = orders[i]
+            if (order_side and o.ft_order_side != order_side) or not o.ft_is_open:
+                continue
+            return o
+        return None
+    return _ORIGINALS["LocalTrade.select_order"](self, order_side, is_open, only_filled)
+
+
+def _open_orders(self):
+    if _is_bt(self):
+        return [o for o in self.orders[closed_prefix(self):]
+                if o.ft_is_open and o.ft_order_side != "stoploss"]
+    return _ORIGINALS["LocalTrade.open_orders"](self)
+
+
+def _has_open_orders(self):
+    if _is_bt(self):
+        return any(o.ft_is_open and o.ft_order_side != "stoploss"
+                   for o in self.orders[closed_prefix(self):])
+    return _ORIGINALS["LocalTrade.has_open_orders"](self)
+
+
+def _manage_open_orders(self, trade, current_time, row) -> bool:
+    # Freqtrade's Backtesting.manage_open_orders, scanning only orders after the watermark.
+    for order in [o for o in trade.orders[closed_prefix(trade):] if o.ft_is_open]:
+        oc = self.check_order_cancel(trade, order, current_time)
+        if oc:
+            return True
+        elif oc is None and self.check_order_replace(trade, order, current_time, row):
+            self.canceled_trade_entries += 1
+            return True
+    return False
+
+
+def _check_adjust_trade_for_candle(self, trade, row, current_time):
+    wanted = getattr(self.strategy, "ft_adjust_wanted", None)
+    if wanted is not None and not wanted(trade.pair):
+        return trade
+    return _ORIGINALS["Backtesting._check_adjust_trade_for_candle"](self, trade, row, current_time)
+
+
+# --------------------------------------------------------------------------------------------
+# 3. recalc_trade_from_orders, resumed from the state cached at the watermark.
+# --------------------------------------------------------------------------------------------
+_ZERO = FtPrecise(0.0)
+_INITIAL_STATE = (
+    FtPrecise(0.0), FtPrecise(0.0), FtPrecise(0.0), 0.0, FtPrecise(0.0), 0.0, 0.0, 0.0, 0.0,
+    0.0, None, None,
+)
+
+
+def _recalc_trade_from_orders(self, *, is_closing: bool = False):
+    if not _is_bt(self):
+        return _ORIGINALS["LocalTrade.recalc_trade_from_orders"](self, is_closing=is_closing)
+    orders = self.orders
+    wm = closed_prefix(self)
+    cache = self.__dict__.get("_rb_recalc")
+    if cache is not None and cache[0] <= wm and (cache[0] == 0 or orders[cache[0] - 1] is cache[1]):
+        start, _, state = cache
+    else:
+        start, state = 0, _INITIAL_STATE
+    (current_amount, current_stake, max_stake_amount, total_stake, avg_price, close_profit,
+     close_profit_abs, total_funding_fees, current_funding_fee, funding_fees, prof, price) = state
+    # ---- Freqtrade 2026.9 LocalTrade.recalc_trade_from_orders, loop body verbatim ----
+    self.funding_fees = funding_fees
+    for i in range(start, len(orders) + 1):
+        if i == wm:
+            self._rb_recalc = (
+                i, orders[i - 1] if i else None,
+                (current_amount, current_stake, max_stake_amount, total_stake, avg_price,
+                 close_profit, close_profit_abs, total_funding_fees, current_funding_fee,
+                 self.funding_fees, prof, price),
+            )
+        if i == len(orders):
+            break
+        o = orders[i]
+        if o.ft_is_open or not o.filled:
+            continue
+        current_funding_fee += o.funding_fee or 0.0
+        total_funding_fees += o.funding_fee or 0.0
+        tmp_amount = FtPrecise(o.safe_amount_after_fee)
+        tmp_price = FtPrecise(o.safe_price)
+
+        is_exit = o.ft_order_side != self.entry_side
+        side = FtPrecise(-1 if is_exit else 1)
+        if tmp_amount > _ZERO and tmp_price is not None:
+            current_amount += tmp_amount * side
+            price = avg_price if is_exit else tmp_price
+            current_stake += price * tmp_amount * side
+
+            if current_amount > _ZERO and not is_exit:
+                avg_price = current_stake / current_amount
+
+        if is_exit:
+            self.funding_fees = current_funding_fee
+            exit_rate = o.safe_price
+            exit_amount = o.safe_amount_after_fee
+            prof = self.calculate_profit(exit_rate, exit_amount, float(avg_price))
+            close_profit_abs += prof.profit_abs
+            if total_stake > 0:
+                close_profit = (close_profit_abs / total_stake) * self.leverage
+            current_funding_fee = 0.0
+        else:
+            total_stake += self._calc_open_trade_value(tmp_amount, price)
+            max_stake_amount += tmp_amount * price
+    self.funding_fees = total_funding_fees
+    self.max_stake_amount = float(max_stake_amount) / (self.leverage or 1.0)
+
+    if close_profit:
+        self.close_profit = close_profit
+        self.realized_profit = close_profit_abs
+        self.close_profit_abs = prof.profit_abs
+
+    current_amount_tr = amount_to_contract_precision(
+        float(current_amount), self.amount_precision, self.precision_mode, self.contract_size
+    )
+    if current_amount_tr > 0.0:
+        self.open_rate = price_to_precision(
+            float(current_stake / current_amount),
+            self.price_precision,
+            self.precision_mode_price,
+        )
+        self.amount = current_amount_tr
+        self.stake_amount = float(current_stake) / (self.leverage or 1.0)
+        self.fee_open_cost = self.fee_open * float(self.max_stake_amount)
+        self.recalc_open_trade_value()
+        if self.stop_loss_pct is not None and self.open_rate is not None:
+            self.adjust_stop_loss(self.open_rate, self.stop_loss_pct)
+    elif is_closing and total_stake > 0:
+        self.close_profit = (close_profit_abs / total_stake) * self.leverage
+        self.close_profit_abs = close_profit_abs
+
+
+EXPECTED_SOURCE_SHA256.update({
+    # freqtrade==2026.9 (see tests/test_ft_fastpath.py). Regenerate with `source_hashes()` only
+    # after re-reading the new Freqtrade code against the copies above.
+    "LocalTrade.recalc_trade_from_orders":
+        "867347ee0ab8f31950fafcd5a929efeb760ea6adb416cfa36f11d217f7ac2eb9",
+    "LocalTrade.select_order": "21501a34db8d1c354018a33a8e8ac09997daaf9a2f88a868180a5c59e9c0ad07",
+    "LocalTrade.open_orders": "e6171f26c78ec0366ceebb7f0a758ecb39513a546fd19d51358df083d082df02",
+    "LocalTrade.has_open_orders":
+        "7dfc93eecbde7e17144b9f65a015a1b7a2d07aa0202b75b43826313a575c9ae2",
+    "Backtesting.manage_open_orders":
+        "31ae85853ad0eed91ef53d8fb5b2e39c5b5cec0f2a0566a7931e51c6eccfeac0",
+    # Wrapped (skipped when the strategy has no order); also relied on for the cost-basis
+    # conversion of a negative stake.
+    "Backtesting._check_adjust_trade_for_candle":
+        "900e3ec7f067fb67b56f190babed637712e26f5c08cb9e90ee5fd0df9849af8d",
+    # Relied on, not replaced: NoTradeCopyMixin overrides it with the same contract.
+    "IStrategy._adjust_trade_position_internal":
+        "c75c442efe6e109346f3e5dc757d5766774db3d242b948d9d0df8021ee59d964",
+})
+
+
+def _replacements() -> dict[str, Any]:
+    return {
+        "LocalTrade.recalc_trade_from_orders": _recalc_trade_from_orders,
+        "LocalTrade.select_order": _select_order,
+        "LocalTrade.open_orders": _open_orders,
+        "LocalTrade.has_open_orders": _has_open_orders,
+        "Backtesting.manage_open_orders": _manage_open_orders,
+        "Backtesting._check_adjust_trade_for_candle": _check_adjust_trade_for_candle,
+    }
+
+
+def install() -> bool:
+    """Patch Freqtrade for fast rebalancing backtests. Idempotent. Returns True if active."""
+    global _installed
+    if _installed:
+        return True
+    if not ENABLED:
+        return False
+    current = source_hashes()
+    changed = [n for n, h in EXPECTED_SOURCE_SHA256.items() if current.get(n) != h]
+    if changed or set(EXPECTED_SOURCE_SHA256) != set(current):
+        logger.warning(
+            "freqtrade-rebalance: Freqtrade internals changed (%s); the backtest fast path is "
+            "disabled. Results stay correct but long backtests will be much slower.",
+            ", ".join(changed) or "hash table incomplete",
+        )
+        return False
+    for name, replacement in _replacements().items():
+        owner, attr, is_property = _SITES[name]
+        _ORIGINALS[name] = _current(name)
+        setattr(owner, attr, property(replacement) if is_property else replacement)
+    _installed = True
+    return True
+
+
+def uninstall() -> None:
+    """Restore Freqtrade's originals (used by tests comparing both paths)."""
+    global _installed
+    if not _installed:
+        return
+    for name in _replacements():
+        owner, attr, is_property = _SITES[name]
+        original = _ORIGINALS.pop(name)
+        setattr(owner, attr, property(original) if is_property else original)
+    _installed = False

@@ -1,0 +1,81 @@
+"""The exchange's rules for each coin, as Freqtrade will apply them: step, minimum quantity and
+minimum order value with Freqtrade's reserves, and the fee."""
+
+from __future__ import annotations
+
+from ..core.rules import MarketRules
+from .context import Context
+
+#: Freqtrade sizes a *first* entry's minimum with a reserve for the stop-loss; with the stop-loss
+#: disabled (-1) that reserve is 1.5x the exchange minimum. A position *adjustment* buy is checked
+#: against the minimum times (1 + amount_reserve_percent), default 1.05; smaller buys are
+#: silently bumped up or dropped (freqtrade/exchange/exchange.py _get_stake_amount_limit,
+#: optimize/backtesting.py get_valid_entry_price_and_stake, wallets.py validate_stake_amount).
+FIRST_BUY_RESERVE = 1.5
+DEFAULT_AMOUNT_RESERVE = 0.05
+
+
+class Markets:
+    """Owns the rules of every coin seen (current and earlier allocations) and the fee rate."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.rules: dict[str, MarketRules] = {}
+        self.exchange_min: dict[str, float] = {}
+        self._fee_rate: float | None = None
+
+    @property
+    def amount_reserve(self) -> float:
+        return 1.0 + float(self.ctx.config.get("amount_reserve_percent", DEFAULT_AMOUNT_RESERVE))
+
+    def add(self, coin: str) -> MarketRules | None:
+        """The rules of ``coin``'s pair (looked up once), or None without an active spot
+        market. Legs are planned against what Freqtrade will accept, not only the exchange."""
+        if coin in self.rules:
+            return self.rules[coin]
+        dp = self.ctx.dp
+        market = dp.market(self.ctx.cfg.pair(coin)) if dp else None
+        if not market or not market.get("active", True) or not market.get("spot", True):
+            return None
+        exchange_rules = MarketRules.from_ccxt_market(market)
+        reserve = self.amount_reserve
+        self.rules[coin] = MarketRules(
+            qty_step=exchange_rules.qty_step,
+            min_qty=exchange_rules.min_qty * reserve,
+            min_notional=exchange_rules.min_notional * reserve,
+            price_tick=exchange_rules.price_tick,
+        )
+        self.exchange_min[coin] = exchange_rules.min_notional
+        return self.rules[coin]
+
+    def missing(self, coins: tuple[str, ...] | list[str]) -> list[str]:
+        """The coins without an active spot market (their rules are added for the others)."""
+        return [c for c in coins if self.add(c) is None]
+
+    def fee(self, pair: str) -> float:
+        """The taker fee: the config's ``fee``, else the market's, else 0.1%."""
+        fee = self.ctx.config.get("fee")
+        if fee is None:
+            market = self.ctx.dp.market(pair) or {}
+            fee = market.get("taker") or 0.001
+        return float(fee)
+
+    @property
+    def fee_rate(self) -> float:
+        """The fee the plans assume (the first pair's), looked up once."""
+        if self._fee_rate is None:
+            self._fee_rate = self.fee(self.ctx.cfg.pairs[0])
+        return self._fee_rate
+
+    def min_order(self, coin: str) -> float:
+        """The smallest first buy Freqtrade accepts for ``coin`` (before the fee)."""
+        return self.exchange_min.get(coin, 0.0) * FIRST_BUY_RESERVE
+
+    def first_buy_min(self, coin: str) -> float:
+        """The smallest first buy stake for ``coin``: weight x investment / (1 + fee) must
+        clear the minimum x reserve."""
+        return self.min_order(coin) * (1.0 + self.fee(self.ctx.cfg.pair(coin)))
+
+    def keep_min(self, coin: str) -> float:
+        """Freqtrade refuses a partial exit that leaves less than this (its minimum stake)."""
+        return self.min_order(coin) * self.amount_reserve

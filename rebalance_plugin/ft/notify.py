@@ -1,0 +1,46 @@
+"""Telling the user: the log, and Telegram / FreqUI's message feed in dry/live; a backtest's
+rebalance events go to the journal (``core.journal``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..core import journal
+from ..core.engine import Event
+from ..core.messages import describe, telegram_markdown
+from .context import Context
+
+logger = logging.getLogger("rebalance_plugin.ft")
+
+
+class Notifier:
+    """Owns the journal file of a backtest."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.journal: Path | None = None
+
+    def start_journal(self) -> None:
+        """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder."""
+        path = journal.journal_path(self.ctx.config.get("user_data_dir", "user_data"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+        self.journal = path
+
+    def say(self, text: str) -> None:
+        """Tell the user (log, and Telegram / FreqUI's message feed in dry/live)."""
+        logger.info(text)
+        dp = self.ctx.dp
+        if not self.ctx.backtest and dp:
+            dp.send_msg(telegram_markdown(text), always_send=True)
+
+    def report(self, event: Event) -> None:
+        """A rebalance event: journalled in a backtest, said in dry/live."""
+        text = describe(event, self.ctx.stake)
+        if self.journal is not None:
+            with self.journal.open("a") as fh:
+                fh.write(journal.dumps(event) + "\n")
+            logger.debug(text)
+        else:
+            self.say(text)

@@ -1,0 +1,226 @@
+"""Orders: the core's legs handed to Freqtrade, and followed until they close (dry/live).
+
+Each leg goes to its trade's ``adjust_trade_position`` (a coin without a trade is bought as a new
+trade through the entry signal). Live, an order is a limit Immediate-Or-Cancel order at the best
+price; what it leaves unfilled is sent once more at market on the next loop. An order with
+nothing booked may still have been executed by the exchange (a lost answer, a crash): it is
+looked up there and booked, never sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from freqtrade.persistence import Order
+
+from ..core import messages
+from ..core.inflight import InFlight
+from ..core.plan import Leg
+from . import privates
+from .context import Context
+from .markets import Markets
+from .notify import Notifier
+from .reader import PortfolioReader
+from .store import StateStore
+
+logger = logging.getLogger("rebalance_plugin.ft")
+
+LIMIT_IOC = ({"entry": "limit", "exit": "limit"}, {"entry": "IOC", "exit": "IOC"})
+MARKET_GTC = ({"entry": "market", "exit": "market"}, {"entry": "GTC", "exit": "GTC"})
+
+
+class OrderDesk:
+    """Owns this loop's orders (pair -> leg) and which of them go at market."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        store: StateStore,
+        markets: Markets,
+        reader: PortfolioReader,
+        notifier: Notifier,
+    ) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.markets = markets
+        self.reader = reader
+        self.notifier = notifier
+        self.orders: dict[str, Leg] = {}
+        self.market: set[str] = set()  # pairs whose order this loop goes at market
+
+    # ---- a loop's orders ---------------------------------------------------------------------
+    def new_loop(self) -> None:
+        """Forget last loop's orders; live, orders are limit IOC unless switched per order."""
+        self.orders = {}
+        self.market = set()
+        if not self.ctx.backtest:
+            self._order_kind(market=False)
+
+    def _order_kind(self, market: bool) -> None:
+        """Freqtrade reads ``order_types`` and ``order_time_in_force`` when it places each
+        order, so the strategy switches them per order."""
+        types, tif = MARKET_GTC if market else LIMIT_IOC
+        strategy = self.ctx.strategy
+        strategy.order_types = {**strategy.order_types, **types}
+        strategy.order_time_in_force = dict(tif)
+
+    def wanted(self, pair: str) -> bool:
+        """Backtest fast path: False when this pair has no order this candle."""
+        return pair in self.orders
+
+    def place(self, orders: dict[str, Leg], by_coin: dict[str, Any], market: bool) -> None:
+        """Hand each leg to its trade's adjust_trade_position (or, for a coin without a trade,
+        to the entry signal); remember it in flight to finish a partial fill at market."""
+        if not orders:
+            return
+        cfg = self.ctx.cfg
+        book = self.store.book
+        entries = dict(book.entries)
+        inflight = dict(book.inflight)
+        for coin, leg in orders.items():
+            trade = by_coin.get(coin)
+            if trade is None:  # a coin new to the allocation: bought as a new trade
+                if leg.side == "buy":
+                    entries[coin] = leg.value
+                continue
+            pair = cfg.pair(coin)
+            self.orders[pair] = leg
+            if market:
+                self.market.add(pair)
+            if not self.ctx.backtest:
+                inflight[coin] = InFlight(
+                    leg.side, leg.qty, trade.amount, market, datetime.now(UTC).timestamp()
+                )
+        if not self.ctx.backtest:
+            self.store.update(entries=entries, inflight=inflight)
+            self.store.save()  # before the orders are sent: a restart knows they may exist
+        else:
+            self.store.update(entries=entries)
+
+    def sell_everything(self, by_coin: dict[str, Any]) -> None:
+        """Every coin still held, at market (a stopped portfolio with on_stop = sell_all)."""
+        for coin, trade in by_coin.items():
+            if not trade.has_open_orders and trade.amount > 0:
+                pair = self.ctx.cfg.pair(coin)
+                self.orders[pair] = Leg(coin, "sell", trade.amount, 0.0)
+                self.market.add(pair)
+
+    def remember_entry(self, pair: str, amount: float) -> None:
+        """Dry/live: a new trade's first buy, to finish it at market if partly filled."""
+        if self.ctx.backtest:
+            return
+        coin = self.ctx.cfg.coin_of(pair)
+        inflight = dict(self.store.book.inflight)
+        inflight[coin] = InFlight("buy", amount, 0.0, False)
+        self.store.update(inflight=inflight)
+        self.store.save()
+
+    # ---- adjust_trade_position ---------------------------------------------------------------
+    def stake_for(self, trade: Any, current_rate: float) -> tuple[float, str] | None:
+        """This trade's share of the current rebalance, as Freqtrade's stake (or None).
+
+        A negative stake sells ``|stake| x amount / stake_amount`` (Freqtrade's cost basis)."""
+        leg = self.orders.pop(trade.pair, None)
+        if leg is None:
+            return None
+        if not self.ctx.backtest:
+            self._order_kind(market=trade.pair in self.market)
+        coin = self.ctx.cfg.coin_of(trade.pair)
+        step_ = self.markets.rules[coin].qty_step
+        if leg.side == "sell":
+            # Freqtrade refuses a partial exit that would leave less than its minimum stake
+            # (the exchange minimum with its reserves): such a sell takes the whole position.
+            keep_min = self.markets.keep_min(coin)
+            if self.store.book.stopped:
+                return -trade.stake_amount, f"portfolio stopped ({self.ctx.cfg.on_stop})"
+            if leg.qty >= trade.amount or (trade.amount - leg.qty) * current_rate < keep_min:
+                return -trade.stake_amount, "rebalance sell"
+            # Freqtrade sells |stake| * amount / stake_amount, truncated to the step: ask for half
+            # a step more so float error cannot truncate it one step short.
+            qty = min(leg.qty + step_ / 2, trade.amount)
+            return -(qty * trade.stake_amount / trade.amount), "rebalance sell"
+        # Freqtrade buys floor(stake / rate) to the step: again half a step of margin.
+        return (leg.qty + step_ / 2) * current_rate, "rebalance buy"
+
+    # ---- following orders in flight (dry/live) -------------------------------------------------
+    def follow_inflight(self, by_coin: dict[str, Any]) -> bool:
+        """Live: an order sent last loop has closed; what it left unfilled (IOC expiry, partial
+        fill) goes again as a market order, once. True while any order is still in flight."""
+        book = self.store.book
+        if not book.inflight:
+            return False
+        inflight = dict(book.inflight)
+        again: dict[str, Leg] = {}
+        waiting = False
+        entries = dict(book.entries)
+        for coin, info in book.inflight.items():
+            trade = by_coin.get(coin)
+            if trade is None:  # sold entirely, or a first buy that did not fill (retried)
+                inflight.pop(coin)
+                continue
+            if trade.has_open_orders:
+                waiting = True
+                continue
+            entries.pop(coin, None)
+            inflight.pop(coin)
+            filled = info.filled(trade.amount)
+            if filled == 0 and not info.market and self.adopt_unknown(trade, info):
+                filled = info.filled(trade.amount)
+            rest = info.qty - filled
+            if info.market or rest <= 0:
+                continue
+            price = self.reader.price(self.ctx.cfg.pair(coin), 0) or 0.0
+            rule = self.markets.rules.get(coin)
+            if rule is None or not price:
+                continue
+            qty = rule.floor_qty(min(rest, trade.amount) if info.side == "sell" else rest)
+            if rule.refusal(qty, price) is None:
+                again[coin] = Leg(coin, info.side, qty, price)
+                logger.info(messages.rest_at_market(coin, filled, info.qty, qty))
+        self.store.update(inflight=inflight, entries=entries)
+        if again:
+            self.place(again, by_coin, market=True)
+            return True
+        self.store.save()
+        return waiting
+
+    def adopt_unknown(self, trade: Any, info: InFlight) -> bool:
+        """Live: an order with nothing booked on the trade may still have been executed by the
+        exchange: a timeout or an error after the exchange accepted it, or a crash between the
+        exchange's answer and Freqtrade booking the fill. Before anything is sent again, ask
+        the exchange for orders of this side and size since the leg was sent; if one filled,
+        hand the trade to Freqtrade's own recovery (``handle_onexchange_order``), which books
+        it. True when such an order exists (the leg is then not sent again)."""
+        bot = privates.freqtrade_bot(self.ctx.dp)
+        if bot is None or self.ctx.config.get("dry_run"):
+            return False
+        sent = info.sent if info.sent is not None else trade.open_date_utc.timestamp()
+        try:
+            orders = privates.exchange_orders(bot, trade.pair, datetime.fromtimestamp(sent - 5, UTC))
+        except Exception as err:  # cannot check: do not risk sending twice
+            logger.warning(messages.cannot_list_orders(trade.pair, err))
+            return True
+        rule = self.markets.rules.get(self.ctx.cfg.coin_of(trade.pair))
+        slack = 0.02 * info.qty + (rule.qty_step if rule else 0.0)
+        filled = [o for o in orders if float(o.get("filled") or 0) > 0]
+        # Ours: same side, about the quantity asked (another bot on the same account may trade
+        # the same pair; its orders are not in this bot's database).
+        ours = [
+            o
+            for o in filled
+            if o.get("side") == info.side and abs(float(o.get("amount") or 0) - info.qty) <= slack
+        ]
+        if not ours:
+            return False
+        ids = ", ".join(str(o["id"]) for o in ours)
+        strangers = [
+            o for o in filled if o not in ours and Order.order_by_id(o["id"], trade.pair) is None
+        ]
+        if strangers:  # booking would take the other bot's orders too: leave it to the user
+            self.notifier.say(messages.unbooked_beside_strangers(trade.pair, ids))
+            return True
+        self.notifier.say(messages.booking_unbooked(trade.pair, ids))
+        privates.book_exchange_order(bot, trade)
+        return True

@@ -1,0 +1,134 @@
+"""Start-up checks: the ``rebalance`` section, the pair whitelist, ``max_open_trades``, the
+money the bot may spend and the security settings are checked before any order; a bad setting
+is refused with a message naming it, its value and the fix."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from freqtrade.exceptions import OperationalException
+
+from ..core.config import (
+    ConfigError,
+    RebalanceConfig,
+    check_investment_clears_minimums,
+    parse_rebalance_config,
+)
+
+#: config.json ships this in api_server.jwt_secret_key (Freqtrade's schema wants 32 characters);
+#: a value starting with it is refused, so the shipped file has no usable secret.
+PLACEHOLDER = "set-me"
+
+
+def load_config(config: dict[str, Any]) -> RebalanceConfig:
+    """Parse the ``rebalance`` section; bad input becomes a clear OperationalException."""
+    try:
+        return parse_rebalance_config(
+            config.get("rebalance"), config.get("stake_currency", "USDT")
+        )
+    except ConfigError as err:
+        raise OperationalException(f"Invalid rebalance config: {err}") from err
+
+
+def check_pairs(config: dict[str, Any], cfg: RebalanceConfig) -> None:
+    """The coins are the single source of truth. Freqtrade's StaticPairList needs the pairs in
+    ``exchange.pair_whitelist`` before any strategy loads, so the list cannot be derived: it is
+    checked, and a whitelist that disagrees with the coins is refused by name. ``max_open_trades``
+    is derived (-1 or absent) or checked."""
+    whitelist = list(config.get("exchange", {}).get("pair_whitelist") or [])
+    pairs = cfg.pairs
+    if set(whitelist) != set(pairs) or len(whitelist) != len(pairs):
+        missing = [p for p in pairs if p not in whitelist]
+        extra = [p for p in whitelist if p not in pairs]
+        raise OperationalException(
+            "Invalid rebalance config: exchange.pair_whitelist must list exactly the pairs of "
+            f"rebalance.coins: {', '.join(pairs)}. "
+            + (f"Missing: {', '.join(missing)}. " if missing else "")
+            + (f"Not in rebalance.coins: {', '.join(extra)}." if extra else "")
+        )
+    mot = config.get("max_open_trades")
+    if mot is None or mot == -1 or mot == float("inf"):
+        config["max_open_trades"] = len(pairs)
+    elif mot < len(pairs):
+        raise OperationalException(
+            f"Invalid rebalance config: max_open_trades = {mot} is below the number of coins "
+            f"({len(pairs)}); set it to {len(pairs)} or -1"
+        )
+    capital = config.get("available_capital")
+    if capital is not None and capital < cfg.investment:
+        raise OperationalException(
+            f"Invalid rebalance config: available_capital = {capital:g} is below "
+            f"rebalance.investment = {cfg.investment:g}; raise available_capital with the "
+            f"investment (it is this bot's share of the account)"
+        )
+    if (
+        capital is None
+        and config.get("dry_run", True)
+        and isinstance(config.get("dry_run_wallet"), (int, float))
+    ):
+        if config["dry_run_wallet"] < cfg.investment:
+            raise OperationalException(
+                f"Invalid rebalance config: dry_run_wallet = {config['dry_run_wallet']:g} is "
+                f"below rebalance.investment = {cfg.investment:g}"
+            )
+
+
+def check_security(config: dict[str, Any]) -> None:
+    """Refuse settings that would expose the bot: a REST API without a password or JWT secret,
+    or listening beyond this machine without being told to; Telegram without a chat id."""
+    api = config.get("api_server") or {}
+    if api.get("enabled"):
+        for key, env in (("password", "PASSWORD"), ("jwt_secret_key", "JWT_SECRET_KEY")):
+            value = str(api.get(key) or "")
+            if len(value) < 8 or value.startswith(PLACEHOLDER):
+                raise OperationalException(
+                    f"Refusing to start: api_server.{key} is empty, the shipped placeholder or "
+                    f"shorter than 8 characters. "
+                    f"Set it outside the repository, e.g. export FREQTRADE__API_SERVER__{env}="
+                    f"\"$(python -c 'import secrets; print(secrets.token_urlsafe(24))')\""
+                )
+        host = str(api.get("listen_ip_address", "127.0.0.1"))
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback and not api.get("allow_remote_access", False):
+            raise OperationalException(
+                f"Refusing to start: api_server.listen_ip_address = {host} exposes the REST API "
+                f"beyond this machine. Use 127.0.0.1 (and an SSH tunnel or a reverse proxy), or "
+                f'set "allow_remote_access": true in api_server if you really mean it'
+            )
+    tg = config.get("telegram") or {}
+    if tg.get("enabled") and not str(tg.get("chat_id") or "").strip():
+        raise OperationalException(
+            "Refusing to start: telegram.chat_id is empty; Telegram must answer only your chat "
+            "(set FREQTRADE__TELEGRAM__CHAT_ID)"
+        )
+
+
+def check_config(config: dict[str, Any]) -> RebalanceConfig:
+    """Everything that can be checked before Freqtrade builds the strategy."""
+    cfg = load_config(config)
+    check_pairs(config, cfg)
+    check_security(config)
+    return cfg
+
+
+def check_markets(cfg: RebalanceConfig, missing: list[str], exchange: str) -> None:
+    """Every coin has an active spot market (``missing``: the coins that have none)."""
+    if missing:
+        coin = missing[0]
+        raise OperationalException(
+            f"Invalid rebalance config: rebalance.coins: {coin} has no spot market "
+            f"{cfg.pair(coin)} on {exchange}"
+        )
+
+
+def check_minimums(cfg: RebalanceConfig, first_buy_min: Mapping[str, float]) -> None:
+    """Each first buy (weight x investment / (1 + fee)) clears its coin's minimum x reserve."""
+    try:
+        check_investment_clears_minimums(cfg, first_buy_min)
+    except ConfigError as err:
+        raise OperationalException(f"Invalid rebalance config: {err}") from err

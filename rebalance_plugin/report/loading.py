@@ -1,0 +1,167 @@
+"""Reading a finished backtest: Freqtrade's result file (zip/json) and the config stored in it,
+its filled orders, the candles it ran on and where they are looked for, and the strategy's
+journal. Freqtrade is imported inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rebalance_plugin.core import journal
+
+from .metrics import ORDER_COLUMNS
+
+#: The checkout holding rebalance_plugin/ (its sibling ``shared/`` may hold real candles).
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class BacktestResult:
+    path: Path  # the result file (zip or json)
+    strategy: str
+    stats: dict[str, Any]  # Freqtrade's per-strategy stats
+    trades: pd.DataFrame  # Freqtrade's trade list, with an ``orders`` column
+    config: dict[str, Any]  # the config stored with the result ({} if none)
+
+    @property
+    def pairs(self) -> list[str]:
+        pairs = list(self.stats.get("pairlist") or [])
+        return pairs or list(dict.fromkeys(self.trades["pair"]))
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return pd.Timestamp(self.stats["backtest_start_ts"], unit="ms", tz="UTC")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return pd.Timestamp(self.stats["backtest_end_ts"], unit="ms", tz="UTC")
+
+
+def _stored_config(path: Path) -> dict[str, Any]:
+    """The config Freqtrade stores inside a zipped result (secrets removed), or {}."""
+    if path.suffix != ".zip" or not path.is_file():
+        return {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith("_config.json")]
+            return json.loads(zf.read(names[0])) if names else {}
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return {}
+
+
+def latest_result(results_dir: Path) -> Path:
+    from freqtrade.data.btanalysis import get_latest_backtest_filename
+
+    return Path(results_dir) / str(get_latest_backtest_filename(results_dir))
+
+
+def load_result(path: Path, strategy: str | None = None) -> BacktestResult:
+    """A result file (zip/json), or the latest one in a results directory."""
+    from freqtrade.data.btanalysis import load_backtest_data, load_backtest_stats
+
+    path = Path(path)
+    hint = ("run a backtest first (freqtrade backtesting, or make demo), or name one with "
+            "--result")
+    if not path.exists():
+        raise FileNotFoundError(f"no backtest result {path}: {hint}")
+    if path.is_dir():
+        try:
+            path = latest_result(path)
+        except ValueError as err:
+            raise FileNotFoundError(f"no backtest result in {path}: {hint}") from err
+        if not path.exists():
+            raise FileNotFoundError(f"the latest backtest result {path} is missing: {hint}")
+    stats = load_backtest_stats(path)
+    names = list(stats.get("strategy", {}))
+    if not names:
+        raise ValueError(f"{path} holds no strategy result")
+    if strategy is None:
+        strategy = names[0]
+        if len(names) > 1:
+            print(f"note: {path.name} holds {', '.join(names)}; showing {strategy} "
+                  "(choose with --strategy)")
+    elif strategy not in names:
+        raise ValueError(f"{path.name} holds no result of {strategy} (it has {', '.join(names)})")
+    trades = load_backtest_data(path, strategy)
+    return BacktestResult(path, strategy, stats["strategy"][strategy], trades,
+                          _stored_config(path))
+
+
+def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:
+    """Freqtrade's trades (with their ``orders``) as an orders frame of filled orders."""
+    rows = []
+    for trade in trades.itertuples(index=False):
+        base = str(trade.pair).split("/")[0]
+        for order in trade.orders or []:
+            ts = order.get("order_filled_timestamp")
+            amount = float(order.get("amount") or 0.0)
+            if ts is None or amount <= 0:
+                continue  # never filled
+            entry = order.get("ft_is_entry", order.get("ft_order_side") == "buy")
+            fee = trade.fee_open if entry else trade.fee_close
+            rows.append((ts, base, order["ft_order_side"], amount, float(order["safe_price"]),
+                         float(fee if fee is not None and not pd.isna(fee) else 0.0),
+                         order.get("ft_order_tag") or ""))
+    frame = pd.DataFrame(rows, columns=ORDER_COLUMNS)
+    frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ms", utc=True)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def journal_file(result_path: Path, results_dir: Path) -> Path:
+    """The journal of a result: the one beside the result file, else the results folder's."""
+    beside = Path(result_path).parent / journal.JOURNAL_NAME
+    return beside if beside.is_file() else Path(results_dir) / journal.JOURNAL_NAME
+
+
+def load_journal(path: Path) -> list[dict[str, Any]]:
+    """The journal's records ([] when ``path`` is not a file)."""
+    return journal.read(path) if path.is_file() else []
+
+
+def load_candles(datadir: Path, pairs: Sequence[str], timeframe: str, start: pd.Timestamp,
+                 end: pd.Timestamp, data_format: str | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(opens, closes) by candle open time in [start, end], one column per coin, loaded as
+    Freqtrade's backtest loads them (missing candles filled at the previous close)."""
+    from freqtrade.configuration import TimeRange
+    from freqtrade.data.history import load_pair_history
+
+    timerange = TimeRange("date", "date", int(start.timestamp()), int(end.timestamp()))
+    opens, closes, missing = {}, {}, []
+    for pair in pairs:
+        df = load_pair_history(pair, timeframe, Path(datadir), timerange=timerange,
+                               data_format=data_format)
+        if df.empty:
+            missing.append(pair)
+            continue
+        frame = df.set_index("date")
+        coin = pair.split("/")[0]
+        opens[coin], closes[coin] = frame["open"], frame["close"]
+    if missing:
+        raise FileNotFoundError(
+            f"no {timeframe} candles for {', '.join(missing)} in {datadir} between "
+            f"{start:%Y-%m-%d} and {end:%Y-%m-%d} (pass the backtest's --datadir)")
+    return pd.DataFrame(opens), pd.DataFrame(closes)
+
+
+def has_candles(datadir: Path, pairs: Sequence[str], timeframe: str,
+                data_format: str = "feather") -> bool:
+    """True if ``datadir`` holds a candle file of every pair (Freqtrade's file layout)."""
+    ext = {"feather": "feather", "parquet": "parquet", "json": "json",
+           "jsongz": "json.gz"}.get(data_format, data_format)
+    return all((Path(datadir) / f"{p.replace('/', '_')}-{timeframe}.{ext}").is_file()
+               for p in pairs)
+
+
+def default_datadirs(user_data: Path, exchange: str = "binance") -> list[Path]:
+    """Where the candles are looked for, in order: the user's own download, the shared real
+    data beside the checkout, the demo's synthetic market."""
+    return [Path(user_data) / "data" / exchange, ROOT.parent / "shared" / "data" / "binance",
+            Path(user_data) / "data" / "synthetic"]

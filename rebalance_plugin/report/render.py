@@ -1,0 +1,137 @@
+"""The report's output: the summary text and the equity plot (matplotlib, imported on use)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from .metrics import Drawdown, _times
+
+if TYPE_CHECKING:
+    from . import Report
+
+#: Where ``python -m rebalance_plugin.report`` saves the PNG (its folder is the user data's).
+DEFAULT_PLOT = Path("user_data") / "backtest_results" / "rebalance_equity.png"
+
+
+def _money(x: float) -> str:
+    return f"{x:,.2f}"
+
+
+def _pct(x: float, sign: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x * 100:+,.2f} %" if sign else f"{x * 100:,.2f} %"
+
+
+def format_summary(report: Report, note: str | None = None) -> str:
+    v, r = report.view, report.result
+    stake = r.stats.get("stake_currency", "USDT")
+    days = (v.end - v.start) / pd.Timedelta(days=1)
+    targets = ", ".join(f"{c} {report.targets[c] * 100:g}%" for c in report.coins
+                        if c in report.targets) or ", ".join(report.coins)
+    left = v.starting_balance - v.invested
+    lines = [f"*** {note} ***"] if note else []
+    lines += [
+        f"PORTFOLIO VIEW - {r.strategy}, {r.path.name}",
+        "",
+        f"  Period               {v.start:%Y-%m-%d %H:%M} -> {v.end:%Y-%m-%d %H:%M} UTC "
+        f"({days:g} days, {r.stats.get('timeframe', '?')} candles)",
+        f"  Portfolio            {targets}",
+        f"  Candles              {report.datadir}",
+        f"  Starting investment  {_money(v.starting_balance)} {stake} (first buys "
+        f"{_money(v.invested)} incl. fees, {_money(left)} left as cash)",
+        "",
+    ]
+    def span(dd: Drawdown) -> str:
+        return f"{dd.peak:%Y-%m-%d} -> {dd.trough:%Y-%m-%d}" if dd.peak is not None else "-"
+
+    rows = [
+        ("", "Rebalanced", "Buy and hold"),
+        (f"Final value ({stake})", _money(v.final_value), _money(v.bh_final_value)),
+        ("Total return", _pct(v.total_return, True), _pct(v.bh_total_return, True)),
+        ("Annualised (CAGR)", _pct(v.cagr, True), _pct(v.bh_cagr, True)),
+        ("Max drawdown", _pct(v.drawdown.depth), _pct(v.bh_drawdown.depth)),
+        ("  peak -> trough", span(v.drawdown), span(v.bh_drawdown)),
+    ]
+    w0, w1 = 21, max(24, max(len(b) for _, b, _ in rows) + 2)
+    for a, b, c in rows:
+        lines.append(f"  {a:<{w0}}{b:<{w1}}{c}".rstrip())
+    verdict = ("ahead of" if v.difference_pp > 0 else "behind" if v.difference_pp < 0
+               else "level with")
+    multiple = v.turnover / v.starting_balance if v.starting_balance else float("nan")
+    lines += [
+        "",
+        f"  Difference           {v.difference_pp:+.2f} percentage points of total return, "
+        f"{verdict} buy-and-hold (CAGR {(v.cagr - v.bh_cagr) * 100:+.2f} points)",
+        f"  Rebalances           {v.rebalances}",
+        f"  Skipped rebalances   {v.skipped_rebalances}",
+        f"  Skipped legs         {v.skipped_legs}",
+        f"  Turnover             {_money(v.turnover)} {stake} in {v.rebalance_orders} rebalance "
+        f"orders ({multiple:.1f}x the starting investment)",
+        f"  Fees paid            {_money(v.fees)} {stake} on {v.orders} orders (first buys, "
+        "rebalances and final exits)",
+    ]
+    if r.stats.get("final_balance") is not None:
+        lines.append(f"  Check                Freqtrade's final balance "
+                     f"{_money(float(r.stats['final_balance']))} {stake} (open trades "
+                     "force-exited at the last candle's open)")
+    for warning in report.warnings:
+        lines.append(f"  WARNING: {warning}")
+    return "\n".join(lines)
+
+
+def plot(report: Report, path: Path, note: str | None = None) -> Path:
+    """Equity vs buy-and-hold with the rebalances marked, and the weights, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    v = report.view
+    stake = report.result.stats.get("stake_currency", "USDT")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 8), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    top.plot(v.equity.index, v.equity.to_numpy(), lw=1.2, color="tab:blue",
+             label=f"Rebalanced ({_money(v.final_value)} {stake}, CAGR {_pct(v.cagr)})")
+    top.plot(v.bh_equity.index, v.bh_equity.to_numpy(), lw=1.0, color="tab:gray",
+             label=f"Buy and hold ({_money(v.bh_final_value)} {stake}, CAGR {_pct(v.bh_cagr)})")
+    if v.rebalance_times:
+        marks = v.equity.reindex(_times(v.rebalance_times), method="ffill")
+        top.scatter(marks.index, marks.to_numpy(), s=14, marker="v", color="tab:orange",
+                    zorder=3, label=f"Rebalance ({v.rebalances})")
+    if v.skipped_times:
+        marks = v.equity.reindex(_times(v.skipped_times), method="ffill")
+        top.scatter(marks.index, marks.to_numpy(), s=18, marker="x", color="tab:red",
+                    zorder=3, label=f"Skipped rebalance ({v.skipped_rebalances})")
+    top.set_ylabel(f"Portfolio value ({stake})")
+    top.set_title(f"{report.result.strategy}: {v.start:%Y-%m-%d} -> {v.end:%Y-%m-%d}, "
+                  f"{v.difference_pp:+.1f} pp vs buy-and-hold, max drawdown "
+                  f"{v.drawdown.depth * 100:.1f}% (buy-and-hold {v.bh_drawdown.depth * 100:.1f}%)")
+    top.grid(alpha=0.3)
+    top.legend(loc="upper left", fontsize=9)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    weights = v.weights[v.weights.sum(axis=1) > 0]  # not before the first buys / after exits
+    for i, coin in enumerate(weights.columns):
+        color = colors[i % len(colors)]
+        bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color,
+                    label=coin)
+        if coin in report.targets:
+            bottom.axhline(report.targets[coin] * 100, color=color, ls="--", lw=0.8, alpha=0.8)
+    bottom.set_ylabel("Weight (% of portfolio)")
+    bottom.set_title("Weights over time (dashed: targets)", fontsize=10)
+    bottom.grid(alpha=0.3)
+    bottom.legend(loc="upper left", fontsize=8, ncol=min(5, max(1, len(v.weights.columns))))
+    if note:
+        fig.text(0.5, 0.5, note, ha="center", va="center", fontsize=22, color="red",
+                 alpha=0.25, rotation=20, wrap=True)
+        fig.suptitle(note, color="red", fontweight="bold")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""Test helpers: paths, Freqtrade runners, the stand-in harness and the Telegram fake."""

@@ -1,0 +1,83 @@
+"""Run real Freqtrade backtests in-process for the tests (offline markets, real or tmp data)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA  # noqa: F401 - re-exported
+
+
+def base_config() -> dict[str, Any]:
+    return json.loads((ROOT / "config.json").read_text())
+
+
+def make_config(tmp_path: Path, *, coins: dict[str, float] | None = None,
+                **rebalance: Any) -> Path:
+    """config.json with a different portfolio, written to tmp_path (whitelist kept in step)."""
+    cfg = copy.deepcopy(base_config())
+    if coins is not None:
+        cfg["rebalance"]["coins"] = coins
+        cfg["exchange"]["pair_whitelist"] = [f"{c}/USDT" for c in coins]
+    cfg["rebalance"].update(rebalance)
+    cfg["dry_run_wallet"] = max(cfg["dry_run_wallet"], cfg["rebalance"]["investment"])
+    cfg["user_data_dir"] = str(tmp_path / "user_data")
+    cfg["strategy_path"] = str(ROOT / "strategies")
+    (tmp_path / "user_data").mkdir(exist_ok=True)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@dataclass
+class BacktestRun:
+    config: dict[str, Any]
+    trades: pd.DataFrame  # freqtrade's trade list, with an ``orders`` column
+    strategy: Any
+    final_balance: float
+    journal: list[dict]
+
+
+def run_backtest(config_path: Path, timerange: str, datadir: Path = SHARED_DATA,
+                 strategy: str = "RebalanceStrategy", extra: dict | None = None) -> BacktestRun:
+    """``freqtrade backtesting`` in-process, as the CLI sets it up, with the offline markets."""
+    from freqtrade.commands.optimize_commands import setup_optimize_configuration
+    from freqtrade.enums import RunMode
+    from freqtrade.optimize.backtesting import Backtesting
+
+    from rebalance_plugin.offline import install_offline_markets
+
+    install_offline_markets()
+    args = {
+        "config": [str(config_path)],
+        "strategy": strategy,
+        "datadir": str(datadir),
+        "timerange": timerange,
+        "export": "none",
+        "cache": "none",
+        **(extra or {}),
+    }
+    config = setup_optimize_configuration(args, RunMode.BACKTEST)
+    bt = Backtesting(config)
+    bt.start()
+    content = bt.all_bt_content[strategy]
+    strat = bt.strategylist[0]
+    journal_path = Path(config["user_data_dir"]) / "backtest_results" / "rebalance_journal.jsonl"
+    journal = []
+    if journal_path.exists():
+        journal = [json.loads(line) for line in journal_path.read_text().splitlines() if line]
+    return BacktestRun(config, content["results"], strat, content["final_balance"], journal)
+
+
+def load_opens(coins: list[str], timeframe: str = "1h", datadir: Path = SHARED_DATA) -> pd.DataFrame:
+    """Open prices by candle time (UTC), one column per coin, read straight from the files."""
+    cols = {}
+    for coin in coins:
+        df = pd.read_feather(datadir / f"{coin}_USDT-{timeframe}.feather")
+        cols[coin] = df.set_index("date")["open"]
+    return pd.DataFrame(cols)

@@ -1,0 +1,167 @@
+"""The portfolio's state per trade (rebalance_plugin/ft/status.py, SPEC §6): what FreqUI's "Show
+custom data" and Telegram's /list_custom_data show, and when it is published.
+
+The portfolio: targets BTC 55% / ETH 45%, 800 USDT invested. It holds 0.0115 BTC (bought for 450)
+and 0.2 ETH (bought for 325), fees left out for round numbers: its cash is
+800 - 450 - 325 = 25 USDT. At BTC 50000 and ETH 2000 it is worth
+0.0115 x 50000 + 0.2 x 2000 + 25 = 575 + 400 + 25 = 1000 USDT:
+BTC 575 / 1000 = 57.50% (55 + 2.50 points), ETH 400 / 1000 = 40.00% (45 - 5.00 points).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from rebalance_plugin.core.engine import State
+from rebalance_plugin.core.plan import Leg
+from tests.unit.ft_fakes import T0, FakeTrade, Glue, make_glue
+
+SECTION = {"coins": {"BTC": 55, "ETH": 45}, "investment": 800}
+PRICES = {"BTC/USDT": 50000.0, "ETH/USDT": 2000.0}
+NOW = datetime(2024, 1, 3, 15, 0, tzinfo=UTC).timestamp()
+
+
+def portfolio(mocker: Any, section: dict[str, Any] = SECTION) -> tuple[Glue, list[FakeTrade]]:
+    glue = make_glue(mocker, section, prices=PRICES)
+    glue.start()
+    trades = [
+        FakeTrade("BTC/USDT", amount=0.0115, stake_amount=450.0, fee_open=0.0, id=1),
+        FakeTrade("ETH/USDT", amount=0.2, stake_amount=325.0, fee_open=0.0, id=2),
+    ]
+    return glue, trades
+
+
+def writes(trades: list[FakeTrade]) -> list[int]:
+    return [t.custom_data_writes for t in trades]
+
+
+# ---- portfolio_status ----------------------------------------------------------------------------
+def test_each_coin_shows_its_target_weight_drift_and_the_portfolios_value(mocker):
+    glue, trades = portfolio(mocker)
+    glue.store.update(engine=State(last_rebalance=T0 + 3600, rebalances=3))
+
+    status = glue.status.portfolio_status(trades, NOW)
+
+    common = {
+        "portfolio_state": "running, 3 rebalances",
+        "portfolio_value": 1000.0,
+        "last_rebalance": "2024-01-01 11:00 UTC",  # T0 (10:00) + 1 h
+        "next_check": "every loop (threshold 5 points)",
+        "on_stop": "sell_all",
+    }
+    assert status == {
+        "BTC": {"target_weight": "55.00%", "weight": "57.50%", "drift": "+2.50 points", **common},
+        "ETH": {"target_weight": "45.00%", "weight": "40.00%", "drift": "-5.00 points", **common},
+    }
+
+
+def test_an_interval_trigger_shows_the_next_check(mocker):
+    # First buy 2024-01-01 10:00, every day: on 2024-01-03 15:00 two checks have passed
+    # (Jan 2 and Jan 3, 10:00); the next is 2024-01-04 10:00.
+    glue, trades = portfolio(mocker, {**SECTION, "trigger": "interval", "interval": "1d"})
+
+    status = glue.status.portfolio_status(trades, NOW)
+
+    assert status["BTC"]["next_check"] == "2024-01-04 10:00 UTC"
+    assert status["BTC"]["last_rebalance"] == "never"
+
+
+def test_before_the_first_buys_the_next_check_waits_for_them(mocker):
+    glue, trades = portfolio(mocker)
+    glue.store.update(started=None)
+
+    status = glue.status.portfolio_status(trades, NOW)
+
+    assert status["ETH"]["next_check"] == "after the first buys"
+    assert status["ETH"]["portfolio_state"] == "buying"
+
+
+def test_a_coin_without_a_price_shows_nothing(mocker):
+    glue, trades = portfolio(mocker)
+    del glue.dp.prices["ETH/USDT"]
+    assert glue.status.portfolio_status(trades, NOW) == {}
+
+
+# ---- after_loop: when it is published ---------------------------------------------------------
+def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocker):
+    glue, trades = portfolio(mocker)
+
+    glue.status.after_loop(trades, NOW)
+
+    assert trades[0].custom_data["weight"] == "57.50%"
+    assert trades[0].custom_data["drift"] == "+2.50 points"
+    assert trades[1].custom_data["weight"] == "40.00%"
+    assert trades[1].custom_data["portfolio_value"] == 1000.0
+    assert writes(trades) == [8, 8]  # 3 per-coin keys + 5 of the portfolio, once each
+    glue.kv.store_value.assert_called()  # the record is kept saved
+
+    # 10 s later BTC moved (52000): within 30 s, nothing changed in the portfolio, not shown.
+    glue.dp.prices["BTC/USDT"] = 52000.0
+    glue.status.after_loop(trades, NOW + 10)
+    assert writes(trades) == [8, 8]
+    assert trades[0].custom_data["weight"] == "57.50%"
+
+    # 31 s after the first: the new prices are shown. BTC 0.0115 x 52000 = 598; value
+    # 598 + 400 + 25 = 1023; BTC 598 / 1023 = 58.46%, ETH 400 / 1023 = 39.10%.
+    glue.status.after_loop(trades, NOW + 31)
+    assert trades[0].custom_data["weight"] == "58.46%"
+    assert trades[1].custom_data["weight"] == "39.10%"
+    assert trades[0].custom_data["portfolio_value"] == 1023.0
+    assert writes(trades) == [16, 16]
+
+    # 31 s later again, prices unchanged: the same data is not written twice.
+    glue.status.after_loop(trades, NOW + 62)
+    assert writes(trades) == [16, 16]
+
+
+def test_a_fill_is_published_at_once(mocker):
+    glue, trades = portfolio(mocker)
+    glue.status.after_loop(trades, NOW)
+
+    # 5 s later a sell of 0.001 BTC at 50000 filled: Freqtrade holds 0.0105 BTC on a stake of
+    # 410 and a realised profit of 10; the cash is 800 + 10 - 410 - 325 = 75 (25 + 50).
+    # BTC 0.0105 x 50000 = 525 of 525 + 400 + 75 = 1000: 52.50%, 55 - 2.50 points.
+    trades[0].amount, trades[0].stake_amount, trades[0].realized_profit = 0.0105, 410.0, 10.0
+    glue.status.after_loop(trades, NOW + 5)
+
+    assert trades[0].custom_data["weight"] == "52.50%"
+    assert trades[0].custom_data["drift"] == "-2.50 points"
+    # ETH's figures did not change (40.00% of 1000): its data is not written again.
+    assert writes(trades) == [16, 8]
+
+
+def test_nothing_is_published_while_the_loops_orders_are_pending(mocker):
+    glue, trades = portfolio(mocker)
+    glue.desk.orders = {"BTC/USDT": Leg("BTC", "sell", 0.001, 50000.0)}
+
+    glue.status.after_loop(trades, NOW)
+    trades[0].amount = 0.0105
+    glue.status.after_loop(trades, NOW + 40)
+
+    assert writes(trades) == [0, 0]
+
+    glue.desk.orders = {}  # handed to Freqtrade: the next loop shows the portfolio
+    glue.status.after_loop(trades, NOW + 41)
+    assert writes(trades) == [8, 8]
+
+
+def test_a_failure_to_publish_is_logged_and_trading_goes_on(mocker, caplog):
+    glue, trades = portfolio(mocker)
+    mocker.patch.object(trades[0], "set_custom_data", side_effect=RuntimeError("database locked"))
+    caplog.set_level(logging.WARNING, "rebalance_plugin.ft")
+
+    glue.status.after_loop(trades, NOW)  # does not raise
+
+    assert "Could not publish the portfolio state: database locked" in caplog.messages
+
+
+def test_a_backtest_publishes_nothing(mocker):
+    glue = make_glue(mocker, SECTION, prices=PRICES, backtest=True)
+    trade = FakeTrade("BTC/USDT", amount=0.0115, stake_amount=450.0)
+
+    glue.status.after_loop([trade], NOW)
+
+    assert trade.custom_data_writes == 0
+    glue.kv.store_value.assert_not_called()

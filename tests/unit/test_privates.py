@@ -1,0 +1,39 @@
+"""The live glue's touches of Freqtrade privates (rebalance_plugin/ft/privates.py) are guarded by
+the hashes of the Freqtrade code they rely on: a Freqtrade upgrade that changes that code fails
+here, and the running bot turns the features off instead of misbehaving."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from rebalance_plugin.ft import privates
+
+
+def test_freqtrade_code_is_the_code_the_privates_were_written_against():
+    # If this fails after upgrading Freqtrade: re-read the functions named in privates.sites()
+    # against their uses in privates.py, then update EXPECTED_SOURCE_SHA256.
+    assert privates.source_hashes() == privates.EXPECTED_SOURCE_SHA256
+
+
+def _dp_holding(bot):
+    dp = SimpleNamespace()
+    dp._DataProvider__rpc = SimpleNamespace(_rpc=SimpleNamespace(_freqtrade=bot))
+    return dp
+
+
+def test_the_running_bot_is_reached_through_the_data_provider(monkeypatch):
+    monkeypatch.setattr(privates, "_checked", None)
+    bot = object()
+    assert privates.freqtrade_bot(_dp_holding(bot)) is bot
+    assert privates.freqtrade_bot(None) is None  # backtest: no data provider RPC
+
+
+def test_changed_freqtrade_code_turns_the_access_off_with_one_warning(monkeypatch, caplog):
+    monkeypatch.setattr(privates, "_checked", None)
+    changed = dict(privates.EXPECTED_SOURCE_SHA256, **{"RPC.__init__": "0" * 64})
+    monkeypatch.setattr(privates, "EXPECTED_SOURCE_SHA256", changed)
+    dp = _dp_holding(object())
+    assert privates.freqtrade_bot(dp) is None
+    assert privates.freqtrade_bot(dp) is None
+    warnings = [r for r in caplog.records if "Freqtrade internals changed" in r.getMessage()]
+    assert len(warnings) == 1 and "RPC.__init__" in warnings[0].getMessage()
