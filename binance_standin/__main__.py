@@ -34,46 +34,76 @@ def _parse_balance(text: str) -> tuple[str, Decimal]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m binance_standin",
-        description="Local stand-in for Binance's spot REST API on 127.0.0.1 (tests only).")
+        description="Local stand-in for Binance's spot REST API on 127.0.0.1 (tests only).",
+    )
     p.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free)")
     p.add_argument("--datadir", required=True, help="Freqtrade feather candles")
-    p.add_argument("--timeframe", default="1h",
-                   choices=sorted(INTERVALS, key=INTERVALS.__getitem__),
-                   help="candles that give the current price (default 1h)")
-    p.add_argument("--start", default=None,
-                   help="historical date shown at start-up (default: 30 days before the end "
-                        "of the data)")
-    p.add_argument("--balance", action="append", type=_parse_balance, default=None,
-                   metavar="ASSET=AMOUNT", help="starting balance, repeatable "
-                                                "(default USDT=10000)")
+    p.add_argument(
+        "--timeframe",
+        default="1h",
+        choices=sorted(INTERVALS, key=INTERVALS.__getitem__),
+        help="candles that give the current price (default 1h)",
+    )
+    p.add_argument(
+        "--start",
+        default=None,
+        help="historical date shown at start-up (default: 30 days before the end of the data)",
+    )
+    p.add_argument(
+        "--balance",
+        action="append",
+        type=_parse_balance,
+        default=None,
+        metavar="ASSET=AMOUNT",
+        help="starting balance, repeatable (default USDT=10000)",
+    )
     p.add_argument("--fee", type=float, default=0.001, help="commission rate (default 0.001)")
     p.add_argument("--key", default="simkey", help="API key signed requests must carry")
     p.add_argument("--secret", default="simsecret", help="API secret for the signatures")
     p.add_argument("--spread", type=float, default=0.0005, help="relative bid/ask spread")
-    p.add_argument("--depth", type=float, default=50000.0,
-                   help="quote value per order-book level (default 50000)")
+    p.add_argument(
+        "--depth",
+        type=float,
+        default=50000.0,
+        help="quote value per order-book level (default 50000)",
+    )
     p.add_argument("--levels", type=int, default=10, help="order-book levels per side")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s sim %(levelname)s %(message)s")
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO, format="%(asctime)s sim %(levelname)s %(message)s"
+    )
     balances = dict(args.balance) if args.balance else None
     try:
-        server, url = start_server(args.port, args.datadir, timeframe=args.timeframe,
-                                   start=args.start, balances=balances, fee=args.fee,
-                                   key=args.key, secret=args.secret, spread=args.spread,
-                                   depth=args.depth, levels=args.levels)
+        server, url = start_server(
+            args.port,
+            args.datadir,
+            timeframe=args.timeframe,
+            start=args.start,
+            balances=balances,
+            fee=args.fee,
+            key=args.key,
+            secret=args.secret,
+            spread=args.spread,
+            depth=args.depth,
+            levels=args.levels,
+        )
     except (OSError, ValueError) as err:
         print(f"sim: cannot start: {err}", file=sys.stderr, flush=True)
         return 2
     sim = server.sim
-    log.info("serving %d symbols %s; price timeframe %s; history now %s (offset %d days); "
-             "balances %s", len(sim.rules), ",".join(sorted(sim.rules)), sim.timeframe,
-             iso(sim.hist_ms()), sim.offset_ms // DAY,
-             {a: float(v) for a, v in sim.ledger.initial.items()})
+    log.info(
+        "serving %d symbols %s; price timeframe %s; history now %s (offset %d days); balances %s",
+        len(sim.rules),
+        ",".join(sorted(sim.rules)),
+        sim.timeframe,
+        iso(sim.hist_ms()),
+        sim.offset_ms // DAY,
+        {a: float(v) for a, v in sim.ledger.initial.items()},
+    )
     stop = threading.Event()
 
     def _on_signal(signum: int, _frame: Any) -> None:

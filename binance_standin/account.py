@@ -30,8 +30,7 @@ class Ledger:
     :param clock: the sim's "now" in ms, for order and trade times.
     """
 
-    def __init__(self, initial: dict[str, Decimal], fee: Decimal,
-                 clock: Callable[[], int]) -> None:
+    def __init__(self, initial: dict[str, Decimal], fee: Decimal, clock: Callable[[], int]) -> None:
         self.initial, self.fee, self.clock = initial, fee, clock
         self.free: dict[str, Decimal] = defaultdict(Decimal, initial)
         self.locked: dict[str, Decimal] = defaultdict(Decimal)
@@ -58,24 +57,36 @@ class Ledger:
         base, quote = new.rules.base, new.rules.quote
         if new.type == "MARKET":
             if new.side == "BUY":
-                need = (new.quote_qty if new.quote_qty is not None
-                        else sum(px * q for px, q in full))
+                need = new.quote_qty if new.quote_qty is not None else sum(px * q for px, q in full)
                 return need <= self.free[quote]
             need = new.qty if new.qty is not None else sum(q for _, q in full)
             return need <= self.free[base]
         assert new.price is not None and new.qty is not None  # LIMIT and LIMIT_MAKER
-        return (new.price * new.qty <= self.free[quote]) if new.side == "BUY" else (
-            new.qty <= self.free[base])
+        return (
+            (new.price * new.qty <= self.free[quote])
+            if new.side == "BUY"
+            else (new.qty <= self.free[base])
+        )
 
     def open(self, new: NewOrder, fault: str | None) -> Order:
         """Register a new order; a LIMIT / LIMIT_MAKER one locks what it may spend."""
         rules, side = new.rules, new.side
         now = self.now_ms()
-        order = Order(self._next_order_id, new.client_id, rules.symbol, side, new.type, new.tif,
-                      new.price if new.price is not None else ZERO,
-                      new.qty if new.qty is not None else ZERO,
-                      new.quote_qty if new.quote_qty is not None else ZERO, now,
-                      update_time=now, working_time=now, fault=fault)
+        order = Order(
+            self._next_order_id,
+            new.client_id,
+            rules.symbol,
+            side,
+            new.type,
+            new.tif,
+            new.price if new.price is not None else ZERO,
+            new.qty if new.qty is not None else ZERO,
+            new.quote_qty if new.quote_qty is not None else ZERO,
+            now,
+            update_time=now,
+            working_time=now,
+            fault=fault,
+        )
         self._next_order_id += 1
         self.orders[order.order_id] = order
         if new.type != "MARKET":
@@ -85,8 +96,9 @@ class Ledger:
             self.locked[order.lock_asset] += order.locked
         return order
 
-    def fill(self, order: Order, rules: SymbolRules, px: Decimal, q: Decimal, *,
-             maker: bool) -> None:
+    def fill(
+        self, order: Order, rules: SymbolRules, px: Decimal, q: Decimal, *, maker: bool
+    ) -> None:
         """Book a fill of ``q`` at ``px``: balances, fee, the trade, the order's totals."""
         base, quote = rules.base, rules.quote
         quote_amount = px * q
@@ -115,10 +127,19 @@ class Ledger:
                 if book[a] < 0:  # a bug in the sim, never a state to serve
                     raise RuntimeError(f"sim: {a} balance would become negative: {book[a]}")
         now = self.now_ms()
-        trade = {"id": self._next_trade_id, "orderId": order.order_id, "symbol": order.symbol,
-                 "side": order.side, "price": px, "qty": q, "quoteQty": quote_amount,
-                 "commission": commission, "commissionAsset": asset, "time": now,
-                 "isMaker": maker}
+        trade = {
+            "id": self._next_trade_id,
+            "orderId": order.order_id,
+            "symbol": order.symbol,
+            "side": order.side,
+            "price": px,
+            "qty": q,
+            "quoteQty": quote_amount,
+            "commission": commission,
+            "commissionAsset": asset,
+            "time": now,
+            "isMaker": maker,
+        }
         self._next_trade_id += 1
         self.trades.append(trade)
         order.fills.append(trade)
@@ -138,8 +159,13 @@ class Ledger:
         order.held = False
         order.update_time = self.now_ms()
         self.release(order)
-        log.info("order %s %s canceled (executed %s of %s)", order.order_id, order.symbol,
-                 fmt(order.executed), fmt(order.orig_qty))
+        log.info(
+            "order %s %s canceled (executed %s of %s)",
+            order.order_id,
+            order.symbol,
+            fmt(order.executed),
+            fmt(order.orig_qty),
+        )
 
     # ---------------------------------------------------------------- queries
     def find(self, params: dict[str, str], symbol: str) -> Order | None:
@@ -147,31 +173,47 @@ class Ledger:
         order_id = int_param(params, "orderId")
         client_id = params.get("origClientOrderId") or None
         if order_id is None and client_id is None:
-            raise BinanceError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, "
-                                      "but both were empty/null!")
+            raise BinanceError(
+                -1102,
+                "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!",
+            )
         if order_id is not None:
             order = self.orders.get(order_id)
         else:
-            order = next((o for o in reversed(self.orders.values())
-                          if o.client_id == client_id), None)
-        if order is None or order.symbol != symbol or (
-                client_id is not None and order.client_id != client_id):
+            order = next(
+                (o for o in reversed(self.orders.values()) if o.client_id == client_id), None
+            )
+        if (
+            order is None
+            or order.symbol != symbol
+            or (client_id is not None and order.client_id != client_id)
+        ):
             return None
         return order
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self.orders.values()
-                if o.is_open and (symbol is None or o.symbol == symbol)]
+        return [
+            o for o in self.orders.values() if o.is_open and (symbol is None or o.symbol == symbol)
+        ]
 
     def all_orders(self, params: dict[str, str], symbol: str) -> list[dict[str, Any]]:
         """``GET /api/v3/allOrders`` of ``symbol``."""
         order_id = int_param(params, "orderId")
         start, end = int_param(params, "startTime"), int_param(params, "endTime")
         limit = max(1, min(int_param(params, "limit", 500) or 500, 1000))
-        orders = [o for o in self.orders.values() if o.symbol == symbol
-                  and (order_id is None or o.order_id >= order_id)]
-        chosen = _window(orders, lambda o: o.time, start, end, limit,
-                         from_first=order_id is not None or start is not None)
+        orders = [
+            o
+            for o in self.orders.values()
+            if o.symbol == symbol and (order_id is None or o.order_id >= order_id)
+        ]
+        chosen = _window(
+            orders,
+            lambda o: o.time,
+            start,
+            end,
+            limit,
+            from_first=order_id is not None or start is not None,
+        )
         return [o.binance_query() for o in chosen]
 
     def my_trades(self, params: dict[str, str], symbol: str) -> list[dict[str, Any]]:
@@ -180,53 +222,89 @@ class Ledger:
         from_id = int_param(params, "fromId")
         start, end = int_param(params, "startTime"), int_param(params, "endTime")
         limit = max(1, min(int_param(params, "limit", 500) or 500, 1000))
-        trades = [t for t in self.trades if t["symbol"] == symbol
-                  and (order_id is None or t["orderId"] == order_id)
-                  and (from_id is None or t["id"] >= from_id)]
-        chosen = _window(trades, lambda t: t["time"], start, end, limit,
-                         from_first=from_id is not None or start is not None)
+        trades = [
+            t
+            for t in self.trades
+            if t["symbol"] == symbol
+            and (order_id is None or t["orderId"] == order_id)
+            and (from_id is None or t["id"] >= from_id)
+        ]
+        chosen = _window(
+            trades,
+            lambda t: t["time"],
+            start,
+            end,
+            limit,
+            from_first=from_id is not None or start is not None,
+        )
         return [trade_binance(t) for t in chosen]
 
     # ---------------------------------------------------------------- balances
     def binance_account(self, assets: Iterable[str], omit_zero: bool) -> dict[str, Any]:
         """``GET /api/v3/account``; ``assets``: those listed even when empty."""
         listed = set(self.free) | set(self.locked) | set(assets)
-        balances = [{"asset": a, "free": fmt(self.free[a]), "locked": fmt(self.locked[a])}
-                    for a in sorted(listed)]
+        balances = [
+            {"asset": a, "free": fmt(self.free[a]), "locked": fmt(self.locked[a])}
+            for a in sorted(listed)
+        ]
         if omit_zero:
-            balances = [b for b in balances if self.free[b["asset"]] or
-                        self.locked[b["asset"]]]
+            balances = [b for b in balances if self.free[b["asset"]] or self.locked[b["asset"]]]
         bps = int(self.fee * 10000)
-        return {"makerCommission": bps, "takerCommission": bps, "buyerCommission": 0,
-                "sellerCommission": 0,
-                "commissionRates": {"maker": fmt(self.fee), "taker": fmt(self.fee),
-                                    "buyer": fmt(0), "seller": fmt(0)},
-                "canTrade": True, "canWithdraw": True, "canDeposit": True,
-                "brokered": False, "requireSelfTradePrevention": False, "preventSor": False,
-                "updateTime": self.now_ms(), "accountType": "SPOT", "balances": balances,
-                "permissions": ["SPOT"], "uid": 1}
+        return {
+            "makerCommission": bps,
+            "takerCommission": bps,
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": fmt(self.fee),
+                "taker": fmt(self.fee),
+                "buyer": fmt(0),
+                "seller": fmt(0),
+            },
+            "canTrade": True,
+            "canWithdraw": True,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": self.now_ms(),
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+            "uid": 1,
+        }
 
     def adjust(self, asset: str, delta: float) -> dict[str, float]:
         """Deposit (delta > 0) or withdraw (< 0) free balance; never below zero."""
         asset = asset.upper()
         amount = dec(delta)
         if self.free[asset] + amount < 0:
-            raise ValueError(f"{asset}: free {self.free[asset]} - {-amount} would be "
-                             "negative")
+            raise ValueError(f"{asset}: free {self.free[asset]} - {-amount} would be negative")
         self.free[asset] += amount
         log.info("balance %s %+f -> free %s", asset, float(amount), fmt(self.free[asset]))
         return {"free": float(self.free[asset]), "locked": float(self.locked[asset])}
 
     def balances(self) -> dict[str, dict[str, float]]:
         """Non-empty (or starting) balances as plain numbers."""
-        assets = sorted(a for a in set(self.free) | set(self.locked)
-                        if self.free[a] or self.locked[a] or a in self.initial)
-        return {a: {"free": float(self.free[a]), "locked": float(self.locked[a])}
-                for a in assets}
+        assets = sorted(
+            a
+            for a in set(self.free) | set(self.locked)
+            if self.free[a] or self.locked[a] or a in self.initial
+        )
+        return {a: {"free": float(self.free[a]), "locked": float(self.locked[a])} for a in assets}
 
 
-def _window(items: list[Any], key_time: Callable[[Any], int], start: int | None,
-            end: int | None, limit: int, from_first: bool) -> list[Any]:
-    items = [x for x in items if (start is None or key_time(x) >= start)
-             and (end is None or key_time(x) <= end)]
+def _window(
+    items: list[Any],
+    key_time: Callable[[Any], int],
+    start: int | None,
+    end: int | None,
+    limit: int,
+    from_first: bool,
+) -> list[Any]:
+    items = [
+        x
+        for x in items
+        if (start is None or key_time(x) >= start) and (end is None or key_time(x) <= end)
+    ]
     return items[:limit] if from_first else items[-limit:]

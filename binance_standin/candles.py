@@ -54,8 +54,7 @@ class Candles:
         df = df.assign(date=dates).sort_values("date").drop_duplicates("date", keep="last")
         ts = df["date"].dt.tz_localize(None).to_numpy("datetime64[ms]").astype(np.int64)
         col = lambda name: df[name].to_numpy(np.float64)  # noqa: E731
-        return cls(tf_ms, ts, col("open"), col("high"), col("low"), col("close"),
-                   col("volume"))
+        return cls(tf_ms, ts, col("open"), col("high"), col("low"), col("close"), col("volume"))
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -85,9 +84,15 @@ class Candles:
         keys = (self.ts - origin) // tf_ms
         uniq, first = np.unique(keys, return_index=True)
         last = np.r_[first[1:] - 1, len(self) - 1]
-        return Candles(tf_ms, (uniq * tf_ms + origin).astype(np.int64), self.o[first],
-                       np.maximum.reduceat(self.h, first), np.minimum.reduceat(self.l, first),
-                       self.c[last], np.add.reduceat(self.v, first))
+        return Candles(
+            tf_ms,
+            (uniq * tf_ms + origin).astype(np.int64),
+            self.o[first],
+            np.maximum.reduceat(self.h, first),
+            np.minimum.reduceat(self.l, first),
+            self.c[last],
+            np.add.reduceat(self.v, first),
+        )
 
 
 class CandleStore:
@@ -126,9 +131,20 @@ def kline_row(row: Row, size: int) -> list[Any]:
     open_time, o, h, l, c, v = row  # noqa: E741 - OHLC naming
     quote_volume = v * (o + c) / 2
     trades = 0 if v <= 0 else 1 + int(quote_volume // 1000)
-    return [open_time, f"{o:.8f}", f"{h:.8f}", f"{l:.8f}", f"{c:.8f}", f"{v:.8f}",
-            open_time + size - 1, f"{quote_volume:.8f}", trades, f"{v / 2:.8f}",
-            f"{quote_volume / 2:.8f}", "0"]
+    return [
+        open_time,
+        f"{o:.8f}",
+        f"{h:.8f}",
+        f"{l:.8f}",
+        f"{c:.8f}",
+        f"{v:.8f}",
+        open_time + size - 1,
+        f"{quote_volume:.8f}",
+        trades,
+        f"{v / 2:.8f}",
+        f"{quote_volume / 2:.8f}",
+        "0",
+    ]
 
 
 class Replay:
@@ -144,12 +160,20 @@ class Replay:
         candle of the symbols).
     """
 
-    def __init__(self, store: CandleStore, symbols: Iterable[str], timeframe: str,
-                 start: str | int | None, clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        store: CandleStore,
+        symbols: Iterable[str],
+        timeframe: str,
+        start: str | int | None,
+        clock: Callable[[], int],
+    ) -> None:
         self.store, self.clock = store, clock
         # price source per symbol: ``timeframe`` if on disk, else the finest on disk
-        self.price_tf = {sym: (timeframe if timeframe in store.timeframes(sym)
-                               else store.timeframes(sym)[0]) for sym in symbols}
+        self.price_tf = {
+            sym: (timeframe if timeframe in store.timeframes(sym) else store.timeframes(sym)[0])
+            for sym in symbols
+        }
         self.price_candles = {sym: store.get(sym, tf) for sym, tf in self.price_tf.items()}
         for sym in [s for s, c in self.price_candles.items() if not len(c)]:
             log.warning("%s: empty candle file, not served", sym)
@@ -158,8 +182,11 @@ class Replay:
         if not self.ends:
             raise ValueError(f"sim: the candle files in {store.datadir} are empty")
         self.started_ms = int(clock())
-        self.start_ms = (to_ms(start) if start is not None
-                         else min(self.ends.values()) - DEFAULT_START_BEFORE_END)
+        self.start_ms = (
+            to_ms(start)
+            if start is not None
+            else min(self.ends.values()) - DEFAULT_START_BEFORE_END
+        )
         # whole days: candle boundaries stay where Binance has them
         self.offset_ms = ((self.started_ms - self.start_ms) // DAY) * DAY
         self._series_cache: dict[tuple[str, str], Candles] = {}
@@ -169,9 +196,14 @@ class Replay:
         hist_start = self.hist_ms(self.started_ms)
         for sym, end in sorted(self.ends.items()):
             if end < hist_start + DEFAULT_START_BEFORE_END:
-                log.warning("%s: %s candles end %s (history now %s): its price stays flat at "
-                            "the last close from then on", sym, self.price_tf[sym], iso(end),
-                            iso(hist_start))
+                log.warning(
+                    "%s: %s candles end %s (history now %s): its price stays flat at "
+                    "the last close from then on",
+                    sym,
+                    self.price_tf[sym],
+                    iso(end),
+                    iso(hist_start),
+                )
 
     def now_ms(self) -> int:
         return int(self.clock())
@@ -194,8 +226,9 @@ class Replay:
             series = self.store.get(symbol, interval)
         else:
             size = INTERVALS.get(interval, 0)
-            sources = [tf for tf in on_disk
-                       if size and INTERVALS[tf] < size and size % INTERVALS[tf] == 0]
+            sources = [
+                tf for tf in on_disk if size and INTERVALS[tf] < size and size % INTERVALS[tf] == 0
+            ]
             if not sources:
                 raise BinanceError(-1120, "Invalid interval.")
             origin = (WEEK_ORIGIN if interval == "1w" else 0) - self.offset_ms
@@ -203,8 +236,15 @@ class Replay:
         self._series_cache[key] = series
         return series
 
-    def klines(self, symbol: str, interval: str, start: int | None, end: int | None,
-               limit: int, price: Callable[[], Decimal]) -> list[list[Any]]:
+    def klines(
+        self,
+        symbol: str,
+        interval: str,
+        start: int | None,
+        end: int | None,
+        limit: int,
+        price: Callable[[], Decimal],
+    ) -> list[list[Any]]:
         """Binance klines in wall-clock time, the last one partial (see the package doc);
         ``price`` gives the current price (overrides included)."""
         if interval not in INTERVALS:
@@ -232,11 +272,19 @@ class Replay:
         else:  # last `limit` up to hi
             n_v = min(n_virtual, limit)
             virtual = [v_first + k * size for k in range(n_virtual - n_v, n_virtual)]
-            real = real[max(0, len(real) - (limit - n_v)):]
+            real = real[max(0, len(real) - (limit - n_v)) :]
         last_close = float(series.c[-1]) if len(series) else float(price())
         rows: list[Row] = [
-            (int(wall[i]), float(series.o[i]), float(series.h[i]), float(series.l[i]),
-             float(series.c[i]), float(series.v[i])) for i in real]
+            (
+                int(wall[i]),
+                float(series.o[i]),
+                float(series.h[i]),
+                float(series.l[i]),
+                float(series.c[i]),
+                float(series.v[i]),
+            )
+            for i in real
+        ]
         rows += [(t, last_close, last_close, last_close, last_close, 0.0) for t in virtual]
         out = []
         for row in rows:

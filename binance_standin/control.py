@@ -10,8 +10,7 @@ from typing import Any
 from binance_standin.exchange import SimExchange
 
 
-def control(sim: SimExchange, method: str, path: str,
-            body: str) -> tuple[int, Any, dict[str, str]]:
+def control(sim: SimExchange, method: str, path: str, body: str) -> tuple[int, Any, dict[str, str]]:
     """Answer one control request: (HTTP status, JSON payload, headers)."""
     try:
         data = json.loads(body) if body.strip() else {}
@@ -29,14 +28,21 @@ def control(sim: SimExchange, method: str, path: str,
             elif "symbol" in data and "price" in data:
                 sim.set_price(data["symbol"], float(data["price"]))
             else:
-                raise ValueError('expected {"symbol","price"}, {"multiplier":{..}} or '
-                                 '{"clear":true}')
+                raise ValueError(
+                    'expected {"symbol","price"}, {"multiplier":{..}} or {"clear":true}'
+                )
             return 200, {"prices": sim.prices()}, {}
         if (method, path) == ("POST", "/sim/balance"):
             if "asset" not in data or "delta" not in data:
                 raise ValueError('expected {"asset": "USDT", "delta": 500}')
-            return 200, {"asset": data["asset"].upper(),
-                         **sim.adjust_balance(data["asset"], float(data["delta"]))}, {}
+            return (
+                200,
+                {
+                    "asset": data["asset"].upper(),
+                    **sim.adjust_balance(data["asset"], float(data["delta"])),
+                },
+                {},
+            )
         if (method, path) == ("POST", "/sim/fault"):
             if data.get("clear"):
                 return 200, {"cleared": sim.clear_faults()}, {}

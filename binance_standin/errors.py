@@ -27,8 +27,9 @@ def invalid_symbol() -> BinanceError:
 
 
 def mandatory(name: str) -> BinanceError:
-    return BinanceError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, "
-                               "or malformed.")
+    return BinanceError(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
 
 
 def not_required(name: str) -> BinanceError:
@@ -50,8 +51,11 @@ def int_param(params: dict[str, str], name: str, default: int | None = None) -> 
     try:
         return int(raw)
     except ValueError:
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal "
-                                  "range is '^(-)?[0-9]{1,20}$'.") from None
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal "
+            "range is '^(-)?[0-9]{1,20}$'.",
+        ) from None
 
 
 def dec_param(params: dict[str, str], name: str) -> Decimal | None:
@@ -59,8 +63,10 @@ def dec_param(params: dict[str, str], name: str) -> Decimal | None:
     if raw is None or raw == "":
         return None
     if not _NUMBER.match(raw):
-        raise BinanceError(-1100, f"Illegal characters found in parameter '{name}'; legal "
-                                  f"range is {_NUMBER_RANGE}.")
+        raise BinanceError(
+            -1100,
+            f"Illegal characters found in parameter '{name}'; legal range is {_NUMBER_RANGE}.",
+        )
     return Decimal(raw)
 
 
@@ -70,7 +76,10 @@ def symbols_param(raw: str) -> list[str]:
         if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
             raise ValueError
     except ValueError:
-        raise BinanceError(-1100, "Illegal characters found in parameter 'symbols'; legal "
-                                  "range is '^\\[(\"[A-Z0-9-_.]{1,20}\"(,\"[A-Z0-9-_.]{1,20}\")"
-                                  "{0,}){0,1}\\]$'.") from None
+        raise BinanceError(
+            -1100,
+            "Illegal characters found in parameter 'symbols'; legal "
+            'range is \'^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}")'
+            "{0,}){0,1}\\]$'.",
+        ) from None
     return symbols

@@ -52,12 +52,22 @@ class SimExchange:
     :param levels: order-book levels per side.
     """
 
-    def __init__(self, datadir: str | Path, *, timeframe: str = "1h",
-                 start: str | int | None = None, balances: dict[str, Any] | None = None,
-                 fee: float = 0.001, key: str = "simkey", secret: str = "simsecret",
-                 spread: float = 0.0005, depth: float = 50000.0, levels: int = 10,
-                 clock: Callable[[], int] | None = None,
-                 exchange_info: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        datadir: str | Path,
+        *,
+        timeframe: str = "1h",
+        start: str | int | None = None,
+        balances: dict[str, Any] | None = None,
+        fee: float = 0.001,
+        key: str = "simkey",
+        secret: str = "simsecret",
+        spread: float = 0.0005,
+        depth: float = 50000.0,
+        levels: int = 10,
+        clock: Callable[[], int] | None = None,
+        exchange_info: dict[str, Any] | None = None,
+    ) -> None:
         if timeframe not in INTERVALS:
             raise ValueError(f"sim: unknown timeframe {timeframe!r}")
         if spread < 0 or depth <= 0 or levels < 1 or not 0 <= fee < 1:
@@ -76,20 +86,27 @@ class SimExchange:
                 served = {**raw, "status": "TRADING"}
                 self.rules[raw["symbol"]] = SymbolRules.from_exchange_info(served)
         if not self.rules:
-            raise ValueError(f"sim: no tradable symbol - no candle file in {self.store.datadir} "
-                             "matches a symbol of the exchangeInfo file")
+            raise ValueError(
+                f"sim: no tradable symbol - no candle file in {self.store.datadir} "
+                "matches a symbol of the exchangeInfo file"
+            )
         self.replay = Replay(self.store, self.rules, timeframe, start, self.clock)
         for sym in [s for s in self.rules if s not in self.replay.price_tf]:
             del self.rules[sym]  # empty candle file
         self.price_tf = self.replay.price_tf
         self.started_ms, self.start_ms = self.replay.started_ms, self.replay.start_ms
         self.offset_ms = self.replay.offset_ms
-        self.market = Market(self.rules, self.replay,
-                             {k: v for k, v in info.items()
-                              if not k.startswith("_") and k != "symbols"},
-                             self.spread, self.level_value, self.levels)
-        self._initial = Ledger.parse_balances(balances if balances is not None
-                                               else DEFAULT_BALANCES)
+        self.market = Market(
+            self.rules,
+            self.replay,
+            {k: v for k, v in info.items() if not k.startswith("_") and k != "symbols"},
+            self.spread,
+            self.level_value,
+            self.levels,
+        )
+        self._initial = Ledger.parse_balances(
+            balances if balances is not None else DEFAULT_BALANCES
+        )
         self._weights: deque[tuple[int, int]] = deque()
         self.requests = 0
         self.reset()
@@ -168,29 +185,39 @@ class SimExchange:
         with self._lock:
             return self.market.book(symbol)
 
-    def exchange_info(self, symbol: str | None = None,
-                      symbols: list[str] | None = None) -> dict[str, Any]:
+    def exchange_info(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any]:
         with self._lock:
             return self.market.exchange_info(symbol, symbols)
 
-    def klines(self, symbol: str, interval: str, start: int | None = None,
-               end: int | None = None, limit: int = 500) -> list[list[Any]]:
+    def klines(
+        self,
+        symbol: str,
+        interval: str,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 500,
+    ) -> list[list[Any]]:
         """Binance klines in wall-clock time, the last one partial (see the package doc)."""
         with self._lock:
             return self.market.klines(symbol, interval, start, end, limit)
 
-    def ticker_24hr(self, symbol: str | None = None,
-                    symbols: list[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    def ticker_24hr(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         with self._lock:
             return self.market.ticker_24hr(symbol, symbols)
 
-    def ticker_price(self, symbol: str | None = None,
-                     symbols: list[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    def ticker_price(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         with self._lock:
             return self.market.ticker_price(symbol, symbols)
 
-    def book_ticker(self, symbol: str | None = None,
-                    symbols: list[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    def book_ticker(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         with self._lock:
             return self.market.book_ticker(symbol, symbols)
 
@@ -210,9 +237,14 @@ class SimExchange:
 
     def trade_fees(self, symbol: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"symbol": s, "makerCommission": format(self.fee.normalize(), "f"),
-                     "takerCommission": format(self.fee.normalize(), "f")}
-                    for s in self.market.wanted(symbol, None)]
+            return [
+                {
+                    "symbol": s,
+                    "makerCommission": format(self.fee.normalize(), "f"),
+                    "takerCommission": format(self.fee.normalize(), "f"),
+                }
+                for s in self.market.wanted(symbol, None)
+            ]
 
     def test_order(self, params: dict[str, str]) -> dict[str, Any]:
         """``POST /api/v3/order/test``: validation only."""
@@ -221,33 +253,43 @@ class SimExchange:
             validate_order(params, rules, self.market.price(rules.symbol), self.orders.values())
             return {}
 
-    def new_order(self, params: dict[str, str], *, method: str = "POST",
-                  path: str = "/api/v3/order") -> dict[str, Any]:
+    def new_order(
+        self, params: dict[str, str], *, method: str = "POST", path: str = "/api/v3/order"
+    ) -> dict[str, Any]:
         """``POST /api/v3/order``: validate, check balance, match, answer."""
         with self._lock:
             self.tick()
             rules = self.symbol_rules(params.get("symbol"))
-            new = validate_order(params, rules, self.market.price(rules.symbol),
-                                 self.orders.values())
+            new = validate_order(
+                params, rules, self.market.price(rules.symbol), self.orders.values()
+            )
             side, otype, tif = new.side, new.type, new.tif
 
             def book() -> Book:
                 return self.market.book(rules.symbol)
 
             # balance (before any fault: Binance would refuse it anyway)
-            full = (walk(book(), rules, side, qty=new.qty, quote=new.quote_qty, beyond=True)
-                    if otype == "MARKET" else None)
+            full = (
+                walk(book(), rules, side, qty=new.qty, quote=new.quote_qty, beyond=True)
+                if otype == "MARKET"
+                else None
+            )
             if not self.ledger.can_afford(new, full or []):
                 raise insufficient()
-            if otype == "LIMIT_MAKER" and walk(book(), rules, side, qty=new.qty,
-                                               limit=new.price):
+            if otype == "LIMIT_MAKER" and walk(book(), rules, side, qty=new.qty, limit=new.price):
                 raise BinanceError(-2010, "Order would immediately match and take.")
             taker = otype == "MARKET" or tif in ("IOC", "FOK")
-            claimed = self.faults.claim(method, path, params, ("partial", "expire"),
-                                        applies=lambda f: f["kind"] == "partial" or taker)
+            claimed = self.faults.claim(
+                method,
+                path,
+                params,
+                ("partial", "expire"),
+                applies=lambda f: f["kind"] == "partial" or taker,
+            )
             fault = claimed[0] if claimed else None
-            plan, maker_fill = plan_fills(book, rules, side, otype, tif, new.qty, new.quote_qty,
-                                          new.price, full, fault)
+            plan, maker_fill = plan_fills(
+                book, rules, side, otype, tif, new.qty, new.quote_qty, new.price, full, fault
+            )
             order = self.ledger.open(new, fault["kind"] if fault else None)
             for px, q in plan:
                 self.ledger.fill(order, rules, px, q, maker=False)
@@ -265,11 +307,19 @@ class SimExchange:
                     f"{otype} {tif} {side} {rules.symbol} "
                     f"{fmt(order.orig_qty or new.quote_qty)}: "
                     f"filled {fmt(order.executed)}, status {order.status}"
-                    + (" (rest held open)" if order.held else ""))
-            log.info("order %s %s %s %s qty=%s price=%s -> %s executed=%s", order.order_id,
-                     rules.symbol, side, otype + ("/" + tif if otype == "LIMIT" else ""),
-                     fmt(order.orig_qty), fmt(order.price), order.status,
-                     fmt(order.executed))
+                    + (" (rest held open)" if order.held else "")
+                )
+            log.info(
+                "order %s %s %s %s qty=%s price=%s -> %s executed=%s",
+                order.order_id,
+                rules.symbol,
+                side,
+                otype + ("/" + tif if otype == "LIMIT" else ""),
+                fmt(order.orig_qty),
+                fmt(order.price),
+                order.status,
+                fmt(order.executed),
+            )
             return order.binance_new(new.resp_type, order.time)
 
     def tick(self, include_held: bool = False) -> list[int]:
@@ -281,14 +331,22 @@ class SimExchange:
                     continue
                 p = self.market.price(order.symbol)
                 if (order.side == "BUY" and p <= order.price) or (
-                        order.side == "SELL" and p >= order.price):
-                    self.ledger.fill(order, self.rules[order.symbol], order.price,
-                                           order.remaining, maker=True)
+                    order.side == "SELL" and p >= order.price
+                ):
+                    self.ledger.fill(
+                        order, self.rules[order.symbol], order.price, order.remaining, maker=True
+                    )
                     order.status, order.held = "FILLED", False
                     self.ledger.release(order)
                     filled.append(order.order_id)
-                    log.info("order %s %s %s resting at %s filled (price %s)", order.order_id,
-                             order.symbol, order.side, fmt(order.price), fmt(p))
+                    log.info(
+                        "order %s %s %s resting at %s filled (price %s)",
+                        order.order_id,
+                        order.symbol,
+                        order.side,
+                        fmt(order.price),
+                        fmt(p),
+                    )
             return filled
 
     def _find(self, params: dict[str, str]) -> Order | None:
@@ -310,8 +368,9 @@ class SimExchange:
             if order is None or not order.is_open:
                 raise BinanceError(-2011, "Unknown order sent.")
             self.ledger.cancel(order)
-            return order.binance_cancel(params.get("newClientOrderId") or new_client_id(),
-                                        self.now_ms())
+            return order.binance_cancel(
+                params.get("newClientOrderId") or new_client_id(), self.now_ms()
+            )
 
     def open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -355,9 +414,14 @@ class SimExchange:
         with self._lock:
             return self.faults.clear()
 
-    def claim_fault(self, method: str, path: str, params: dict[str, str],
-                    kinds: Iterable[str], applies: Callable[[dict], bool] | None = None,
-                    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def claim_fault(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        kinds: Iterable[str],
+        applies: Callable[[dict], bool] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Consume one firing of the first pending fault of ``kinds`` matching the request:
         (fault, its faults_fired entry - the caller fills in ``effect``), or None."""
         with self._lock:
@@ -404,9 +468,14 @@ class SimExchange:
             self.tick()
             now = self.now_ms()
             return {
-                "clock": {"now": now, "now_iso": iso(now), "history_now": iso(self.hist_ms(now)),
-                          "offset_ms": self.offset_ms, "start": iso(self.start_ms),
-                          "started": iso(self.started_ms)},
+                "clock": {
+                    "now": now,
+                    "now_iso": iso(now),
+                    "history_now": iso(self.hist_ms(now)),
+                    "offset_ms": self.offset_ms,
+                    "start": iso(self.start_ms),
+                    "started": iso(self.started_ms),
+                },
                 "balances": self.balances(),
                 "open_orders": [o.state() for o in self.orders.values() if o.is_open],
                 "orders": [o.state() for o in self.orders.values()],
@@ -416,9 +485,14 @@ class SimExchange:
                 "faults_fired": [dict(f) for f in self.faults_fired],
                 "unexpected_requests": list(self.unexpected),
                 "requests": self.requests,
-                "config": {"timeframe": self.timeframe, "price_timeframes": dict(self.price_tf),
-                           "fee": float(self.fee), "spread": float(self.spread),
-                           "depth": float(self.level_value), "levels": self.levels,
-                           "symbols": sorted(self.rules),
-                           "timeframes": {s: self.store.timeframes(s) for s in sorted(self.rules)}},
+                "config": {
+                    "timeframe": self.timeframe,
+                    "price_timeframes": dict(self.price_tf),
+                    "fee": float(self.fee),
+                    "spread": float(self.spread),
+                    "depth": float(self.level_value),
+                    "levels": self.levels,
+                    "symbols": sorted(self.rules),
+                    "timeframes": {s: self.store.timeframes(s) for s in sorted(self.rules)},
+                },
             }

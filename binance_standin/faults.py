@@ -39,7 +39,10 @@ class FaultBook:
         # unless "method" says otherwise
         default_order = kind in ORDER_FAULTS and "path" not in spec
         fault: dict[str, Any] = {
-            "id": self._next_id, "kind": kind, "count": count, "remaining": count,
+            "id": self._next_id,
+            "kind": kind,
+            "count": count,
+            "remaining": count,
             "path": spec.get("path", "/api/v3/order" if default_order else None),
             "method": spec.get("method", "POST" if default_order else None),
             "symbol": normalize_symbol(spec["symbol"]) if spec.get("symbol") else None,
@@ -59,25 +62,38 @@ class FaultBook:
         self.pending.clear()
         return n
 
-    def claim(self, method: str, path: str, params: dict[str, str], kinds: Iterable[str],
-              applies: Callable[[dict], bool] | None = None,
-              ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def claim(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        kinds: Iterable[str],
+        applies: Callable[[dict], bool] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """Consume one firing of the first pending fault of ``kinds`` matching the request:
         (fault, its ``fired`` entry - the caller fills in ``effect``), or None."""
         kinds = tuple(kinds)
         for fault in self.pending:
-            if (fault["kind"] in kinds
-                    and (fault["path"] is None or fault["path"] == path)
-                    and (fault["method"] is None or fault["method"] == method)
-                    and (fault["symbol"] is None or fault["symbol"] == params.get("symbol"))
-                    and (fault["side"] is None or fault["side"] == params.get("side"))
-                    and (applies is None or applies(fault))):
+            if (
+                fault["kind"] in kinds
+                and (fault["path"] is None or fault["path"] == path)
+                and (fault["method"] is None or fault["method"] == method)
+                and (fault["symbol"] is None or fault["symbol"] == params.get("symbol"))
+                and (fault["side"] is None or fault["side"] == params.get("side"))
+                and (applies is None or applies(fault))
+            ):
                 fault["remaining"] -= 1
                 if fault["remaining"] <= 0:
                     self.pending.remove(fault)
-                fired = {"fault_id": fault["id"], "kind": fault["kind"], "method": method,
-                         "path": path, "symbol": params.get("symbol"),
-                         "time": int(self.clock()), "effect": ""}
+                fired = {
+                    "fault_id": fault["id"],
+                    "kind": fault["kind"],
+                    "method": method,
+                    "path": path,
+                    "symbol": params.get("symbol"),
+                    "time": int(self.clock()),
+                    "effect": "",
+                }
                 self.fired.append(fired)
                 return dict(fault), fired
         return None
@@ -99,8 +115,9 @@ def _kind_options(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("http5xx fault: status must be 500..599")
         if "code" in spec or "msg" in spec:
             out["code"] = int(spec.get("code", -1001))
-            out["msg"] = str(spec.get("msg", "Internal error; unable to process your "
-                                             "request. Please try again."))
+            out["msg"] = str(
+                spec.get("msg", "Internal error; unable to process your request. Please try again.")
+            )
     elif kind == "timeout":
         out["seconds"] = float(spec.get("seconds", 5.0))
         if out["seconds"] < 0:
@@ -110,9 +127,12 @@ def _kind_options(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def answer_net_fault(fault: dict[str, Any], fired: dict[str, Any],
-                     run: Callable[[], tuple[int, Any]],
-                     headers: dict[str, str]) -> tuple[int, Any, dict[str, str], str]:
+def answer_net_fault(
+    fault: dict[str, Any],
+    fired: dict[str, Any],
+    run: Callable[[], tuple[int, Any]],
+    headers: dict[str, str],
+) -> tuple[int, Any, dict[str, str], str]:
     """The HTTP answer of a fired ``http429``/``http5xx``/``timeout`` fault: (status,
     payload, headers, log note); ``run`` processes the request (``"process": true``)."""
     kind = fault["kind"]
@@ -122,25 +142,35 @@ def answer_net_fault(fault: dict[str, Any], fired: dict[str, Any],
         effect = f"request processed (-> {status}); "
     if kind == "timeout":
         effect += f"slept {fault['seconds']:g}s"
-        fired["effect"] = effect + (" then answered" if fault["process"]
-                                    else " then answered 504 without processing")
+        fired["effect"] = effect + (
+            " then answered" if fault["process"] else " then answered 504 without processing"
+        )
         time.sleep(fault["seconds"])
         if fault["process"]:
             return status, payload, headers, f"FAULT timeout ({effect})"
         return 504, "Gateway Time-out", headers, f"FAULT timeout ({effect})"
     if kind == "http429":
         fired["effect"] = effect + "answered HTTP 429 -1003"
-        return 429, {"code": -1003, "msg": "Too many requests; current limit of IP(127.0.0.1)"
-                     " is 6000 requests per minute. Please use the websocket for live "
-                     "updates to avoid bans."}, {**headers, "Retry-After": "1"}, \
-            "FAULT http429"
+        return (
+            429,
+            {
+                "code": -1003,
+                "msg": "Too many requests; current limit of IP(127.0.0.1)"
+                " is 6000 requests per minute. Please use the websocket for live "
+                "updates to avoid bans.",
+            },
+            {**headers, "Retry-After": "1"},
+            "FAULT http429",
+        )
     # http5xx
     if "code" in fault:
         payload5: Any = {"code": fault["code"], "msg": fault["msg"]}
     elif fault["status"] == 503:
         payload5 = "Service Unavailable"
     else:
-        payload5 = {"code": -1001, "msg": "Internal error; unable to process your request. "
-                                          "Please try again."}
+        payload5 = {
+            "code": -1001,
+            "msg": "Internal error; unable to process your request. Please try again.",
+        }
     fired["effect"] = effect + f"answered HTTP {fault['status']}"
     return fault["status"], payload5, headers, f"FAULT http5xx {fault['status']}"

@@ -58,11 +58,15 @@ class SymbolRules:
 
     @classmethod
     def from_exchange_info(cls, raw: dict[str, Any]) -> SymbolRules:
-        rules = cls(raw["symbol"], raw["baseAsset"], raw["quoteAsset"], raw,
-                    base_precision=int(raw.get("baseAssetPrecision", 8)),
-                    quote_precision=int(raw.get("quoteAssetPrecision",
-                                                raw.get("quotePrecision", 8))),
-                    order_types=tuple(raw.get("orderTypes") or cls.order_types))
+        rules = cls(
+            raw["symbol"],
+            raw["baseAsset"],
+            raw["quoteAsset"],
+            raw,
+            base_precision=int(raw.get("baseAssetPrecision", 8)),
+            quote_precision=int(raw.get("quoteAssetPrecision", raw.get("quotePrecision", 8))),
+            order_types=tuple(raw.get("orderTypes") or cls.order_types),
+        )
         for f in raw.get("filters", []):
             kind = f.get("filterType")
             if kind == "PRICE_FILTER":
@@ -72,8 +76,10 @@ class SymbolRules:
                 rules.step = Decimal(f["stepSize"]) or rules.step
                 rules.min_qty, rules.max_qty = Decimal(f["minQty"]), Decimal(f["maxQty"])
             elif kind == "MARKET_LOT_SIZE":
-                rules.market_min_qty, rules.market_max_qty = (Decimal(f["minQty"]),
-                                                              Decimal(f["maxQty"]))
+                rules.market_min_qty, rules.market_max_qty = (
+                    Decimal(f["minQty"]),
+                    Decimal(f["maxQty"]),
+                )
                 rules.market_step = Decimal(f["stepSize"])
             elif kind == "NOTIONAL":
                 rules.notional_filter = "NOTIONAL"
@@ -86,9 +92,15 @@ class SymbolRules:
                 rules.min_notional = Decimal(f.get("minNotional", "0"))
                 rules.min_to_market = bool(f.get("applyToMarket", True))
             elif kind == "PERCENT_PRICE_BY_SIDE":
-                rules.percent_by_side = {k: Decimal(str(f[k])) for k in (
-                    "bidMultiplierUp", "bidMultiplierDown", "askMultiplierUp",
-                    "askMultiplierDown")}
+                rules.percent_by_side = {
+                    k: Decimal(str(f[k]))
+                    for k in (
+                        "bidMultiplierUp",
+                        "bidMultiplierDown",
+                        "askMultiplierUp",
+                        "askMultiplierDown",
+                    )
+                }
             elif kind == "MAX_NUM_ORDERS":
                 rules.max_num_orders = int(f.get("maxNumOrders", 0))
         return rules
@@ -112,9 +124,10 @@ class Candidate:
 def check_price_filter(o: Candidate) -> BinanceError | None:
     r, price = o.rules, o.price
     if price is not None and (
-            (r.min_price > 0 and price < r.min_price)
-            or (r.max_price > 0 and price > r.max_price)
-            or (r.tick > 0 and (price - r.min_price) % r.tick != 0)):
+        (r.min_price > 0 and price < r.min_price)
+        or (r.max_price > 0 and price > r.max_price)
+        or (r.tick > 0 and (price - r.min_price) % r.tick != 0)
+    ):
         return filter_failure("PRICE_FILTER")
     return None
 
@@ -123,8 +136,11 @@ def check_percent_price_by_side(o: Candidate) -> BinanceError | None:
     pct = o.rules.percent_by_side
     if o.price is None or not pct:
         return None
-    up, down = (("bidMultiplierUp", "bidMultiplierDown") if o.side == "BUY"
-                else ("askMultiplierUp", "askMultiplierDown"))
+    up, down = (
+        ("bidMultiplierUp", "bidMultiplierDown")
+        if o.side == "BUY"
+        else ("askMultiplierUp", "askMultiplierDown")
+    )
     if o.price > o.current * pct[up] or o.price < o.current * pct[down]:
         return filter_failure("PERCENT_PRICE_BY_SIDE")
     return None
@@ -133,19 +149,25 @@ def check_percent_price_by_side(o: Candidate) -> BinanceError | None:
 def check_lot_size(o: Candidate) -> BinanceError | None:
     r, qty = o.rules, o.qty
     if qty is not None and (
-            (r.min_qty > 0 and qty < r.min_qty)
-            or (r.max_qty > 0 and qty > r.max_qty)
-            or (r.step > 0 and (qty - r.min_qty) % r.step != 0)):
+        (r.min_qty > 0 and qty < r.min_qty)
+        or (r.max_qty > 0 and qty > r.max_qty)
+        or (r.step > 0 and (qty - r.min_qty) % r.step != 0)
+    ):
         return filter_failure("LOT_SIZE")
     return None
 
 
 def check_market_lot_size(o: Candidate) -> BinanceError | None:
     r, qty = o.rules, o.qty
-    if qty is not None and o.type == "MARKET" and (
+    if (
+        qty is not None
+        and o.type == "MARKET"
+        and (
             (r.market_min_qty > 0 and qty < r.market_min_qty)
             or (r.market_max_qty > 0 and qty > r.market_max_qty)
-            or (r.market_step > 0 and (qty - r.market_min_qty) % r.market_step != 0)):
+            or (r.market_step > 0 and (qty - r.market_min_qty) % r.market_step != 0)
+        )
+    ):
         return filter_failure("MARKET_LOT_SIZE")
     return None
 
@@ -163,11 +185,9 @@ def check_notional(o: Candidate) -> BinanceError | None:
         limit_price = o.current if is_market else o.price
         assert limit_price is not None  # validate_order: LIMIT orders need a price
         notional = o.qty * limit_price
-    if (not is_market or r.min_to_market) and r.min_notional > 0 \
-            and notional < r.min_notional:
+    if (not is_market or r.min_to_market) and r.min_notional > 0 and notional < r.min_notional:
         return filter_failure(r.notional_filter)
-    if (not is_market or r.max_to_market) and r.max_notional > 0 \
-            and notional > r.max_notional:
+    if (not is_market or r.max_to_market) and r.max_notional > 0 and notional > r.max_notional:
         return filter_failure(r.notional_filter)
     return None
 
@@ -214,13 +234,21 @@ def _check_side_and_type(params: dict[str, str], rules: SymbolRules) -> tuple[st
     if not side:
         raise mandatory("side")
     if side not in ("BUY", "SELL"):
-        raise BinanceError(-1100, "Illegal characters found in parameter 'side'; legal "
-                                  "range is 'BUY, SELL'.")
+        raise BinanceError(
+            -1100, "Illegal characters found in parameter 'side'; legal range is 'BUY, SELL'."
+        )
     otype = params.get("type")
     if not otype:
         raise mandatory("type")
-    if otype not in ("LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT",
-                     "TAKE_PROFIT", "TAKE_PROFIT_LIMIT"):
+    if otype not in (
+        "LIMIT",
+        "LIMIT_MAKER",
+        "MARKET",
+        "STOP_LOSS",
+        "STOP_LOSS_LIMIT",
+        "TAKE_PROFIT",
+        "TAKE_PROFIT_LIMIT",
+    ):
         raise BinanceError(-1116, "Invalid orderType.")
     if otype not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
         log.warning("order type %s is not simulated: refused", otype)
@@ -230,8 +258,13 @@ def _check_side_and_type(params: dict[str, str], rules: SymbolRules) -> tuple[st
     return side, otype
 
 
-def _check_combination(otype: str, tif: str | None, qty: Decimal | None,
-                       quote_qty: Decimal | None, price: Decimal | None) -> str:
+def _check_combination(
+    otype: str,
+    tif: str | None,
+    qty: Decimal | None,
+    quote_qty: Decimal | None,
+    price: Decimal | None,
+) -> str:
     """The parameters each order type needs and refuses; the time in force to use."""
     if otype == "LIMIT":
         if tif is None:
@@ -256,8 +289,9 @@ def _check_combination(otype: str, tif: str | None, qty: Decimal | None,
         if tif is not None:
             raise not_required("timeInForce")
         if qty is None and quote_qty is None:
-            raise BinanceError(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, "
-                                      "but both were empty/null!")
+            raise BinanceError(
+                -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
+            )
         if qty is not None and quote_qty is not None:
             raise not_required("quoteOrderQty")
         tif = "GTC"
@@ -266,15 +300,15 @@ def _check_combination(otype: str, tif: str | None, qty: Decimal | None,
     return tif
 
 
-def _check_numbers(rules: SymbolRules, qty: Decimal | None, quote_qty: Decimal | None,
-                   price: Decimal | None) -> None:
+def _check_numbers(
+    rules: SymbolRules, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None
+) -> None:
     """Precision (-1111), then quantities and price > 0 (-1013)."""
     if qty is not None and decimals(qty) > rules.base_precision:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     for value in (price, quote_qty):
         if value is not None and decimals(value) > rules.quote_precision:
-            raise BinanceError(-1111, "Precision is over the maximum defined for this "
-                                      "asset.")
+            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if qty is not None and qty <= 0:
         raise BinanceError(-1013, "Invalid quantity.")
     if quote_qty is not None and quote_qty <= 0:
@@ -283,8 +317,9 @@ def _check_numbers(rules: SymbolRules, qty: Decimal | None, quote_qty: Decimal |
         raise BinanceError(-1013, "Invalid price.")
 
 
-def validate_order(params: dict[str, str], rules: SymbolRules, current: Decimal,
-                   orders: Collection[Order]) -> NewOrder:
+def validate_order(
+    params: dict[str, str], rules: SymbolRules, current: Decimal, orders: Collection[Order]
+) -> NewOrder:
     """Parameter and filter checks of a new order on ``rules``' symbol, in Binance's order;
     no balance check. ``current`` is the symbol's price, ``orders`` all orders so far."""
     side, otype = _check_side_and_type(params, rules)
@@ -302,9 +337,14 @@ def validate_order(params: dict[str, str], rules: SymbolRules, current: Decimal,
     if client_id and any(o.client_id == client_id and o.is_open for o in orders):
         raise BinanceError(-2010, "Duplicate order sent.")
     resp_type = params.get("newOrderRespType") or (
-        "FULL" if otype in ("MARKET", "LIMIT") else "ACK")
+        "FULL" if otype in ("MARKET", "LIMIT") else "ACK"
+    )
     if resp_type not in ("ACK", "RESULT", "FULL"):
-        raise BinanceError(-1100, "Illegal characters found in parameter "
-                                  "'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.")
-    return NewOrder(rules, side, otype, tif, qty, quote_qty, price,
-                    client_id or new_client_id(), resp_type)
+        raise BinanceError(
+            -1100,
+            "Illegal characters found in parameter "
+            "'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.",
+        )
+    return NewOrder(
+        rules, side, otype, tif, qty, quote_qty, price, client_id or new_client_id(), resp_type
+    )

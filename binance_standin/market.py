@@ -24,8 +24,15 @@ class Market:
     :param info: the exchangeInfo document's top level (rateLimits, exchangeFilters, ...).
     """
 
-    def __init__(self, rules: dict[str, SymbolRules], replay: Replay, info: dict[str, Any],
-                 spread: Decimal, level_value: Decimal, levels: int) -> None:
+    def __init__(
+        self,
+        rules: dict[str, SymbolRules],
+        replay: Replay,
+        info: dict[str, Any],
+        spread: Decimal,
+        level_value: Decimal,
+        levels: int,
+    ) -> None:
         self.rules, self.replay, self.info = rules, replay, info
         self.spread, self.level_value, self.levels = spread, level_value, levels
         self.reset()
@@ -74,8 +81,7 @@ class Market:
     def book(self, symbol: str) -> Book:
         """(bids best first, asks best first), ``levels`` each, as (price, quantity)."""
         rules = self.symbol_rules(symbol)
-        return synthetic_book(rules, self.price(symbol), self.spread, self.level_value,
-                              self.levels)
+        return synthetic_book(rules, self.price(symbol), self.spread, self.level_value, self.levels)
 
     def set_price(self, symbol: str, price: float) -> None:
         """Fix a symbol's price (clears its multiplier)."""
@@ -108,38 +114,50 @@ class Market:
         out = {}
         for sym in sorted(self.rules):
             bids, asks = self.book(sym)
-            out[sym] = {"price": float(self.price(sym)), "bid": float(bids[0][0]),
-                        "ask": float(asks[0][0]),
-                        "candle_price": self.replay.candle_price(sym),
-                        "override": (float(self.overrides[sym]) if sym in self.overrides
-                                     else None),
-                        "multiplier": (float(self.multipliers[sym])
-                                       if sym in self.multipliers else None)}
+            out[sym] = {
+                "price": float(self.price(sym)),
+                "bid": float(bids[0][0]),
+                "ask": float(asks[0][0]),
+                "candle_price": self.replay.candle_price(sym),
+                "override": (float(self.overrides[sym]) if sym in self.overrides else None),
+                "multiplier": (float(self.multipliers[sym]) if sym in self.multipliers else None),
+            }
         return out
 
     # ---------------------------------------------------------------- public endpoints
-    def exchange_info(self, symbol: str | None = None,
-                      symbols: list[str] | None = None) -> dict[str, Any]:
+    def exchange_info(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any]:
         wanted = [symbol] if symbol else symbols
         if wanted:
             for s in wanted:
                 self.symbol_rules(s)
         chosen = [self.rules[s].raw for s in (wanted or sorted(self.rules))]
-        return {"timezone": self.info.get("timezone", "UTC"),
-                "serverTime": self.replay.now_ms(),
-                "rateLimits": self.info.get("rateLimits", []),
-                "exchangeFilters": self.info.get("exchangeFilters", []),
-                "symbols": json.loads(json.dumps(chosen))}
+        return {
+            "timezone": self.info.get("timezone", "UTC"),
+            "serverTime": self.replay.now_ms(),
+            "rateLimits": self.info.get("rateLimits", []),
+            "exchangeFilters": self.info.get("exchangeFilters", []),
+            "symbols": json.loads(json.dumps(chosen)),
+        }
 
-    def klines(self, symbol: str, interval: str, start: int | None = None,
-               end: int | None = None, limit: int = 500) -> list[list[Any]]:
+    def klines(
+        self,
+        symbol: str,
+        interval: str,
+        start: int | None = None,
+        end: int | None = None,
+        limit: int = 500,
+    ) -> list[list[Any]]:
         """Binance klines in wall-clock time, the last one partial (see the package doc)."""
         self.symbol_rules(symbol)
-        return self.replay.klines(symbol, interval, start, end, limit,
-                                  price=lambda: self.price(symbol))
+        return self.replay.klines(
+            symbol, interval, start, end, limit, price=lambda: self.price(symbol)
+        )
 
-    def ticker_24hr(self, symbol: str | None = None,
-                    symbols: list[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    def ticker_24hr(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         out = [self._ticker(s) for s in self.wanted(symbol, symbols)]
         return out[0] if symbol else out
 
@@ -149,48 +167,74 @@ class Market:
         p = self.price(symbol)
         bids, asks = self.book(symbol)
         (bid, bid_qty), (ask, ask_qty) = bids[0], asks[0]
-        open_price = max(round_to(dec(self.replay.candle_price(symbol, now - DAY)), rules.tick),
-                         rules.tick)
+        open_price = max(
+            round_to(dec(self.replay.candle_price(symbol, now - DAY)), rules.tick), rules.tick
+        )
         highs, lows, volume, quote_volume = self.replay.day_window(symbol, now)
         highs += [float(p), float(open_price)]
         lows += [float(p), float(open_price)]
         change = p - open_price
         pct = (change / open_price * 100) if open_price else ZERO
         return {
-            "symbol": symbol, "priceChange": fmt(change) if change >= 0 else "-" + fmt(-change),
+            "symbol": symbol,
+            "priceChange": fmt(change) if change >= 0 else "-" + fmt(-change),
             "priceChangePercent": f"{float(pct):.3f}",
             "weightedAvgPrice": f"{(quote_volume / volume if volume else float(p)):.8f}",
-            "prevClosePrice": fmt(open_price), "lastPrice": fmt(p),
+            "prevClosePrice": fmt(open_price),
+            "lastPrice": fmt(p),
             "lastQty": fmt(floor_to(Decimal(100) / p, rules.step)),
-            "bidPrice": fmt(bid), "bidQty": fmt(bid_qty), "askPrice": fmt(ask),
-            "askQty": fmt(ask_qty), "openPrice": fmt(open_price),
-            "highPrice": f"{max(highs):.8f}", "lowPrice": f"{min(lows):.8f}",
-            "volume": f"{volume:.8f}", "quoteVolume": f"{quote_volume:.8f}",
-            "openTime": now - DAY, "closeTime": now, "firstId": -1, "lastId": -1, "count": 0,
+            "bidPrice": fmt(bid),
+            "bidQty": fmt(bid_qty),
+            "askPrice": fmt(ask),
+            "askQty": fmt(ask_qty),
+            "openPrice": fmt(open_price),
+            "highPrice": f"{max(highs):.8f}",
+            "lowPrice": f"{min(lows):.8f}",
+            "volume": f"{volume:.8f}",
+            "quoteVolume": f"{quote_volume:.8f}",
+            "openTime": now - DAY,
+            "closeTime": now,
+            "firstId": -1,
+            "lastId": -1,
+            "count": 0,
         }
 
-    def ticker_price(self, symbol: str | None = None,
-                     symbols: list[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    def ticker_price(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         out = [{"symbol": s, "price": fmt(self.price(s))} for s in self.wanted(symbol, symbols)]
         return out[0] if symbol else out
 
-    def book_ticker(self, symbol: str | None = None,
-                    symbols: list[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+    def book_ticker(
+        self, symbol: str | None = None, symbols: list[str] | None = None
+    ) -> dict[str, Any] | list[dict[str, Any]]:
         out = []
         for s in self.wanted(symbol, symbols):
             bids, asks = self.book(s)
-            out.append({"symbol": s, "bidPrice": fmt(bids[0][0]), "bidQty": fmt(bids[0][1]),
-                        "askPrice": fmt(asks[0][0]), "askQty": fmt(asks[0][1])})
+            out.append(
+                {
+                    "symbol": s,
+                    "bidPrice": fmt(bids[0][0]),
+                    "bidQty": fmt(bids[0][1]),
+                    "askPrice": fmt(asks[0][0]),
+                    "askQty": fmt(asks[0][1]),
+                }
+            )
         return out[0] if symbol else out
 
     def depth(self, symbol: str, limit: int = 100) -> dict[str, Any]:
         bids, asks = self.book(self.symbol_rules(symbol).symbol)
         n = max(1, min(int(limit), 5000))
         self.update_id += 1
-        return {"lastUpdateId": self.update_id,
-                "bids": [[fmt(px), fmt(q)] for px, q in bids[:n]],
-                "asks": [[fmt(px), fmt(q)] for px, q in asks[:n]]}
+        return {
+            "lastUpdateId": self.update_id,
+            "bids": [[fmt(px), fmt(q)] for px, q in bids[:n]],
+            "asks": [[fmt(px), fmt(q)] for px, q in asks[:n]],
+        }
 
     def avg_price(self, symbol: str) -> dict[str, Any]:
-        return {"mins": 5, "price": fmt(self.price(self.symbol_rules(symbol).symbol)),
-                "closeTime": self.replay.now_ms()}
+        return {
+            "mins": 5,
+            "price": fmt(self.price(self.symbol_rules(symbol).symbol)),
+            "closeTime": self.replay.now_ms(),
+        }

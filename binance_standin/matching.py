@@ -17,8 +17,9 @@ Levels = list[tuple[Decimal, Decimal]]
 Book = tuple[Levels, Levels]
 
 
-def synthetic_book(rules: SymbolRules, p: Decimal, spread: Decimal, level_value: Decimal,
-                   levels: int) -> Book:
+def synthetic_book(
+    rules: SymbolRules, p: Decimal, spread: Decimal, level_value: Decimal, levels: int
+) -> Book:
     """(bids, asks) around the price ``p``: best bid ``p*(1-spread/2)`` rounded down to the
     tick, best ask ``p*(1+spread/2)`` rounded up (at least one tick apart), ``levels`` levels
     each side 1 bp (at least one tick) apart, each holding ``level_value`` quote value."""
@@ -34,9 +35,16 @@ def synthetic_book(rules: SymbolRules, p: Decimal, spread: Decimal, level_value:
     return bids, asks
 
 
-def walk(book: Book, rules: SymbolRules, side: str, *,
-         qty: Decimal | None = None, quote: Decimal | None = None,
-         limit: Decimal | None = None, beyond: bool = False) -> Levels:
+def walk(
+    book: Book,
+    rules: SymbolRules,
+    side: str,
+    *,
+    qty: Decimal | None = None,
+    quote: Decimal | None = None,
+    limit: Decimal | None = None,
+    beyond: bool = False,
+) -> Levels:
     """Taker fills against ``book`` (bids, asks): (price, qty) per level touched.
 
     ``qty`` or ``quote`` bounds the total; ``limit`` stops at levels that do not cross;
@@ -48,8 +56,9 @@ def walk(book: Book, rules: SymbolRules, side: str, *,
     rem_q, rem_quote = qty, quote
     exhausted = True
     for px, level_qty in levels:
-        if limit is not None and ((side == "BUY" and px > limit)
-                                  or (side == "SELL" and px < limit)):
+        if limit is not None and (
+            (side == "BUY" and px > limit) or (side == "SELL" and px < limit)
+        ):
             exhausted = False
             break
         q = level_qty if rem_q is None else min(level_qty, rem_q)
@@ -60,7 +69,8 @@ def walk(book: Book, rules: SymbolRules, side: str, *,
             rem_q = None if rem_q is None else rem_q - q
             rem_quote = None if rem_quote is None else rem_quote - px * q
         if (rem_q is not None and rem_q <= 0) or (
-                rem_quote is not None and floor_to(rem_quote / px, rules.step) <= 0):
+            rem_quote is not None and floor_to(rem_quote / px, rules.step) <= 0
+        ):
             exhausted = False
             break
     if exhausted and beyond and levels:
@@ -75,10 +85,18 @@ def walk(book: Book, rules: SymbolRules, side: str, *,
     return fills
 
 
-def plan_fills(book: Callable[[], Book], rules: SymbolRules, side: str, otype: str,
-               tif: str, qty: Decimal | None, quote_qty: Decimal | None,
-               price: Decimal | None, full: Levels | None,
-               fault: dict[str, Any] | None) -> tuple[Levels, Decimal]:
+def plan_fills(
+    book: Callable[[], Book],
+    rules: SymbolRules,
+    side: str,
+    otype: str,
+    tif: str,
+    qty: Decimal | None,
+    quote_qty: Decimal | None,
+    price: Decimal | None,
+    full: Levels | None,
+    fault: dict[str, Any] | None,
+) -> tuple[Levels, Decimal]:
     """The taker fills of a new order and the quantity it gets as a maker fill at its limit
     price (a ``partial`` fault on a GTC that does not cross). ``full`` is a MARKET order's
     complete walk; ``fault`` the ``partial``/``expire`` fault it consumed, if any; ``book``
@@ -88,9 +106,14 @@ def plan_fills(book: Callable[[], Book], rules: SymbolRules, side: str, otype: s
     if otype == "MARKET":
         if fault:
             frac = dec(fault["fraction"])
-            return walk(book(), rules, side, beyond=True,
-                        qty=None if qty is None else floor_to(qty * frac, rules.step),
-                        quote=None if quote_qty is None else quote_qty * frac), ZERO
+            return walk(
+                book(),
+                rules,
+                side,
+                beyond=True,
+                qty=None if qty is None else floor_to(qty * frac, rules.step),
+                quote=None if quote_qty is None else quote_qty * frac,
+            ), ZERO
         assert full is not None
         return full, ZERO
     assert qty is not None  # LIMIT and LIMIT_MAKER orders carry a quantity

@@ -42,64 +42,130 @@ class Order:
 
     def _common(self) -> dict[str, Any]:
         return {
-            "symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
-            "clientOrderId": self.client_id, "price": fmt(self.price),
-            "origQty": fmt(self.orig_qty), "executedQty": fmt(self.executed),
-            "cummulativeQuoteQty": fmt(self.cum_quote), "status": self.status,
-            "timeInForce": self.tif, "type": self.type, "side": self.side,
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_id,
+            "price": fmt(self.price),
+            "origQty": fmt(self.orig_qty),
+            "executedQty": fmt(self.executed),
+            "cummulativeQuoteQty": fmt(self.cum_quote),
+            "status": self.status,
+            "timeInForce": self.tif,
+            "type": self.type,
+            "side": self.side,
         }
 
     def binance_new(self, resp_type: str, transact_time: int) -> dict[str, Any]:
         """``POST /api/v3/order`` answer (``newOrderRespType`` ACK / RESULT / FULL)."""
-        ack = {"symbol": self.symbol, "orderId": self.order_id, "orderListId": -1,
-               "clientOrderId": self.client_id, "transactTime": transact_time}
+        ack = {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_id,
+            "transactTime": transact_time,
+        }
         if resp_type == "ACK":
             return ack
-        out = {**ack, **self._common(), "origQuoteOrderQty": fmt(self.orig_quote),
-               "workingTime": self.working_time, "selfTradePreventionMode": "NONE"}
+        out = {
+            **ack,
+            **self._common(),
+            "origQuoteOrderQty": fmt(self.orig_quote),
+            "workingTime": self.working_time,
+            "selfTradePreventionMode": "NONE",
+        }
         if resp_type == "FULL":
-            out["fills"] = [{"price": fmt(t["price"]), "qty": fmt(t["qty"]),
-                             "commission": fmt(t["commission"]),
-                             "commissionAsset": t["commissionAsset"], "tradeId": t["id"]}
-                            for t in self.fills]
+            out["fills"] = [
+                {
+                    "price": fmt(t["price"]),
+                    "qty": fmt(t["qty"]),
+                    "commission": fmt(t["commission"]),
+                    "commissionAsset": t["commissionAsset"],
+                    "tradeId": t["id"],
+                }
+                for t in self.fills
+            ]
         return out
 
     def binance_query(self) -> dict[str, Any]:
         """``GET /api/v3/order`` / ``openOrders`` / ``allOrders`` entry."""
-        return {**self._common(), "stopPrice": fmt(0), "icebergQty": fmt(0),
-                "time": self.time, "updateTime": self.update_time, "isWorking": True,
-                "workingTime": self.working_time, "origQuoteOrderQty": fmt(self.orig_quote),
-                "selfTradePreventionMode": "NONE"}
+        return {
+            **self._common(),
+            "stopPrice": fmt(0),
+            "icebergQty": fmt(0),
+            "time": self.time,
+            "updateTime": self.update_time,
+            "isWorking": True,
+            "workingTime": self.working_time,
+            "origQuoteOrderQty": fmt(self.orig_quote),
+            "selfTradePreventionMode": "NONE",
+        }
 
     def binance_cancel(self, cancel_client_id: str, transact_time: int) -> dict[str, Any]:
         common = self._common()
-        return {"symbol": self.symbol, "origClientOrderId": self.client_id,
-                "orderId": self.order_id, "orderListId": -1, "clientOrderId": cancel_client_id,
-                "transactTime": transact_time,
-                **{k: common[k] for k in ("price", "origQty", "executedQty",
-                                          "cummulativeQuoteQty", "status", "timeInForce",
-                                          "type", "side")},
-                "selfTradePreventionMode": "NONE"}
+        return {
+            "symbol": self.symbol,
+            "origClientOrderId": self.client_id,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": cancel_client_id,
+            "transactTime": transact_time,
+            **{
+                k: common[k]
+                for k in (
+                    "price",
+                    "origQty",
+                    "executedQty",
+                    "cummulativeQuoteQty",
+                    "status",
+                    "timeInForce",
+                    "type",
+                    "side",
+                )
+            },
+            "selfTradePreventionMode": "NONE",
+        }
 
     def state(self) -> dict[str, Any]:
         """Plain numbers for ``/sim/state``."""
-        return {"orderId": self.order_id, "clientOrderId": self.client_id,
-                "symbol": self.symbol, "side": self.side, "type": self.type,
-                "timeInForce": self.tif, "status": self.status, "price": float(self.price),
-                "origQty": float(self.orig_qty), "executedQty": float(self.executed),
-                "cummulativeQuoteQty": float(self.cum_quote),
-                "origQuoteOrderQty": float(self.orig_quote), "time": self.time,
-                "updateTime": self.update_time, "held": self.held, "fault": self.fault,
-                "trades": [t["id"] for t in self.fills]}
+        return {
+            "orderId": self.order_id,
+            "clientOrderId": self.client_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "timeInForce": self.tif,
+            "status": self.status,
+            "price": float(self.price),
+            "origQty": float(self.orig_qty),
+            "executedQty": float(self.executed),
+            "cummulativeQuoteQty": float(self.cum_quote),
+            "origQuoteOrderQty": float(self.orig_quote),
+            "time": self.time,
+            "updateTime": self.update_time,
+            "held": self.held,
+            "fault": self.fault,
+            "trades": [t["id"] for t in self.fills],
+        }
 
 
 def trade_binance(t: dict[str, Any]) -> dict[str, Any]:
     """``GET /api/v3/myTrades`` entry."""
-    return {"symbol": t["symbol"], "id": t["id"], "orderId": t["orderId"], "orderListId": -1,
-            "price": fmt(t["price"]), "qty": fmt(t["qty"]), "quoteQty": fmt(t["quoteQty"]),
-            "commission": fmt(t["commission"]), "commissionAsset": t["commissionAsset"],
-            "time": t["time"], "isBuyer": t["side"] == "BUY", "isMaker": t["isMaker"],
-            "isBestMatch": True}
+    return {
+        "symbol": t["symbol"],
+        "id": t["id"],
+        "orderId": t["orderId"],
+        "orderListId": -1,
+        "price": fmt(t["price"]),
+        "qty": fmt(t["qty"]),
+        "quoteQty": fmt(t["quoteQty"]),
+        "commission": fmt(t["commission"]),
+        "commissionAsset": t["commissionAsset"],
+        "time": t["time"],
+        "isBuyer": t["side"] == "BUY",
+        "isMaker": t["isMaker"],
+        "isBestMatch": True,
+    }
 
 
 def trade_state(t: dict[str, Any]) -> dict[str, Any]:

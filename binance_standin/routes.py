@@ -64,12 +64,21 @@ ROUTES: dict[tuple[str, str], Route] = {
 }
 
 #: request parameters worth a mention in the one-line request log
-LOGGED_PARAMS = ("symbol", "interval", "limit", "side", "type", "timeInForce", "quantity",
-                 "quoteOrderQty", "price", "orderId")
+LOGGED_PARAMS = (
+    "symbol",
+    "interval",
+    "limit",
+    "side",
+    "type",
+    "timeInForce",
+    "quantity",
+    "quoteOrderQty",
+    "price",
+    "orderId",
+)
 
 
-def api_call(sim: SimExchange, handler: str, params: dict[str, str],
-             method: str, path: str) -> Any:
+def api_call(sim: SimExchange, handler: str, params: dict[str, str], method: str, path: str) -> Any:
     """Run one Binance endpoint on ``sim`` (raises :class:`BinanceError`)."""
     symbol = params.get("symbol") or None
     symbols = symbols_param(params["symbols"]) if params.get("symbols") else None
@@ -82,9 +91,13 @@ def api_call(sim: SimExchange, handler: str, params: dict[str, str],
     if handler == "klines":
         if not params.get("interval"):
             raise mandatory("interval")
-        return sim.klines(sim.symbol_rules(symbol).symbol, params["interval"],
-                          int_param(params, "startTime"), int_param(params, "endTime"),
-                          int_param(params, "limit", 500) or 500)
+        return sim.klines(
+            sim.symbol_rules(symbol).symbol,
+            params["interval"],
+            int_param(params, "startTime"),
+            int_param(params, "endTime"),
+            int_param(params, "limit", 500) or 500,
+        )
     if handler == "ticker_24hr":
         return sim.ticker_24hr(symbol, symbols)
     if handler == "ticker_price":
@@ -122,8 +135,9 @@ def api_call(sim: SimExchange, handler: str, params: dict[str, str],
     raise RuntimeError(f"no handler {handler}")
 
 
-def check_signed(sim: SimExchange, headers: Any, query: str, body: str,
-                  params: dict[str, str]) -> None:
+def check_signed(
+    sim: SimExchange, headers: Any, query: str, body: str, params: dict[str, str]
+) -> None:
     """Binance's SIGNED checks: API key, HMAC-SHA256 signature, timestamp/recvWindow."""
     key = headers.get("X-MBX-APIKEY")
     if not key:
@@ -135,8 +149,10 @@ def check_signed(sim: SimExchange, headers: Any, query: str, body: str,
         raise mandatory("signature")
 
     def strip(raw: str) -> str:
-        return "&".join(part for part in raw.split("&") if part and
-                        not part.startswith("signature="))
+        return "&".join(
+            part for part in raw.split("&") if part and not part.startswith("signature=")
+        )
+
     payload = strip(query) + strip(body)  # Binance: totalParams = query string + body
     expected = hmac.new(sim.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.lower()):
@@ -149,8 +165,9 @@ def check_signed(sim: SimExchange, headers: Any, query: str, body: str,
         raise BinanceError(-1131, "recvWindow must be less than 60000")
     now = wall_ms()
     if timestamp > now + 1000:
-        raise BinanceError(-1021, "Timestamp for this request was 1000ms ahead of the "
-                                  "server's time.")
+        raise BinanceError(
+            -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+        )
     if now - timestamp > recv_window:
         raise BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
 
@@ -210,27 +227,42 @@ class Handler(BaseHTTPRequestHandler):
                 status, payload, headers, note = self._api(method, path, url.query, body)
         except Exception as exc:  # a bug in the sim: say so loudly, answer like Binance
             log.error("sim internal error on %s %s:\n%s", method, path, traceback.format_exc())
-            status, payload, headers = 500, {"code": -1000, "msg": f"sim internal error: "
-                                                                   f"{exc!r}"}, {}
+            status, payload, headers = (
+                500,
+                {"code": -1000, "msg": f"sim internal error: {exc!r}"},
+                {},
+            )
         self._send(status, payload, headers)
         if isinstance(payload, dict) and isinstance(payload.get("code"), int) and status >= 400:
             note = f"{note} code={payload['code']} {payload.get('msg', '')}".strip()
-        params = dict(parse_qsl(url.query)) | (dict(parse_qsl(body))
-                                                 if not path.startswith("/sim") else {})
+        params = dict(parse_qsl(url.query)) | (
+            dict(parse_qsl(body)) if not path.startswith("/sim") else {}
+        )
         shown = " ".join(f"{k}={params[k]}" for k in LOGGED_PARAMS if k in params)
         level = logging.WARNING if status == 404 else logging.INFO
-        log.log(level, "%s %s%s -> %d (%.0f ms)%s", method, path, f" [{shown}]" if shown else "",
-                status, (time.monotonic() - started) * 1000, f" {note}" if note else "")
+        log.log(
+            level,
+            "%s %s%s -> %d (%.0f ms)%s",
+            method,
+            path,
+            f" [{shown}]" if shown else "",
+            status,
+            (time.monotonic() - started) * 1000,
+            f" {note}" if note else "",
+        )
 
     # ------------------------------------------------------------------ Binance API
-    def _api(self, method: str, path: str, query: str,
-             body: str) -> tuple[int, Any, dict[str, str], str]:
+    def _api(
+        self, method: str, path: str, query: str, body: str
+    ) -> tuple[int, Any, dict[str, str], str]:
         sim = self.server.sim
         route = ROUTES.get((method, path))
         if route is None:
             sim.note_unexpected(method, path)
-            msg = (f"UNEXPECTED request {method} {path}: binance_standin serves Binance "
-                   "spot /api/v3 only (see its module docstring)")
+            msg = (
+                f"UNEXPECTED request {method} {path}: binance_standin serves Binance "
+                "spot /api/v3 only (see its module docstring)"
+            )
             return 404, msg, {}, "UNEXPECTED (not served by the sim)"
         params = dict(parse_qsl(query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
@@ -241,11 +273,15 @@ class Handler(BaseHTTPRequestHandler):
             return status, payload, weight_headers, ""
         fault, fired = claimed
         return answer_net_fault(
-            fault, fired, lambda: self._run(route, method, path, query, body, params),
-            weight_headers)
+            fault,
+            fired,
+            lambda: self._run(route, method, path, query, body, params),
+            weight_headers,
+        )
 
-    def _run(self, route: Route, method: str, path: str, query: str, body: str,
-             params: dict[str, str]) -> tuple[int, Any]:
+    def _run(
+        self, route: Route, method: str, path: str, query: str, body: str, params: dict[str, str]
+    ) -> tuple[int, Any]:
         sim = self.server.sim
         try:
             if route.signed:

@@ -44,8 +44,9 @@ class SimHTTPServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def start_server(port: int = 0, datadir: str | Path | None = None,
-                 **options: Any) -> tuple[SimHTTPServer, str]:
+def start_server(
+    port: int = 0, datadir: str | Path | None = None, **options: Any
+) -> tuple[SimHTTPServer, str]:
     """Start the sim on 127.0.0.1:``port`` (0 = any free port) in a daemon thread.
 
     ``options`` go to :class:`SimExchange` (timeframe, start, balances, fee, key, secret,
@@ -56,8 +57,12 @@ def start_server(port: int = 0, datadir: str | Path | None = None,
         raise ValueError("start_server: datadir is required")
     sim = SimExchange(datadir, **options)
     server = SimHTTPServer((HOST, int(port)), sim)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              name=f"binance-sim-{server.server_address[1]}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.02},
+        name=f"binance-sim-{server.server_address[1]}",
+        daemon=True,
+    )
     thread.start()
     server._serving.wait(5)
     return server, server.url

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sys
 
-MESSAGE = ("rebalance_plugin.bench has moved: run `make bench`, or `python -m tools.bench` from "
-           "the repository's root")
+MESSAGE = (
+    "rebalance_plugin.bench has moved: run `make bench`, or `python -m tools.bench` from "
+    "the repository's root"
+)
 
 
 def main() -> int:

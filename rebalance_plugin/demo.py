@@ -42,8 +42,9 @@ def banner(lines: list[str], char: str = "#") -> str:
     return "\n".join(["", edge, edge, *body, edge, edge, ""])
 
 
-def coverage(datadir: Path, pairs: list[str], timeframe: str,
-             data_format: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+def coverage(
+    datadir: Path, pairs: list[str], timeframe: str, data_format: str
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """Common (first, last) candle of ``pairs`` in ``datadir``, or None if a file is missing."""
     if not report.has_candles(datadir, pairs, timeframe, data_format):
         return None
@@ -70,8 +71,9 @@ def demo_timerange(cover: tuple[pd.Timestamp, pd.Timestamp]) -> str | None:
     return f"{start:%Y%m%d}-{end:%Y%m%d}"
 
 
-def find_data(user_data: Path, exchange: str, pairs: list[str], timeframe: str,
-              data_format: str) -> tuple[Path, str] | None:
+def find_data(
+    user_data: Path, exchange: str, pairs: list[str], timeframe: str, data_format: str
+) -> tuple[Path, str] | None:
     """(datadir, timerange) of the first real-data candidate that covers the pairs."""
     for candidate in (user_data / "data" / exchange, ROOT.parent / "shared" / "data" / "binance"):
         cover = coverage(candidate, pairs, timeframe, data_format)
@@ -80,8 +82,10 @@ def find_data(user_data: Path, exchange: str, pairs: list[str], timeframe: str,
             continue
         timerange = demo_timerange(cover)
         if timerange is None:
-            print(f"  {candidate}: the coins' common coverage {cover[0]:%Y-%m-%d} -> "
-                  f"{cover[1]:%Y-%m-%d} has under {MIN_DAYS} days in 2021-2025")
+            print(
+                f"  {candidate}: the coins' common coverage {cover[0]:%Y-%m-%d} -> "
+                f"{cover[1]:%Y-%m-%d} has under {MIN_DAYS} days in 2021-2025"
+            )
             continue
         return candidate, timerange
     return None
@@ -113,8 +117,10 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
 
     portfolio = ", ".join(f"{c} {w:g}%" for c, w in coins.items())
-    print(f"freqtrade-rebalance demo: {portfolio}, investment "
-          f"{config['rebalance'].get('investment')} {stake}, {timeframe} candles")
+    print(
+        f"freqtrade-rebalance demo: {portfolio}, investment "
+        f"{config['rebalance'].get('investment')} {stake}, {timeframe} candles"
+    )
     print("Looking for candles:")
     found = find_data(user_data, exchange, pairs, timeframe, data_format)
     note = None
@@ -127,25 +133,45 @@ def main(argv: list[str] | None = None) -> int:
         datadir = user_data / "data" / "synthetic"
         timerange = f"{RANGE_START:%Y%m%d}-{RANGE_END:%Y%m%d}"
         note = "SYNTHETIC DATA - not real prices"
-        print(banner([
-            BANNER,
-            "No real candles of the portfolio's coins were found, so this demo runs on a",
-            f"generated market ({datadir}, seed {SYNTHETIC_SEED}).",
-            "EVERY FIGURE BELOW IS SYNTHETIC: it says nothing about real performance.",
-        ]), flush=True)
+        print(
+            banner(
+                [
+                    BANNER,
+                    "No real candles of the portfolio's coins were found, so this demo runs on a",
+                    f"generated market ({datadir}, seed {SYNTHETIC_SEED}).",
+                    "EVERY FIGURE BELOW IS SYNTHETIC: it says nothing about real performance.",
+                ]
+            ),
+            flush=True,
+        )
         generate_market(datadir, pairs, timeframe, RANGE_START, RANGE_END, seed=SYNTHETIC_SEED)
-        print(f"  generated {len(pairs)} synthetic {timeframe} files, timerange {timerange}\n",
-              flush=True)
+        print(
+            f"  generated {len(pairs)} synthetic {timeframe} files, timerange {timerange}\n",
+            flush=True,
+        )
 
     before = _latest(results)
-    command = [sys.executable, "-m", "rebalance_plugin.offline", "backtesting",
-               "-c", str(CONFIG), "--datadir", str(datadir), "--timerange", timerange,
-               "--cache", "none"]
+    command = [
+        sys.executable,
+        "-m",
+        "rebalance_plugin.offline",
+        "backtesting",
+        "-c",
+        str(CONFIG),
+        "--datadir",
+        str(datadir),
+        "--timerange",
+        timerange,
+        "--cache",
+        "none",
+    ]
     print("$ python " + " ".join(command[1:]) + "\n", flush=True)
     rc = subprocess.run(command, cwd=ROOT, check=False).returncode
     if rc != 0:
-        print(f"\nerror: the backtest failed (exit code {rc}); see Freqtrade's messages above",
-              file=sys.stderr)
+        print(
+            f"\nerror: the backtest failed (exit code {rc}); see Freqtrade's messages above",
+            file=sys.stderr,
+        )
         return rc
     latest = _latest(results)
     if latest is None or latest == before or not (results / latest).is_file():
@@ -154,16 +180,26 @@ def main(argv: list[str] | None = None) -> int:
 
     print("", flush=True)
     try:
-        report.run(config_path=CONFIG, datadir=datadir, result_path=results / latest,
-                   plot_path=results / report.DEFAULT_PLOT.name, note=note)
+        report.run(
+            config_path=CONFIG,
+            datadir=datadir,
+            result_path=results / latest,
+            plot_path=results / report.DEFAULT_PLOT.name,
+            note=note,
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"\nerror: the portfolio report failed: {err}", file=sys.stderr)
         return 1
     if note:
-        print(banner([
-            "THE FIGURES ABOVE ARE SYNTHETIC (seeded random walk, not real prices).",
-            "Put real candles in user_data/data/binance (freqtrade download-data) for real ones.",
-        ]))
+        print(
+            banner(
+                [
+                    "THE FIGURES ABOVE ARE SYNTHETIC (seeded random walk, not real prices).",
+                    "Put real candles in user_data/data/binance (freqtrade download-data) "
+                    "for real ones.",
+                ]
+            )
+        )
     print(f"\nDemo finished in {time.monotonic() - began:.0f} s.")
     return 0
 

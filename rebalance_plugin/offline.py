@@ -71,7 +71,7 @@ def _data_path(name: str) -> Path:
     return Path(str(resources.files("rebalance_plugin").joinpath("data", name)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_json(name: str) -> dict[str, Any]:
     return json.loads(_data_path(name).read_text(encoding="utf-8"))
 

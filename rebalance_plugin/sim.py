@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import sys
 
-MOVED = ("rebalance_plugin.sim has moved: the Binance stand-in is now the top-level package "
-         "binance_standin - run `python -m binance_standin` (same arguments); import from "
-         "`binance_standin` in Python.")
+MOVED = (
+    "rebalance_plugin.sim has moved: the Binance stand-in is now the top-level package "
+    "binance_standin - run `python -m binance_standin` (same arguments); import from "
+    "`binance_standin` in Python."
+)
 
 
 def main(argv: list[str] | None = None) -> int:

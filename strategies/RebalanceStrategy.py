@@ -16,10 +16,10 @@ decisions with the pure core (``rebalance_plugin.core``).
 
 from datetime import datetime
 
-from pandas import DataFrame
-
 from freqtrade.persistence import Trade
 from freqtrade.strategy import IStrategy
+from pandas import DataFrame
+
 from rebalance_plugin.ft import RebalanceMixin
 from rebalance_plugin.ft.fastpath import NoTradeCopyMixin
 

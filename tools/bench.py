@@ -67,8 +67,9 @@ INVESTMENT = 10000.0
 FEE = 0.001
 
 BALANCED_GROWTH: dict[str, float] = {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}
-TEN_COINS: dict[str, float] = {c: 10 for c in ("BTC", "ETH", "BNB", "SOL", "XRP", "ADA", "DOGE",
-                                               "LINK", "LTC", "TRX")}
+TEN_COINS: dict[str, float] = {
+    c: 10 for c in ("BTC", "ETH", "BNB", "SOL", "XRP", "ADA", "DOGE", "LINK", "LTC", "TRX")
+}
 
 #: Order-count bucket edges (mean orders per open trade at the candle).
 BUCKETS_LONG = (0, 100, 300, 600, 1000)
@@ -86,8 +87,13 @@ def pairs_of(coins: dict[str, float], stake: str = "USDT") -> list[str]:
     return [f"{coin}/{stake}" for coin in coins]
 
 
-def build_config(base: dict[str, Any], coins: dict[str, float], threshold: float,
-                 investment: float, user_data_dir: str | Path) -> dict[str, Any]:
+def build_config(
+    base: dict[str, Any],
+    coins: dict[str, float],
+    threshold: float,
+    investment: float,
+    user_data_dir: str | Path,
+) -> dict[str, Any]:
     """A deep copy of config.json with another portfolio: the whitelist lists exactly its pairs,
     the dry-run wallet is the investment. Strategy and strategy path come from the CLI."""
     cfg = copy.deepcopy(base)
@@ -107,8 +113,9 @@ def bucket_label(lo: float, hi: float | None) -> str:
     return f"{lo:g}+" if hi is None else f"{lo:g}-{hi:g}"
 
 
-def bucket_medians(samples: list[tuple[float, float]],
-                   edges: tuple[float, ...]) -> list[tuple[str, int, float | None]]:
+def bucket_medians(
+    samples: list[tuple[float, float]], edges: tuple[float, ...]
+) -> list[tuple[str, int, float | None]]:
     """samples: (seconds per candle, orders per trade). One row per bucket [lo, hi), the last
     open-ended: (label, number of candles, median microseconds or None when empty)."""
     rows = []
@@ -141,8 +148,10 @@ def format_table(headers: list[str], rows: list[list[str]], right: set[int] | No
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
 
     def fmt(row: list[str]) -> str:
-        return "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
-                         for i, (c, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths))
+        ).rstrip()
 
     return "\n".join([fmt(headers), "  ".join("-" * w for w in widths), *map(fmt, rows)])
 
@@ -163,8 +172,7 @@ class Run:
 def write_config(tmp: Path, name: str, coins: dict[str, float], threshold: float) -> Path:
     user_data = tmp / name / "user_data"
     user_data.mkdir(parents=True)
-    cfg = build_config(json.loads(BASE_CONFIG.read_text()), coins, threshold, INVESTMENT,
-                       user_data)
+    cfg = build_config(json.loads(BASE_CONFIG.read_text()), coins, threshold, INVESTMENT, user_data)
     path = tmp / name / "config.json"
     path.write_text(json.dumps(cfg, indent=2))
     return path
@@ -173,17 +181,36 @@ def write_config(tmp: Path, name: str, coins: dict[str, float], threshold: float
 def run_cli(run: Run, tmp: Path, datadir: Path) -> None:
     config = write_config(tmp, run.key, run.coins, run.threshold)
     strategy, strategy_path = run.strategy
-    cmd = [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config),
-           "--strategy", strategy, "--strategy-path", str(strategy_path),
-           "--datadir", str(datadir), "--timerange", TIMERANGE,
-           "--cache", "none", "--export", "none"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rebalance_plugin.offline",
+        "backtesting",
+        "-c",
+        str(config),
+        "--strategy",
+        strategy,
+        "--strategy-path",
+        str(strategy_path),
+        "--datadir",
+        str(datadir),
+        "--timerange",
+        TIMERANGE,
+        "--cache",
+        "none",
+        "--export",
+        "none",
+    ]
     env = {**os.environ, "COLUMNS": "200"}
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     run.seconds = time.perf_counter() - start
     if proc.returncode != 0:
-        print(f"\n{' '.join(cmd)}\nfailed (exit {proc.returncode}):\n"
-              + "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]), file=sys.stderr)
+        print(
+            f"\n{' '.join(cmd)}\nfailed (exit {proc.returncode}):\n"
+            + "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]),
+            file=sys.stderr,
+        )
         sys.exit(1)
     run.final_balance = parse_final_balance(proc.stdout)
     journal_file = config.parent / "user_data" / JOURNAL
@@ -205,8 +232,9 @@ def _no_progress(task: Any) -> None:
     """A progress callback turns off Freqtrade's terminal progress bars."""
 
 
-def run_profiled(title: str, config_path: Path, timerange: str, datadir: Path,
-                 fast_path: bool = True) -> Profile:
+def run_profiled(
+    title: str, config_path: Path, timerange: str, datadir: Path, fast_path: bool = True
+) -> Profile:
     """RebalanceStrategy in-process; records (wall time per candle, mean orders per open trade)."""
     from freqtrade.commands.optimize_commands import setup_optimize_configuration
     from freqtrade.enums import RunMode
@@ -219,9 +247,15 @@ def run_profiled(title: str, config_path: Path, timerange: str, datadir: Path,
 
     install_offline_markets()
     strategy, strategy_path = REBALANCE
-    args = {"config": [str(config_path)], "strategy": strategy,
-            "strategy_path": str(strategy_path), "datadir": str(datadir), "timerange": timerange,
-            "export": "none", "cache": "none"}
+    args = {
+        "config": [str(config_path)],
+        "strategy": strategy,
+        "strategy_path": str(strategy_path),
+        "datadir": str(datadir),
+        "timerange": timerange,
+        "export": "none",
+        "cache": "none",
+    }
     logging.disable(logging.INFO)  # Freqtrade's INFO logs would drown the report
     with contextlib.redirect_stdout(io.StringIO()):
         config = setup_optimize_configuration(args, RunMode.BACKTEST)
@@ -236,7 +270,8 @@ def run_profiled(title: str, config_path: Path, timerange: str, datadir: Path,
         if not fast_path:
             # Freqtrade's own wrapper: strategy_safe_wrapper, deepcopy of the trade on every call.
             strat._adjust_trade_position_internal = types.MethodType(
-                IStrategy._adjust_trade_position_internal, strat)
+                IStrategy._adjust_trade_position_internal, strat
+            )
 
         samples: list[tuple[float, float]] = []
         state: dict[str, Any] = {"last": None, "orders": 0.0}
@@ -283,25 +318,36 @@ def _us(x: float | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datadir", type=Path, default=DATADIR)
-    parser.add_argument("--short-timerange", default=SHORT_TIMERANGE,
-                        help="range of the fast-path ON/OFF contrast (default %(default)s)")
+    parser.add_argument(
+        "--short-timerange",
+        default=SHORT_TIMERANGE,
+        help="range of the fast-path ON/OFF contrast (default %(default)s)",
+    )
     opts = parser.parse_args(argv)
 
     datadir: Path = opts.datadir
     all_coins = {**BALANCED_GROWTH, **TEN_COINS}
-    missing = [f"{c}_USDT-{TIMEFRAME}.feather" for c in all_coins
-               if not (datadir / f"{c}_USDT-{TIMEFRAME}.feather").exists()]
+    missing = [
+        f"{c}_USDT-{TIMEFRAME}.feather"
+        for c in all_coins
+        if not (datadir / f"{c}_USDT-{TIMEFRAME}.feather").exists()
+    ]
     if not datadir.is_dir() or missing:
         absent = "directory absent" if not datadir.is_dir() else "missing " + ", ".join(missing)
-        print(f"make bench needs real Binance {TIMEFRAME} candles in {datadir} ({absent})."
-              " Download them with `freqtrade download-data --exchange binance --timeframes 1h "
-              f"--pairs {' '.join(pairs_of(all_coins))} --timerange {TIMERANGE}` "
-              "and pass --datadir.", file=sys.stderr)
+        print(
+            f"make bench needs real Binance {TIMEFRAME} candles in {datadir} ({absent})."
+            " Download them with `freqtrade download-data --exchange binance --timeframes 1h "
+            f"--pairs {' '.join(pairs_of(all_coins))} --timerange {TIMERANGE}` "
+            "and pass --datadir.",
+            file=sys.stderr,
+        )
         return 2
 
     bench_start = time.perf_counter()
-    print(f"freqtrade-rebalance bench: Binance {TIMEFRAME} candles {TIMERANGE}, fee {FEE:g}, "
-          f"{INVESTMENT:,.0f} USDT, data {datadir}")
+    print(
+        f"freqtrade-rebalance bench: Binance {TIMEFRAME} candles {TIMERANGE}, fee {FEE:g}, "
+        f"{INVESTMENT:,.0f} USDT, data {datadir}"
+    )
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; runs one after another\n")
 
     runs = [
@@ -322,8 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         for title, timerange, fast in [
             (f"(c) in-process, {TIMERANGE}, fast path ON", TIMERANGE, True),
             (f"10 coins 1-pt, {opts.short_timerange}, fast path ON", opts.short_timerange, True),
-            (f"10 coins 1-pt, {opts.short_timerange}, fast path OFF", opts.short_timerange,
-             False),
+            (f"10 coins 1-pt, {opts.short_timerange}, fast path OFF", opts.short_timerange, False),
         ]:
             print(f"[in-process] {title} ...", end=" ", flush=True)
             profile = run_profiled(title, config_c, timerange, datadir, fast_path=fast)
@@ -331,51 +376,93 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{profile.seconds:.1f} s ({len(profile.samples)} candles)", flush=True)
 
     a, b, c, a10 = runs
-    print("\nWhole-process wall time of `freqtrade backtesting` (python -m rebalance_plugin.offline"
-          f" backtesting ... --timerange {TIMERANGE} --cache none --export none)")
-    print(format_table(
-        ["run", "strategy / portfolio", "wall s", "x (a)", "final balance USDT",
-         "orders per trade at end"],
-        [[r.key, r.title, f"{r.seconds:.1f}", f"{r.seconds / a.seconds:.2f}",
-          _money(r.final_balance), _orders(r.orders)] for r in runs],
-        right={2, 3, 4}))
-    print("(orders per trade: min-max over the coins' trades; the journal's legs + first buy + "
-          "final force-exit)")
+    print(
+        "\nWhole-process wall time of `freqtrade backtesting` (python -m rebalance_plugin.offline"
+        f" backtesting ... --timerange {TIMERANGE} --cache none --export none)"
+    )
+    print(
+        format_table(
+            [
+                "run",
+                "strategy / portfolio",
+                "wall s",
+                "x (a)",
+                "final balance USDT",
+                "orders per trade at end",
+            ],
+            [
+                [
+                    r.key,
+                    r.title,
+                    f"{r.seconds:.1f}",
+                    f"{r.seconds / a.seconds:.2f}",
+                    _money(r.final_balance),
+                    _orders(r.orders),
+                ]
+                for r in runs
+            ],
+            right={2, 3, 4},
+        )
+    )
+    print(
+        "(orders per trade: min-max over the coins' trades; the journal's legs + first buy + "
+        "final force-exit)"
+    )
 
     full, short_on, short_off = profiles
     print(f"\nCost per candle vs orders per trade, {full.title}")
-    print("(wall time between consecutive bot_loop_start calls = one candle of the backtest loop;"
-          " bucket = mean orders per open trade at that candle)")
-    print(format_table(
-        ["orders per trade", "candles", "median us/candle"],
-        [[label, str(n), _us(med)] for label, n, med in bucket_medians(full.samples,
-                                                                        BUCKETS_LONG)]))
-    print(f"final balance {_money(full.final_balance)} USDT (CLI run (c): "
-          f"{_money(c.final_balance)}); fast path installed: {full.fast_path}")
+    print(
+        "(wall time between consecutive bot_loop_start calls = one candle of the backtest loop;"
+        " bucket = mean orders per open trade at that candle)"
+    )
+    print(
+        format_table(
+            ["orders per trade", "candles", "median us/candle"],
+            [
+                [label, str(n), _us(med)]
+                for label, n, med in bucket_medians(full.samples, BUCKETS_LONG)
+            ],
+        )
+    )
+    print(
+        f"final balance {_money(full.final_balance)} USDT (CLI run (c): "
+        f"{_money(c.final_balance)}); fast path installed: {full.fast_path}"
+    )
 
     print(f"\nFast path ON vs OFF, 10 coins x 10%, 1-point threshold, {opts.short_timerange}")
-    print("OFF = rebalance_plugin.ft.fastpath not installed (fastpath.ENABLED = False before the"
-          " strategy is built)\n      AND adjust_trade_position called through Freqtrade's "
-          "IStrategy._adjust_trade_position_internal\n      (strategy_safe_wrapper: deepcopy of "
-          "the trade with all its orders on every call, every candle, every trade)")
+    print(
+        "OFF = rebalance_plugin.ft.fastpath not installed (fastpath.ENABLED = False before the"
+        " strategy is built)\n      AND adjust_trade_position called through Freqtrade's "
+        "IStrategy._adjust_trade_position_internal\n      (strategy_safe_wrapper: deepcopy of "
+        "the trade with all its orders on every call, every candle, every trade)"
+    )
     on_rows = bucket_medians(short_on.samples, BUCKETS_SHORT)
     off_rows = bucket_medians(short_off.samples, BUCKETS_SHORT)
     rows = []
     for (label, n_on, m_on), (_, n_off, m_off) in zip(on_rows, off_rows):
         ratio = f"{m_off / m_on:.1f}" if m_on and m_off else "-"
         rows.append([label, f"{n_on}/{n_off}", _us(m_on), _us(m_off), ratio])
-    print(format_table(["orders per trade", "candles on/off", "ON median us", "OFF median us",
-                        "OFF/ON"], rows))
+    print(
+        format_table(
+            ["orders per trade", "candles on/off", "ON median us", "OFF median us", "OFF/ON"], rows
+        )
+    )
     same = short_on.final_balance == short_off.final_balance
-    print(f"total: ON {short_on.seconds:.1f} s, OFF {short_off.seconds:.1f} s; fast path installed:"
-          f" ON run {short_on.fast_path}, OFF run {short_off.fast_path}; final balance ON "
-          f"{_money(short_on.final_balance)}, OFF {_money(short_off.final_balance)} USDT "
-          f"({'identical' if same else 'DIFFERENT'})")
+    print(
+        f"total: ON {short_on.seconds:.1f} s, OFF {short_off.seconds:.1f} s; fast path installed:"
+        f" ON run {short_on.fast_path}, OFF run {short_off.fast_path}; final balance ON "
+        f"{_money(short_on.final_balance)}, OFF {_money(short_off.final_balance)} USDT "
+        f"({'identical' if same else 'DIFFERENT'})"
+    )
 
-    print(f"\nbench total {time.perf_counter() - bench_start:.0f} s; context: c/a10 = "
-          f"{c.seconds / a10.seconds:.2f} (same 10 coins), a10/a = {a10.seconds / a.seconds:.2f}")
-    print(f"b/a = {b.seconds / a.seconds:.2f} (target <= 1.5)   "
-          f"c/a = {c.seconds / a.seconds:.2f} (target <= 3)")
+    print(
+        f"\nbench total {time.perf_counter() - bench_start:.0f} s; context: c/a10 = "
+        f"{c.seconds / a10.seconds:.2f} (same 10 coins), a10/a = {a10.seconds / a.seconds:.2f}"
+    )
+    print(
+        f"b/a = {b.seconds / a.seconds:.2f} (target <= 1.5)   "
+        f"c/a = {c.seconds / a.seconds:.2f} (target <= 3)"
+    )
     return 0
 
 

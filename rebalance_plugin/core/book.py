@@ -18,6 +18,7 @@ from .config import RebalanceConfig
 from .engine import State
 from .inflight import InFlight
 
+
 @dataclass(frozen=True)
 class Book:
     coins: tuple[tuple[str, float], ...]  # the allocation applied (percentages)
@@ -36,8 +37,13 @@ class Book:
 
     @classmethod
     def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
-        return cls(coins=cfg.coins, investment=cfg.investment, funded=cfg.investment,
-                   closed_base=closed_base, triggered=cfg.trigger_price is None)
+        return cls(
+            coins=cfg.coins,
+            investment=cfg.investment,
+            funded=cfg.investment,
+            closed_base=closed_base,
+            triggered=cfg.trigger_price is None,
+        )
 
     def applied(self, cfg: RebalanceConfig) -> RebalanceConfig:
         """``cfg`` with the allocation and investment the portfolio actually runs on."""
@@ -47,10 +53,16 @@ class Book:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "coins": [list(c) for c in self.coins], "investment": self.investment,
-            "funded": self.funded, "closed_base": self.closed_base, "started": self.started,
-            "triggered": self.triggered, "trigger_ref": self.trigger_ref,
-            "stopped": self.stopped, "stop_time": self.stop_time, "refused": self.refused,
+            "coins": [list(c) for c in self.coins],
+            "investment": self.investment,
+            "funded": self.funded,
+            "closed_base": self.closed_base,
+            "started": self.started,
+            "triggered": self.triggered,
+            "trigger_ref": self.trigger_ref,
+            "stopped": self.stopped,
+            "stop_time": self.stop_time,
+            "refused": self.refused,
             "entries": dict(self.entries),
             "inflight": {c: v.to_dict() for c, v in self.inflight.items()},
             "engine": self.engine.to_dict(),
@@ -60,11 +72,16 @@ class Book:
     def from_dict(cls, data: Mapping[str, Any]) -> Book:
         return cls(
             coins=tuple((str(c), float(w)) for c, w in data["coins"]),
-            investment=float(data["investment"]), funded=float(data["funded"]),
-            closed_base=float(data.get("closed_base", 0.0)), started=data.get("started"),
-            triggered=bool(data.get("triggered", True)), trigger_ref=data.get("trigger_ref"),
-            stopped=data.get("stopped"), stop_time=data.get("stop_time"),
-            refused=data.get("refused"), entries=dict(data.get("entries", {})),
+            investment=float(data["investment"]),
+            funded=float(data["funded"]),
+            closed_base=float(data.get("closed_base", 0.0)),
+            started=data.get("started"),
+            triggered=bool(data.get("triggered", True)),
+            trigger_ref=data.get("trigger_ref"),
+            stopped=data.get("stopped"),
+            stop_time=data.get("stop_time"),
+            refused=data.get("refused"),
+            entries=dict(data.get("entries", {})),
             inflight={c: InFlight.from_dict(v) for c, v in data.get("inflight", {}).items()},
             engine=State.from_dict(data.get("engine", {})),
         )

@@ -65,8 +65,15 @@ TEMPLATES: dict[str, dict[str, float]] = {
     "blue-chip": {"BTC": 60, "ETH": 40},
     "balanced-growth": {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15},
     "diversified": {
-        "BTC": 30, "ETH": 25, "BNB": 10, "SOL": 10,
-        "XRP": 5, "ADA": 5, "DOGE": 5, "LINK": 5, "LTC": 5,
+        "BTC": 30,
+        "ETH": 25,
+        "BNB": 10,
+        "SOL": 10,
+        "XRP": 5,
+        "ADA": 5,
+        "DOGE": 5,
+        "LINK": 5,
+        "LTC": 5,
     },
 }
 
@@ -156,7 +163,7 @@ def _number(section: Mapping[str, Any], key: str, *, positive: bool = True) -> f
 def _parse_coins(raw: Any, stake_currency: str) -> tuple[tuple[str, float], ...]:
     if not isinstance(raw, Mapping):
         raise ConfigError(
-            f"rebalance.coins must be an object of coin: weight, e.g. {{\"BTC\": 60, \"ETH\": 40}}, "
+            f'rebalance.coins must be an object of coin: weight, e.g. {{"BTC": 60, "ETH": 40}}, '
             f"got {raw!r}"
         )
     if not MIN_COINS <= len(raw) <= MAX_COINS:
@@ -168,7 +175,9 @@ def _parse_coins(raw: Any, stake_currency: str) -> tuple[tuple[str, float], ...]
     seen: dict[str, str] = {}
     for name, weight in raw.items():
         if not isinstance(name, str) or not name.strip() or "/" in name:
-            raise ConfigError(f"rebalance.coins: {name!r} is not a coin name (write BTC, not BTC/USDT)")
+            raise ConfigError(
+                f"rebalance.coins: {name!r} is not a coin name (write BTC, not BTC/USDT)"
+            )
         coin = name.strip().upper()
         if coin in seen:
             raise ConfigError(
@@ -183,7 +192,9 @@ def _parse_coins(raw: Any, stake_currency: str) -> tuple[tuple[str, float], ...]
         if not _is_number(weight) or math.isnan(weight) or math.isinf(weight):
             raise ConfigError(f"rebalance.coins: weight of {coin} must be a number, got {weight!r}")
         if weight <= 0:
-            raise ConfigError(f"rebalance.coins: weight of {coin} must be greater than 0, got {weight!r}")
+            raise ConfigError(
+                f"rebalance.coins: weight of {coin} must be greater than 0, got {weight!r}"
+            )
         coins.append((coin, float(weight)))
     total = math.fsum(w for _, w in coins)
     if abs(total - 100.0) > WEIGHT_SUM_TOLERANCE:
@@ -196,11 +207,11 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
     """Validate the ``rebalance`` section of a Freqtrade config. Raises ``ConfigError``."""
     if section is None:
         raise ConfigError(
-            "config.json has no \"rebalance\" section: add one with the coins, their target "
+            'config.json has no "rebalance" section: add one with the coins, their target '
             "weights and the investment (see README)"
         )
     if not isinstance(section, Mapping):
-        raise ConfigError(f"\"rebalance\" must be an object, got {section!r}")
+        raise ConfigError(f'"rebalance" must be an object, got {section!r}')
     unknown = sorted(set(section) - KNOWN_KEYS)
     if unknown:
         raise ConfigError(
@@ -217,7 +228,9 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
 
     trigger = merged["trigger"]
     if trigger not in TRIGGERS:
-        raise ConfigError(f"rebalance.trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}")
+        raise ConfigError(
+            f"rebalance.trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}"
+        )
     threshold = _number(merged, "threshold")
     if threshold not in THRESHOLDS:
         raise ConfigError(
@@ -252,8 +265,12 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
             f"rebalance.take_profit = {take_profit.value:g} is a portfolio value and must be "
             f"above rebalance.investment = {investment:g}"
         )
-    if (stop_loss and take_profit and stop_loss.coin == take_profit.coin
-            and stop_loss.value >= take_profit.value):
+    if (
+        stop_loss
+        and take_profit
+        and stop_loss.coin == take_profit.coin
+        and stop_loss.value >= take_profit.value
+    ):
         raise ConfigError(
             f"rebalance.stop_loss = {stop_loss.value:g} must be below rebalance.take_profit = "
             f"{take_profit.value:g}"
@@ -273,8 +290,9 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
     )
 
 
-def _level(section: Mapping[str, Any], key: str, coins: tuple[str, ...],
-           default_coin: str | None) -> Level | None:
+def _level(
+    section: Mapping[str, Any], key: str, coins: tuple[str, ...], default_coin: str | None
+) -> Level | None:
     raw = section[key]
     if raw is None:
         return None
@@ -283,7 +301,7 @@ def _level(section: Mapping[str, Any], key: str, coins: tuple[str, ...],
         value = _number(section, key)
         return Level(value, default_coin)
     if isinstance(raw, Mapping) and len(raw) == 1:
-        (name, value), = raw.items()
+        ((name, value),) = raw.items()
         coin = str(name).strip().upper()
         if coin not in coins:
             raise ConfigError(
@@ -292,8 +310,7 @@ def _level(section: Mapping[str, Any], key: str, coins: tuple[str, ...],
             )
         return Level(_number({key: value}, key), coin)
     raise ConfigError(
-        f"rebalance.{key} must be null, a number (the {where}) or {{\"COIN\": price}}, "
-        f"got {raw!r}"
+        f'rebalance.{key} must be null, a number (the {where}) or {{"COIN": price}}, got {raw!r}'
     )
 
 

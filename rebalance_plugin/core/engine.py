@@ -34,8 +34,7 @@ from typing import Any, Literal
 
 from .config import RebalanceConfig
 from .messages import SKIP_MESSAGE
-from .plan import (Leg, RebalancePlan, SkippedLeg, plan_rebalance, plan_withdrawal,
-                   size_buys)
+from .plan import Leg, RebalancePlan, SkippedLeg, plan_rebalance, plan_withdrawal, size_buys
 from .portfolio import Portfolio, drift_points, max_drift
 from .rules import MarketRules
 from .triggers import IntervalTrigger, trigger_for
@@ -127,23 +126,44 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
     pf = snap.portfolio
     if state.phase == "withdrawing":
         freed_cash = max(0.0, pf.cash - (state.cash_before or 0.0))
-        event = Event("withdrawn", snap.now, max_drift(pf, targets), pf.weights(), pf.weights(),
-                      amount=freed_cash)
+        event = Event(
+            "withdrawn",
+            snap.now,
+            max_drift(pf, targets),
+            pf.weights(),
+            pf.weights(),
+            amount=freed_cash,
+        )
         return Step(replace(state, phase="idle", cash_before=None), {}, (event,), freed_cash)
     if snap.withdraw > 0 and state.phase == "idle":
         out = plan_withdrawal(pf, targets, snap.withdraw, snap.rules, snap.fee)
         before = pf.weights()
-        event = Event("withdrawal", snap.now, max_drift(pf, targets), before,
-                      projected_weights(pf, out.sells, snap.fee), out.sells, out.skipped,
-                      None if out.sells else SKIP_MESSAGE, amount=snap.withdraw)
+        event = Event(
+            "withdrawal",
+            snap.now,
+            max_drift(pf, targets),
+            before,
+            projected_weights(pf, out.sells, snap.fee),
+            out.sells,
+            out.skipped,
+            None if out.sells else SKIP_MESSAGE,
+            amount=snap.withdraw,
+        )
         if not out.sells:
             return Step(state, {}, (event,))
         new = replace(state, phase="withdrawing", cash_before=pf.cash)
         return Step(new, {leg.coin: leg for leg in out.sells}, (event,))
     if state.phase == "selling":
         buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
-        event = Event("buys", snap.now, max_drift(pf, targets), pf.weights(),
-                      projected_weights(pf, buys, snap.fee), buys, skipped)
+        event = Event(
+            "buys",
+            snap.now,
+            max_drift(pf, targets),
+            pf.weights(),
+            projected_weights(pf, buys, snap.fee),
+            buys,
+            skipped,
+        )
         new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
         return Step(new, {leg.coin: leg for leg in buys}, (event,))
 
@@ -167,13 +187,24 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         # The buys are sized (and their skipped legs reported) once the sells have filled.
         placed = plan.sells
         skipped = tuple(s for s in plan.skipped if s.side == "sell")
-        new = replace(state, phase="selling", pending_buys=dict(plan.buy_values),
-                      rebalances=state.rebalances + 1)
+        new = replace(
+            state,
+            phase="selling",
+            pending_buys=dict(plan.buy_values),
+            rebalances=state.rebalances + 1,
+        )
     else:
         placed, skipped = plan.buys, plan.skipped
         new = replace(state, last_rebalance=snap.now, rebalances=state.rebalances + 1)
-    event = Event("rebalance", snap.now, drift, before, projected_weights(pf, plan.legs, snap.fee),
-                  placed, skipped)
+    event = Event(
+        "rebalance",
+        snap.now,
+        drift,
+        before,
+        projected_weights(pf, plan.legs, snap.fee),
+        placed,
+        skipped,
+    )
     return Step(new, {leg.coin: leg for leg in placed}, (event,))
 
 

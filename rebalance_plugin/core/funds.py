@@ -36,9 +36,13 @@ def classify_change(book: Book, cfg: RebalanceConfig) -> tuple[ChangeKind, float
     return "none", 0.0
 
 
-def fund_limits(kind: Literal["add", "remove"], weights: Mapping[str, float],
-                min_order: Mapping[str, float], value: float,
-                available: float = math.inf) -> tuple[float, float]:
+def fund_limits(
+    kind: Literal["add", "remove"],
+    weights: Mapping[str, float],
+    min_order: Mapping[str, float],
+    value: float,
+    available: float = math.inf,
+) -> tuple[float, float]:
     """Smallest and largest amount one request may add or remove (SPEC §3).
 
     Add: at least enough for every coin's share to clear its minimum order; at most what is
@@ -55,11 +59,20 @@ class FundsError(ValueError):
     """An add-funds or remove-funds request outside the allowed range."""
 
 
-def check_fund_change(kind: Literal["add", "remove"], amount: float, minimum: float,
-                      maximum: float, stake_currency: str = "USDT") -> None:
+def check_fund_change(
+    kind: Literal["add", "remove"],
+    amount: float,
+    minimum: float,
+    maximum: float,
+    stake_currency: str = "USDT",
+) -> None:
     """Refuse an add/remove-funds request outside [minimum, maximum] with a clear message."""
-    if (not isinstance(amount, (int, float)) or isinstance(amount, bool)
-            or not math.isfinite(amount) or amount <= 0):
+    if (
+        not isinstance(amount, (int, float))
+        or isinstance(amount, bool)
+        or not math.isfinite(amount)
+        or amount <= 0
+    ):
         raise FundsError(f"{kind} funds: amount must be a positive number, got {amount!r}")
     if amount < minimum:
         raise FundsError(

@@ -39,13 +39,17 @@ def stop_reason(cfg: RebalanceConfig, value: float, prices: Mapping[str, float])
     if cfg.stop_loss is not None:
         reading = level_reading(cfg.stop_loss, value, prices)
         if reading is not None and reading <= cfg.stop_loss.value:
-            return (f"stop_loss reached: {_what(cfg.stop_loss)} {reading:.2f} {stake} <= "
-                    f"{cfg.stop_loss.value:g} {stake}")
+            return (
+                f"stop_loss reached: {_what(cfg.stop_loss)} {reading:.2f} {stake} <= "
+                f"{cfg.stop_loss.value:g} {stake}"
+            )
     if cfg.take_profit is not None:
         reading = level_reading(cfg.take_profit, value, prices)
         if reading is not None and reading >= cfg.take_profit.value:
-            return (f"take_profit reached: {_what(cfg.take_profit)} {reading:.2f} {stake} >= "
-                    f"{cfg.take_profit.value:g} {stake}")
+            return (
+                f"take_profit reached: {_what(cfg.take_profit)} {reading:.2f} {stake} >= "
+                f"{cfg.take_profit.value:g} {stake}"
+            )
     return None
 
 

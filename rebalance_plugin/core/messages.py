@@ -51,8 +51,7 @@ def restored(book: Book) -> str:
 
 def waiting_for_trigger(level: Level, stake: str, price: float) -> str:
     return (
-        f"Portfolio waiting: buys start when {level.measured_on(stake)} is reached "
-        f"(now {price:g})"
+        f"Portfolio waiting: buys start when {level.measured_on(stake)} is reached (now {price:g})"
     )
 
 
@@ -65,9 +64,7 @@ def bought(book: Book, stake: str) -> str:
 
 
 def change_refused(reason: str, adding: bool, dry_run: bool, book: Book, stake: str) -> str:
-    where = (
-        "raise dry_run_wallet as well" if dry_run else "deposit the funds on the exchange first"
-    )
+    where = "raise dry_run_wallet as well" if dry_run else "deposit the funds on the exchange first"
     extra = f" (adding funds: {where})" if adding else ""
     return (
         f"Config change refused: {reason}{extra}. The portfolio keeps running "
@@ -75,9 +72,7 @@ def change_refused(reason: str, adding: bool, dry_run: bool, book: Book, stake: 
     )
 
 
-def change_applied(
-    kind: str, amount: float, coins: Iterable[tuple[str, float]], stake: str
-) -> str:
+def change_applied(kind: str, amount: float, coins: Iterable[tuple[str, float]], stake: str) -> str:
     if kind == "add":
         return f"Adding {amount:g} {stake} to the portfolio: rebalancing to invest it"
     if kind == "remove":
@@ -119,8 +114,7 @@ def rest_at_market(coin: str, filled: float, asked: float, rest: float) -> str:
 
 def cannot_list_orders(pair: str, err: object) -> str:
     return (
-        f"{pair}: cannot list the exchange's orders ({err}); "
-        f"not sending the rest of this leg again"
+        f"{pair}: cannot list the exchange's orders ({err}); not sending the rest of this leg again"
     )
 
 

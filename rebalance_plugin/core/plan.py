@@ -19,7 +19,6 @@ from .messages import SKIP_MESSAGE
 from .portfolio import Portfolio
 from .rules import NO_RULES, MarketRules
 
-
 Side = Literal["buy", "sell"]
 
 
@@ -77,8 +76,9 @@ class RebalancePlan:
         return math.fsum(leg.value for leg in self.legs)
 
 
-def post_fee_total(total: float, values: Mapping[str, float], targets: Mapping[str, float],
-                   fee: float) -> float:
+def post_fee_total(
+    total: float, values: Mapping[str, float], targets: Mapping[str, float], fee: float
+) -> float:
     """Value the portfolio has after a full rebalance that pays ``fee`` on every leg.
 
     Solves T' = total - fee * sum_i |w_i T' - V_i| (coins held but not targeted have w = 0).
@@ -126,8 +126,9 @@ def size_buys(
     return tuple(legs), tuple(skipped)
 
 
-def _sell_leg(coin: str, value: float, held: float, price: float,
-              rule: MarketRules) -> Leg | SkippedLeg:
+def _sell_leg(
+    coin: str, value: float, held: float, price: float, rule: MarketRules
+) -> Leg | SkippedLeg:
     qty = min(rule.floor_qty(min(value / price, held)), held)
     reason = rule.refusal(qty, price)
     if reason:
@@ -157,8 +158,9 @@ def plan_rebalance(
         if delta > 0:
             buy_values[coin] = delta
         elif delta < 0:
-            leg = _sell_leg(coin, -delta, portfolio.quantities[coin], prices[coin],
-                            _rules(rules, coin))
+            leg = _sell_leg(
+                coin, -delta, portfolio.quantities[coin], prices[coin], _rules(rules, coin)
+            )
             if isinstance(leg, Leg):
                 sells.append(leg)
             else:
@@ -168,16 +170,25 @@ def plan_rebalance(
     return RebalancePlan(tuple(sells), buys, tuple(skipped) + skipped_buys, buy_values)
 
 
-def plan_deposit(portfolio: Portfolio, targets: Mapping[str, float], amount: float,
-                 rules: Mapping[str, MarketRules] | None = None, fee: float = 0.0) -> RebalancePlan:
+def plan_deposit(
+    portfolio: Portfolio,
+    targets: Mapping[str, float],
+    amount: float,
+    rules: Mapping[str, MarketRules] | None = None,
+    fee: float = 0.0,
+) -> RebalancePlan:
     """Add ``amount`` of stake currency and rebalance so every coin ends at its target (SPEC §3)."""
     grown = Portfolio(portfolio.quantities, portfolio.prices, portfolio.cash + amount)
     return plan_rebalance(grown, targets, rules, fee)
 
 
-def plan_withdrawal(portfolio: Portfolio, targets: Mapping[str, float], amount: float,
-                    rules: Mapping[str, MarketRules] | None = None,
-                    fee: float = 0.0) -> RebalancePlan:
+def plan_withdrawal(
+    portfolio: Portfolio,
+    targets: Mapping[str, float],
+    amount: float,
+    rules: Mapping[str, MarketRules] | None = None,
+    fee: float = 0.0,
+) -> RebalancePlan:
     """Sell each coin for ``target weight × amount`` (SPEC §3). Legs under the exchange minimum
     are skipped, so less than ``amount`` may be freed: ``freed(plan, fee)`` tells how much."""
     rules = rules or {}

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-
 #: Relative float error tolerated when rounding a quantity down to the step (see floor_qty).
 FLOAT_SLACK = Decimal("1e-9")
 
@@ -61,7 +60,7 @@ class MarketRules:
         return None
 
     @classmethod
-    def from_ccxt_market(cls, market: Mapping[str, Any]) -> "MarketRules":
+    def from_ccxt_market(cls, market: Mapping[str, Any]) -> MarketRules:
         """Rules from a ccxt unified market in TICK_SIZE precision mode (Binance)."""
         limits = market.get("limits") or {}
         precision = market.get("precision") or {}

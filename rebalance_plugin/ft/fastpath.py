@@ -37,7 +37,7 @@ than buy-and-hold). This module removes that cost without changing any result:
 Safety: ``install()`` patches only if the source of every replaced Freqtrade function still has
 the hash recorded here (``EXPECTED_SOURCE_SHA256``). After a Freqtrade upgrade that changes any of
 them, it logs a warning and leaves Freqtrade untouched (correct, only slower), and
-``tests/test_ft_fastpath.py`` fails so the copy below is re-checked against the new code.
+``tests/unit/test_ft_fastpath.py`` fails so the copy below is re-checked against the new code.
 """
 
 from __future__ import annotations
@@ -74,10 +74,16 @@ _SITES: dict[str, tuple[type, str, bool]] = {
     "LocalTrade.open_orders": (LocalTrade, "open_orders", True),
     "LocalTrade.has_open_orders": (LocalTrade, "has_open_orders", True),
     "Backtesting.manage_open_orders": (Backtesting, "manage_open_orders", False),
-    "Backtesting._check_adjust_trade_for_candle":
-        (Backtesting, "_check_adjust_trade_for_candle", False),
-    "IStrategy._adjust_trade_position_internal":
-        (IStrategy, "_adjust_trade_position_internal", False),
+    "Backtesting._check_adjust_trade_for_candle": (
+        Backtesting,
+        "_check_adjust_trade_for_candle",
+        False,
+    ),
+    "IStrategy._adjust_trade_position_internal": (
+        IStrategy,
+        "_adjust_trade_position_internal",
+        False,
+    ),
 }
 
 
@@ -110,16 +116,32 @@ class NoTradeCopyMixin:
     "no adjustment"), minus the deep copy. The callback must not modify the trade.
     """
 
-    def _adjust_trade_position_internal(self, trade, current_time, current_rate, current_profit,
-                                        min_stake, max_stake, current_entry_rate,
-                                        current_exit_rate, current_entry_profit,
-                                        current_exit_profit, **kwargs) -> tuple[float | None, str]:
+    def _adjust_trade_position_internal(
+        self,
+        trade,
+        current_time,
+        current_rate,
+        current_profit,
+        min_stake,
+        max_stake,
+        current_entry_rate,
+        current_exit_rate,
+        current_entry_profit,
+        current_exit_profit,
+        **kwargs,
+    ) -> tuple[float | None, str]:
         try:
             resp = self.adjust_trade_position(  # type: ignore[attr-defined]
-                trade=trade, current_time=current_time, current_rate=current_rate,
-                current_profit=current_profit, min_stake=min_stake, max_stake=max_stake,
-                current_entry_rate=current_entry_rate, current_exit_rate=current_exit_rate,
-                current_entry_profit=current_entry_profit, current_exit_profit=current_exit_profit,
+                trade=trade,
+                current_time=current_time,
+                current_rate=current_rate,
+                current_profit=current_profit,
+                min_stake=min_stake,
+                max_stake=max_stake,
+                current_entry_rate=current_entry_rate,
+                current_exit_rate=current_exit_rate,
+                current_entry_profit=current_entry_profit,
+                current_exit_profit=current_exit_profit,
                 **kwargs,
             )
         except Exception as error:  # same as strategy_safe_wrapper(supress_error=True)
@@ -164,21 +186,26 @@ def _select_order(self, order_side=None, is_open=None, only_filled=False):
 
 def _open_orders(self):
     if _is_bt(self):
-        return [o for o in self.orders[closed_prefix(self):]
-                if o.ft_is_open and o.ft_order_side != "stoploss"]
+        return [
+            o
+            for o in self.orders[closed_prefix(self) :]
+            if o.ft_is_open and o.ft_order_side != "stoploss"
+        ]
     return _ORIGINALS["LocalTrade.open_orders"](self)
 
 
 def _has_open_orders(self):
     if _is_bt(self):
-        return any(o.ft_is_open and o.ft_order_side != "stoploss"
-                   for o in self.orders[closed_prefix(self):])
+        return any(
+            o.ft_is_open and o.ft_order_side != "stoploss"
+            for o in self.orders[closed_prefix(self) :]
+        )
     return _ORIGINALS["LocalTrade.has_open_orders"](self)
 
 
 def _manage_open_orders(self, trade, current_time, row) -> bool:
     # Freqtrade's Backtesting.manage_open_orders, scanning only orders after the watermark.
-    for order in [o for o in trade.orders[closed_prefix(trade):] if o.ft_is_open]:
+    for order in [o for o in trade.orders[closed_prefix(trade) :] if o.ft_is_open]:
         oc = self.check_order_cancel(trade, order, current_time)
         if oc:
             return True
@@ -200,8 +227,18 @@ def _check_adjust_trade_for_candle(self, trade, row, current_time):
 # --------------------------------------------------------------------------------------------
 _ZERO = FtPrecise(0.0)
 _INITIAL_STATE = (
-    FtPrecise(0.0), FtPrecise(0.0), FtPrecise(0.0), 0.0, FtPrecise(0.0), 0.0, 0.0, 0.0, 0.0,
-    0.0, None, None,
+    FtPrecise(0.0),
+    FtPrecise(0.0),
+    FtPrecise(0.0),
+    0.0,
+    FtPrecise(0.0),
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    None,
+    None,
 )
 
 
@@ -215,17 +252,41 @@ def _recalc_trade_from_orders(self, *, is_closing: bool = False):
         start, _, state = cache
     else:
         start, state = 0, _INITIAL_STATE
-    (current_amount, current_stake, max_stake_amount, total_stake, avg_price, close_profit,
-     close_profit_abs, total_funding_fees, current_funding_fee, funding_fees, prof, price) = state
+    (
+        current_amount,
+        current_stake,
+        max_stake_amount,
+        total_stake,
+        avg_price,
+        close_profit,
+        close_profit_abs,
+        total_funding_fees,
+        current_funding_fee,
+        funding_fees,
+        prof,
+        price,
+    ) = state
     # ---- Freqtrade 2026.9 LocalTrade.recalc_trade_from_orders, loop body verbatim ----
     self.funding_fees = funding_fees
     for i in range(start, len(orders) + 1):
         if i == wm:
             self._rb_recalc = (
-                i, orders[i - 1] if i else None,
-                (current_amount, current_stake, max_stake_amount, total_stake, avg_price,
-                 close_profit, close_profit_abs, total_funding_fees, current_funding_fee,
-                 self.funding_fees, prof, price),
+                i,
+                orders[i - 1] if i else None,
+                (
+                    current_amount,
+                    current_stake,
+                    max_stake_amount,
+                    total_stake,
+                    avg_price,
+                    close_profit,
+                    close_profit_abs,
+                    total_funding_fees,
+                    current_funding_fee,
+                    self.funding_fees,
+                    prof,
+                    price,
+                ),
             )
         if i == len(orders):
             break
@@ -287,25 +348,36 @@ def _recalc_trade_from_orders(self, *, is_closing: bool = False):
         self.close_profit_abs = close_profit_abs
 
 
-EXPECTED_SOURCE_SHA256.update({
-    # freqtrade==2026.9 (see tests/test_ft_fastpath.py). Regenerate with `source_hashes()` only
-    # after re-reading the new Freqtrade code against the copies above.
-    "LocalTrade.recalc_trade_from_orders":
-        "867347ee0ab8f31950fafcd5a929efeb760ea6adb416cfa36f11d217f7ac2eb9",
-    "LocalTrade.select_order": "21501a34db8d1c354018a33a8e8ac09997daaf9a2f88a868180a5c59e9c0ad07",
-    "LocalTrade.open_orders": "e6171f26c78ec0366ceebb7f0a758ecb39513a546fd19d51358df083d082df02",
-    "LocalTrade.has_open_orders":
-        "7dfc93eecbde7e17144b9f65a015a1b7a2d07aa0202b75b43826313a575c9ae2",
-    "Backtesting.manage_open_orders":
-        "31ae85853ad0eed91ef53d8fb5b2e39c5b5cec0f2a0566a7931e51c6eccfeac0",
-    # Wrapped (skipped when the strategy has no order); also relied on for the cost-basis
-    # conversion of a negative stake.
-    "Backtesting._check_adjust_trade_for_candle":
-        "900e3ec7f067fb67b56f190babed637712e26f5c08cb9e90ee5fd0df9849af8d",
-    # Relied on, not replaced: NoTradeCopyMixin overrides it with the same contract.
-    "IStrategy._adjust_trade_position_internal":
-        "c75c442efe6e109346f3e5dc757d5766774db3d242b948d9d0df8021ee59d964",
-})
+EXPECTED_SOURCE_SHA256.update(
+    {
+        # freqtrade==2026.9 (see tests/unit/test_ft_fastpath.py). Regenerate with
+        # `source_hashes()` only after re-reading the new Freqtrade code against the copies above.
+        "LocalTrade.recalc_trade_from_orders": (
+            "867347ee0ab8f31950fafcd5a929efeb760ea6adb416cfa36f11d217f7ac2eb9"
+        ),
+        "LocalTrade.select_order": (
+            "21501a34db8d1c354018a33a8e8ac09997daaf9a2f88a868180a5c59e9c0ad07"
+        ),
+        "LocalTrade.open_orders": (
+            "e6171f26c78ec0366ceebb7f0a758ecb39513a546fd19d51358df083d082df02"
+        ),
+        "LocalTrade.has_open_orders": (
+            "7dfc93eecbde7e17144b9f65a015a1b7a2d07aa0202b75b43826313a575c9ae2"
+        ),
+        "Backtesting.manage_open_orders": (
+            "31ae85853ad0eed91ef53d8fb5b2e39c5b5cec0f2a0566a7931e51c6eccfeac0"
+        ),
+        # Wrapped (skipped when the strategy has no order); also relied on for the cost-basis
+        # conversion of a negative stake.
+        "Backtesting._check_adjust_trade_for_candle": (
+            "900e3ec7f067fb67b56f190babed637712e26f5c08cb9e90ee5fd0df9849af8d"
+        ),
+        # Relied on, not replaced: NoTradeCopyMixin overrides it with the same contract.
+        "IStrategy._adjust_trade_position_internal": (
+            "c75c442efe6e109346f3e5dc757d5766774db3d242b948d9d0df8021ee59d964"
+        ),
+    }
+)
 
 
 def _replacements() -> dict[str, Any]:

@@ -198,7 +198,9 @@ class OrderDesk:
             return False
         sent = info.sent if info.sent is not None else trade.open_date_utc.timestamp()
         try:
-            orders = privates.exchange_orders(bot, trade.pair, datetime.fromtimestamp(sent - 5, UTC))
+            orders = privates.exchange_orders(
+                bot, trade.pair, datetime.fromtimestamp(sent - 5, UTC)
+            )
         except Exception as err:  # cannot check: do not risk sending twice
             logger.warning(messages.cannot_list_orders(trade.pair, err))
             return True

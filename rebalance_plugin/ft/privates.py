@@ -53,8 +53,9 @@ EXPECTED_SOURCE_SHA256: dict[str, str] = {
     "DataProvider.__init__": "a47f83f0d7789c9377a0741aad82a355c5db1c0767c0ac8c50ec961869148ca5",
     "RPCManager.__init__": "3b0e116d0513581d6793fc5d097ed6f5e6c70cc4752e70e744fa288d41c841df",
     "RPC.__init__": "58853869acdb981b178408bbde039ee48610b0c25046c23d2e38e3487a4519af",
-    "FreqtradeBot.handle_onexchange_order":
-        "195d42551343e080d2ca9d148d9f80ba93794eefe5b13a811c17ab8ff0a563c3",
+    "FreqtradeBot.handle_onexchange_order": (
+        "195d42551343e080d2ca9d148d9f80ba93794eefe5b13a811c17ab8ff0a563c3"
+    ),
     "Exchange.fetch_orders": "8d62ebcd9544dd0e9397521a38c453b8339d21ac88e1856c8246e1c860ddb923",
 }
 

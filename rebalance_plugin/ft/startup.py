@@ -25,9 +25,7 @@ PLACEHOLDER = "set-me"
 def load_config(config: dict[str, Any]) -> RebalanceConfig:
     """Parse the ``rebalance`` section; bad input becomes a clear OperationalException."""
     try:
-        return parse_rebalance_config(
-            config.get("rebalance"), config.get("stake_currency", "USDT")
-        )
+        return parse_rebalance_config(config.get("rebalance"), config.get("stake_currency", "USDT"))
     except ConfigError as err:
         raise OperationalException(f"Invalid rebalance config: {err}") from err
 

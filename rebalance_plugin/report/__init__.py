@@ -87,16 +87,42 @@ from .render import DEFAULT_PLOT, format_summary, plot
 
 __all__ = [
     # orchestration (defined here)
-    "Report", "build_report", "run", "main",
+    "Report",
+    "build_report",
+    "run",
+    "main",
     # metrics
-    "ORDER_COLUMNS", "REBALANCE_TAG", "YEAR", "Drawdown", "PortfolioView", "buy_and_hold_orders",
-    "cagr", "cash", "coin_weights", "equity_curve", "holdings", "journal_counts", "mark_prices",
-    "max_drawdown", "order_totals", "portfolio_view",
+    "ORDER_COLUMNS",
+    "REBALANCE_TAG",
+    "YEAR",
+    "Drawdown",
+    "PortfolioView",
+    "buy_and_hold_orders",
+    "cagr",
+    "cash",
+    "coin_weights",
+    "equity_curve",
+    "holdings",
+    "journal_counts",
+    "mark_prices",
+    "max_drawdown",
+    "order_totals",
+    "portfolio_view",
     # loading
-    "ROOT", "BacktestResult", "default_datadirs", "has_candles", "journal_file", "latest_result",
-    "load_candles", "load_journal", "load_result", "orders_from_trades",
+    "ROOT",
+    "BacktestResult",
+    "default_datadirs",
+    "has_candles",
+    "journal_file",
+    "latest_result",
+    "load_candles",
+    "load_journal",
+    "load_result",
+    "orders_from_trades",
     # render
-    "DEFAULT_PLOT", "format_summary", "plot",
+    "DEFAULT_PLOT",
+    "format_summary",
+    "plot",
 ]
 
 
@@ -110,9 +136,13 @@ class Report:
     coins: list[str]
 
 
-def build_report(result: BacktestResult, datadir: Path, journal: Sequence[dict[str, Any]],
-                 targets: dict[str, float] | None = None,
-                 data_format: str | None = None) -> Report:
+def build_report(
+    result: BacktestResult,
+    datadir: Path,
+    journal: Sequence[dict[str, Any]],
+    targets: dict[str, float] | None = None,
+    data_format: str | None = None,
+) -> Report:
     """Load the candles of the result's coins and compute the portfolio view."""
     from freqtrade.exchange import timeframe_to_seconds
 
@@ -121,14 +151,16 @@ def build_report(result: BacktestResult, datadir: Path, journal: Sequence[dict[s
     tf = pd.Timedelta(seconds=timeframe_to_seconds(timeframe))
     start, end = result.start, result.end
     pairs = result.pairs
-    opens, closes = load_candles(datadir, pairs, timeframe, start, end,
-                                 data_format or result.config.get("dataformat_ohlcv"))
+    opens, closes = load_candles(
+        datadir, pairs, timeframe, start, end, data_format or result.config.get("dataformat_ohlcv")
+    )
     orders = orders_from_trades(result.trades)
     prices = mark_prices(opens, closes, start, end, tf)
     last_opens = opens[opens.index <= end].ffill().iloc[-1]
     journal = list(journal)
-    view = portfolio_view(orders, prices, last_opens, float(stats["starting_balance"]),
-                          start, end, journal)
+    view = portfolio_view(
+        orders, prices, last_opens, float(stats["starting_balance"]), start, end, journal
+    )
     warnings = _checks(result, view, orders, opens, journal)
     coins = [p.split("/")[0] for p in pairs]
     if targets is None:
@@ -138,15 +170,21 @@ def build_report(result: BacktestResult, datadir: Path, journal: Sequence[dict[s
     return Report(result, view, Path(datadir), targets, warnings, coins)
 
 
-def _checks(result: BacktestResult, view: PortfolioView, orders: pd.DataFrame,
-            opens: pd.DataFrame, journal: Sequence[dict[str, Any]]) -> list[str]:
+def _checks(
+    result: BacktestResult,
+    view: PortfolioView,
+    orders: pd.DataFrame,
+    opens: pd.DataFrame,
+    journal: Sequence[dict[str, Any]],
+) -> list[str]:
     """Numbers that must agree; any disagreement is printed, never hidden."""
     warnings = []
     final_balance = float(result.stats.get("final_balance", view.final_value))
     if abs(view.final_value - final_balance) > 0.01:
         warnings.append(
             f"the rebuilt final value {view.final_value:.2f} differs from the backtest's final "
-            f"balance {final_balance:.2f}")
+            f"balance {final_balance:.2f}"
+        )
     # A backtest fills at candle opens: the candles must be the ones it traded on.
     at = opens.stack().rename("open")
     at.index = at.index.set_names(["time", "coin"])
@@ -156,15 +194,18 @@ def _checks(result: BacktestResult, view: PortfolioView, orders: pd.DataFrame,
     if off.any():
         warnings.append(
             f"{int(off.sum())} of {len(orders)} orders were not filled at the open of their "
-            "candle in this datadir: the candles may not be the ones the backtest used")
+            "candle in this datadir: the candles may not be the ones the backtest used"
+        )
     legs = sum(len(e.get("legs") or []) for e in journal)
     if journal and legs != view.rebalance_orders:
         warnings.append(
             f"the journal lists {legs} rebalance legs, the result {view.rebalance_orders} "
             "rebalance orders: the journal may belong to another run (it is rewritten by "
-            "every backtest)")
-    outside = [e for e in journal if not view.start.timestamp() <= e.get("ts", 0)
-               <= view.end.timestamp()]
+            "every backtest)"
+        )
+    outside = [
+        e for e in journal if not view.start.timestamp() <= e.get("ts", 0) <= view.end.timestamp()
+    ]
     if outside:
         warnings.append(f"{len(outside)} journal events fall outside the backtest period")
     if not journal and view.rebalance_orders:
@@ -181,41 +222,53 @@ def _load_config(path: Path | None) -> dict[str, Any]:
     return cast(dict[str, Any], load_config_file(str(path)))
 
 
-def run(config_path: Path | None = Path("config.json"), datadir: Path | None = None,
-        result_path: Path | None = None, plot_path: Path | None = None,
-        strategy: str | None = None, note: str | None = None,
-        out: TextIO | None = None) -> Report:
+def run(
+    config_path: Path | None = Path("config.json"),
+    datadir: Path | None = None,
+    result_path: Path | None = None,
+    plot_path: Path | None = None,
+    strategy: str | None = None,
+    note: str | None = None,
+    out: TextIO | None = None,
+) -> Report:
     """Load, compute, print the summary, write the PNG. Returns the report."""
     out = out or sys.stdout
     config = _load_config(config_path)
     user_data = Path(config.get("user_data_dir") or "user_data")
     results_dir = Path(config.get("exportdirectory") or user_data / "backtest_results")
-    result = load_result(Path(result_path) if result_path else results_dir,
-                         strategy or None)
+    result = load_result(Path(result_path) if result_path else results_dir, strategy or None)
     merged = {**config, **result.config}  # the result's own config wins (timeframe, coins)
     if datadir is None:
         datadir = Path(config["datadir"]) if config.get("datadir") else None
         exchange = (merged.get("exchange") or {}).get("name", "binance")
         for candidate in default_datadirs(user_data, exchange):
-            if datadir is None and has_candles(candidate, result.pairs,
-                                               result.stats.get("timeframe", "1h"),
-                                               merged.get("dataformat_ohlcv", "feather")):
+            if datadir is None and has_candles(
+                candidate,
+                result.pairs,
+                result.stats.get("timeframe", "1h"),
+                merged.get("dataformat_ohlcv", "feather"),
+            ):
                 datadir = candidate
         if datadir is None:
             raise FileNotFoundError(
                 f"no candles of {', '.join(result.pairs)} found in "
                 f"{', '.join(str(p) for p in default_datadirs(user_data, exchange))}: "
-                "pass the backtest's --datadir")
+                "pass the backtest's --datadir"
+            )
     journal = load_journal(journal_file(result.path, results_dir))
     if not result.config:
         result.config = config
     if note is None and "synthetic" in Path(datadir).parts:
         note = "SYNTHETIC DATA - not real prices"
-    report = build_report(result, Path(datadir), journal,
-                          data_format=merged.get("dataformat_ohlcv"))
+    report = build_report(
+        result, Path(datadir), journal, data_format=merged.get("dataformat_ohlcv")
+    )
     print(format_summary(report, note), file=out)
-    png = plot(report, Path(plot_path) if plot_path else user_data / "backtest_results" /
-               DEFAULT_PLOT.name, note=note)
+    png = plot(
+        report,
+        Path(plot_path) if plot_path else user_data / "backtest_results" / DEFAULT_PLOT.name,
+        note=note,
+    )
     print(f"\n  Equity plot written to {png.resolve()}", file=out, flush=True)
     return report
 
@@ -224,19 +277,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rebalance_plugin.report",
         description="Portfolio view of a finished backtest: equity against buy-and-hold, "
-                    "rebalances, turnover, fees, drawdown, CAGR, and an equity plot.")
-    parser.add_argument("--config", "-c", type=Path, default=Path("config.json"),
-                        help="the backtest's config (default config.json)")
-    parser.add_argument("--datadir", type=Path, default=None,
-                        help="the candles the backtest ran on (default: config datadir, "
-                             "user_data/data/<exchange>, ../shared/data/binance, "
-                             "user_data/data/synthetic: the first that has them)")
-    parser.add_argument("--result", type=Path, default=None,
-                        help="a backtest result (.zip/.json; default: the latest)")
-    parser.add_argument("--plot", type=Path, default=None,
-                        help=f"where to save the PNG (default {DEFAULT_PLOT})")
-    parser.add_argument("--strategy", default=None,
-                        help="strategy to show if the result holds several")
+        "rebalances, turnover, fees, drawdown, CAGR, and an equity plot.",
+    )
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=Path("config.json"),
+        help="the backtest's config (default config.json)",
+    )
+    parser.add_argument(
+        "--datadir",
+        type=Path,
+        default=None,
+        help="the candles the backtest ran on (default: config datadir, "
+        "user_data/data/<exchange>, ../shared/data/binance, "
+        "user_data/data/synthetic: the first that has them)",
+    )
+    parser.add_argument(
+        "--result",
+        type=Path,
+        default=None,
+        help="a backtest result (.zip/.json; default: the latest)",
+    )
+    parser.add_argument(
+        "--plot", type=Path, default=None, help=f"where to save the PNG (default {DEFAULT_PLOT})"
+    )
+    parser.add_argument(
+        "--strategy", default=None, help="strategy to show if the result holds several"
+    )
     args = parser.parse_args(argv)
     try:
         run(args.config, args.datadir, args.result, args.plot, args.strategy)

@@ -67,8 +67,7 @@ def load_result(path: Path, strategy: str | None = None) -> BacktestResult:
     from freqtrade.data.btanalysis import load_backtest_data, load_backtest_stats
 
     path = Path(path)
-    hint = ("run a backtest first (freqtrade backtesting, or make demo), or name one with "
-            "--result")
+    hint = "run a backtest first (freqtrade backtesting, or make demo), or name one with --result"
     if not path.exists():
         raise FileNotFoundError(f"no backtest result {path}: {hint}")
     if path.is_dir():
@@ -85,13 +84,14 @@ def load_result(path: Path, strategy: str | None = None) -> BacktestResult:
     if strategy is None:
         strategy = names[0]
         if len(names) > 1:
-            print(f"note: {path.name} holds {', '.join(names)}; showing {strategy} "
-                  "(choose with --strategy)")
+            print(
+                f"note: {path.name} holds {', '.join(names)}; showing {strategy} "
+                "(choose with --strategy)"
+            )
     elif strategy not in names:
         raise ValueError(f"{path.name} holds no result of {strategy} (it has {', '.join(names)})")
     trades = load_backtest_data(path, strategy)
-    return BacktestResult(path, strategy, stats["strategy"][strategy], trades,
-                          _stored_config(path))
+    return BacktestResult(path, strategy, stats["strategy"][strategy], trades, _stored_config(path))
 
 
 def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:
@@ -106,9 +106,17 @@ def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:
                 continue  # never filled
             entry = order.get("ft_is_entry", order.get("ft_order_side") == "buy")
             fee = trade.fee_open if entry else trade.fee_close
-            rows.append((ts, base, order["ft_order_side"], amount, float(order["safe_price"]),
-                         float(fee if fee is not None and not pd.isna(fee) else 0.0),
-                         order.get("ft_order_tag") or ""))
+            rows.append(
+                (
+                    ts,
+                    base,
+                    order["ft_order_side"],
+                    amount,
+                    float(order["safe_price"]),
+                    float(fee if fee is not None and not pd.isna(fee) else 0.0),
+                    order.get("ft_order_tag") or "",
+                )
+            )
     frame = pd.DataFrame(rows, columns=ORDER_COLUMNS)
     frame["time"] = pd.to_datetime(frame["time"].astype("int64"), unit="ms", utc=True)
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
@@ -125,9 +133,14 @@ def load_journal(path: Path) -> list[dict[str, Any]]:
     return journal.read(path) if path.is_file() else []
 
 
-def load_candles(datadir: Path, pairs: Sequence[str], timeframe: str, start: pd.Timestamp,
-                 end: pd.Timestamp, data_format: str | None = None
-                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_candles(
+    datadir: Path,
+    pairs: Sequence[str],
+    timeframe: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    data_format: str | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(opens, closes) by candle open time in [start, end], one column per coin, loaded as
     Freqtrade's backtest loads them (missing candles filled at the previous close)."""
     from freqtrade.configuration import TimeRange
@@ -136,8 +149,9 @@ def load_candles(datadir: Path, pairs: Sequence[str], timeframe: str, start: pd.
     timerange = TimeRange("date", "date", int(start.timestamp()), int(end.timestamp()))
     opens, closes, missing = {}, {}, []
     for pair in pairs:
-        df = load_pair_history(pair, timeframe, Path(datadir), timerange=timerange,
-                               data_format=data_format)
+        df = load_pair_history(
+            pair, timeframe, Path(datadir), timerange=timerange, data_format=data_format
+        )
         if df.empty:
             missing.append(pair)
             continue
@@ -147,21 +161,28 @@ def load_candles(datadir: Path, pairs: Sequence[str], timeframe: str, start: pd.
     if missing:
         raise FileNotFoundError(
             f"no {timeframe} candles for {', '.join(missing)} in {datadir} between "
-            f"{start:%Y-%m-%d} and {end:%Y-%m-%d} (pass the backtest's --datadir)")
+            f"{start:%Y-%m-%d} and {end:%Y-%m-%d} (pass the backtest's --datadir)"
+        )
     return pd.DataFrame(opens), pd.DataFrame(closes)
 
 
-def has_candles(datadir: Path, pairs: Sequence[str], timeframe: str,
-                data_format: str = "feather") -> bool:
+def has_candles(
+    datadir: Path, pairs: Sequence[str], timeframe: str, data_format: str = "feather"
+) -> bool:
     """True if ``datadir`` holds a candle file of every pair (Freqtrade's file layout)."""
-    ext = {"feather": "feather", "parquet": "parquet", "json": "json",
-           "jsongz": "json.gz"}.get(data_format, data_format)
-    return all((Path(datadir) / f"{p.replace('/', '_')}-{timeframe}.{ext}").is_file()
-               for p in pairs)
+    ext = {"feather": "feather", "parquet": "parquet", "json": "json", "jsongz": "json.gz"}.get(
+        data_format, data_format
+    )
+    return all(
+        (Path(datadir) / f"{p.replace('/', '_')}-{timeframe}.{ext}").is_file() for p in pairs
+    )
 
 
 def default_datadirs(user_data: Path, exchange: str = "binance") -> list[Path]:
     """Where the candles are looked for, in order: the user's own download, the shared real
     data beside the checkout, the demo's synthetic market."""
-    return [Path(user_data) / "data" / exchange, ROOT.parent / "shared" / "data" / "binance",
-            Path(user_data) / "data" / "synthetic"]
+    return [
+        Path(user_data) / "data" / exchange,
+        ROOT.parent / "shared" / "data" / "binance",
+        Path(user_data) / "data" / "synthetic",
+    ]

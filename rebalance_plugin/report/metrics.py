@@ -51,8 +51,9 @@ def _sign(orders: pd.DataFrame) -> np.ndarray:
     return np.where(side == "buy", 1.0, -1.0)
 
 
-def holdings(orders: pd.DataFrame, times: Iterable[Any],
-             coins: Sequence[str] | None = None) -> pd.DataFrame:
+def holdings(
+    orders: pd.DataFrame, times: Iterable[Any], coins: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Quantity of each coin held at each time, counting the orders filled at or before it."""
     index = _times(times)
     cols = _coins(orders, coins)
@@ -108,8 +109,9 @@ def coin_weights(orders: pd.DataFrame, prices: pd.DataFrame, start_cash: float) 
     return values.div(total.where(total > 0), axis=0)
 
 
-def buy_and_hold_orders(orders: pd.DataFrame, exit_prices: pd.Series | dict[str, float],
-                        exit_time: Any) -> pd.DataFrame:
+def buy_and_hold_orders(
+    orders: pd.DataFrame, exit_prices: pd.Series | dict[str, float], exit_time: Any
+) -> pd.DataFrame:
     """Orders of buy-and-hold of the same starting allocation: the first buy of every coin,
     and a sale of that same quantity at ``exit_prices[coin]`` at ``exit_time``, same fee."""
     buys = orders[orders["side"] == "buy"].copy()
@@ -161,8 +163,11 @@ def order_totals(orders: pd.DataFrame) -> tuple[float, float, int]:
     rebalance; fees are value × fee summed over every order."""
     value = orders["amount"].astype(float) * orders["price"].astype(float)
     rebalance = orders["tag"].fillna("").astype(str).str.startswith(REBALANCE_TAG)
-    return (float(value[rebalance].sum()), float((value * orders["fee"].astype(float)).sum()),
-            int(rebalance.sum()))
+    return (
+        float(value[rebalance].sum()),
+        float((value * orders["fee"].astype(float)).sum()),
+        int(rebalance.sum()),
+    )
 
 
 def journal_counts(events: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
@@ -179,8 +184,9 @@ def journal_counts(events: Iterable[dict[str, Any]]) -> tuple[int, int, int]:
     return rebalances, skipped, legs
 
 
-def mark_prices(opens: pd.DataFrame, closes: pd.DataFrame, start: Any, end: Any,
-                timeframe: pd.Timedelta) -> pd.DataFrame:
+def mark_prices(
+    opens: pd.DataFrame, closes: pd.DataFrame, start: Any, end: Any, timeframe: pd.Timedelta
+) -> pd.DataFrame:
     """Prices at the valuation times: the first candle's open at ``start``, then each candle's
     close at its close time (open + timeframe), up to ``end``. Inputs are indexed by candle
     open time, one column per coin."""
@@ -241,9 +247,15 @@ class PortfolioView:
         return (self.total_return - self.bh_total_return) * 100.0
 
 
-def portfolio_view(orders: pd.DataFrame, prices: pd.DataFrame, exit_prices: pd.Series,
-                   starting_balance: float, start: Any, end: Any,
-                   journal: Sequence[dict[str, Any]] = ()) -> PortfolioView:
+def portfolio_view(
+    orders: pd.DataFrame,
+    prices: pd.DataFrame,
+    exit_prices: pd.Series,
+    starting_balance: float,
+    start: Any,
+    end: Any,
+    journal: Sequence[dict[str, Any]] = (),
+) -> PortfolioView:
     """Compose the computations: ``prices`` at the valuation times (see :func:`mark_prices`),
     ``exit_prices`` the price of each coin at the last candle (buy-and-hold's sale at ``end``)."""
     start, end = _times([start])[0], _times([end])[0]
@@ -260,13 +272,24 @@ def portfolio_view(orders: pd.DataFrame, prices: pd.DataFrame, exit_prices: pd.S
 
     final = float(equity.iloc[-1])
     return PortfolioView(
-        start=start, end=end, starting_balance=float(starting_balance), invested=invested,
-        equity=equity, bh_equity=bh_equity,
+        start=start,
+        end=end,
+        starting_balance=float(starting_balance),
+        invested=invested,
+        equity=equity,
+        bh_equity=bh_equity,
         weights=coin_weights(orders, prices, starting_balance),
-        drawdown=max_drawdown(equity), bh_drawdown=max_drawdown(bh_equity),
+        drawdown=max_drawdown(equity),
+        bh_drawdown=max_drawdown(bh_equity),
         cagr=cagr(starting_balance, final, start, end),
         bh_cagr=cagr(starting_balance, float(bh_equity.iloc[-1]), start, end),
-        turnover=turnover, fees=fees, rebalance_orders=n_rebalance, orders=len(orders),
-        rebalances=rebalances, skipped_rebalances=skipped, skipped_legs=skipped_legs,
-        rebalance_times=when("rebalance"), skipped_times=when("skipped"),
+        turnover=turnover,
+        fees=fees,
+        rebalance_orders=n_rebalance,
+        orders=len(orders),
+        rebalances=rebalances,
+        skipped_rebalances=skipped,
+        skipped_legs=skipped_legs,
+        rebalance_times=when("rebalance"),
+        skipped_times=when("skipped"),
     )

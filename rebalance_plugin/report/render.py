@@ -31,8 +31,9 @@ def format_summary(report: Report, note: str | None = None) -> str:
     v, r = report.view, report.result
     stake = r.stats.get("stake_currency", "USDT")
     days = (v.end - v.start) / pd.Timedelta(days=1)
-    targets = ", ".join(f"{c} {report.targets[c] * 100:g}%" for c in report.coins
-                        if c in report.targets) or ", ".join(report.coins)
+    targets = ", ".join(
+        f"{c} {report.targets[c] * 100:g}%" for c in report.coins if c in report.targets
+    ) or ", ".join(report.coins)
     left = v.starting_balance - v.invested
     lines = [f"*** {note} ***"] if note else []
     lines += [
@@ -46,6 +47,7 @@ def format_summary(report: Report, note: str | None = None) -> str:
         f"{_money(v.invested)} incl. fees, {_money(left)} left as cash)",
         "",
     ]
+
     def span(dd: Drawdown) -> str:
         return f"{dd.peak:%Y-%m-%d} -> {dd.trough:%Y-%m-%d}" if dd.peak is not None else "-"
 
@@ -60,8 +62,9 @@ def format_summary(report: Report, note: str | None = None) -> str:
     w0, w1 = 21, max(24, max(len(b) for _, b, _ in rows) + 2)
     for a, b, c in rows:
         lines.append(f"  {a:<{w0}}{b:<{w1}}{c}".rstrip())
-    verdict = ("ahead of" if v.difference_pp > 0 else "behind" if v.difference_pp < 0
-               else "level with")
+    verdict = (
+        "ahead of" if v.difference_pp > 0 else "behind" if v.difference_pp < 0 else "level with"
+    )
     multiple = v.turnover / v.starting_balance if v.starting_balance else float("nan")
     lines += [
         "",
@@ -76,9 +79,11 @@ def format_summary(report: Report, note: str | None = None) -> str:
         "rebalances and final exits)",
     ]
     if r.stats.get("final_balance") is not None:
-        lines.append(f"  Check                Freqtrade's final balance "
-                     f"{_money(float(r.stats['final_balance']))} {stake} (open trades "
-                     "force-exited at the last candle's open)")
+        lines.append(
+            f"  Check                Freqtrade's final balance "
+            f"{_money(float(r.stats['final_balance']))} {stake} (open trades "
+            "force-exited at the last candle's open)"
+        )
     for warning in report.warnings:
         lines.append(f"  WARNING: {warning}")
     return "\n".join(lines)
@@ -93,32 +98,58 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
 
     v = report.view
     stake = report.result.stats.get("stake_currency", "USDT")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(12, 8), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 2]})
-    top.plot(v.equity.index, v.equity.to_numpy(), lw=1.2, color="tab:blue",
-             label=f"Rebalanced ({_money(v.final_value)} {stake}, CAGR {_pct(v.cagr)})")
-    top.plot(v.bh_equity.index, v.bh_equity.to_numpy(), lw=1.0, color="tab:gray",
-             label=f"Buy and hold ({_money(v.bh_final_value)} {stake}, CAGR {_pct(v.bh_cagr)})")
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(12, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
+    top.plot(
+        v.equity.index,
+        v.equity.to_numpy(),
+        lw=1.2,
+        color="tab:blue",
+        label=f"Rebalanced ({_money(v.final_value)} {stake}, CAGR {_pct(v.cagr)})",
+    )
+    top.plot(
+        v.bh_equity.index,
+        v.bh_equity.to_numpy(),
+        lw=1.0,
+        color="tab:gray",
+        label=f"Buy and hold ({_money(v.bh_final_value)} {stake}, CAGR {_pct(v.bh_cagr)})",
+    )
     if v.rebalance_times:
         marks = v.equity.reindex(_times(v.rebalance_times), method="ffill")
-        top.scatter(marks.index, marks.to_numpy(), s=14, marker="v", color="tab:orange",
-                    zorder=3, label=f"Rebalance ({v.rebalances})")
+        top.scatter(
+            marks.index,
+            marks.to_numpy(),
+            s=14,
+            marker="v",
+            color="tab:orange",
+            zorder=3,
+            label=f"Rebalance ({v.rebalances})",
+        )
     if v.skipped_times:
         marks = v.equity.reindex(_times(v.skipped_times), method="ffill")
-        top.scatter(marks.index, marks.to_numpy(), s=18, marker="x", color="tab:red",
-                    zorder=3, label=f"Skipped rebalance ({v.skipped_rebalances})")
+        top.scatter(
+            marks.index,
+            marks.to_numpy(),
+            s=18,
+            marker="x",
+            color="tab:red",
+            zorder=3,
+            label=f"Skipped rebalance ({v.skipped_rebalances})",
+        )
     top.set_ylabel(f"Portfolio value ({stake})")
-    top.set_title(f"{report.result.strategy}: {v.start:%Y-%m-%d} -> {v.end:%Y-%m-%d}, "
-                  f"{v.difference_pp:+.1f} pp vs buy-and-hold, max drawdown "
-                  f"{v.drawdown.depth * 100:.1f}% (buy-and-hold {v.bh_drawdown.depth * 100:.1f}%)")
+    top.set_title(
+        f"{report.result.strategy}: {v.start:%Y-%m-%d} -> {v.end:%Y-%m-%d}, "
+        f"{v.difference_pp:+.1f} pp vs buy-and-hold, max drawdown "
+        f"{v.drawdown.depth * 100:.1f}% (buy-and-hold {v.bh_drawdown.depth * 100:.1f}%)"
+    )
     top.grid(alpha=0.3)
     top.legend(loc="upper left", fontsize=9)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     weights = v.weights[v.weights.sum(axis=1) > 0]  # not before the first buys / after exits
     for i, coin in enumerate(weights.columns):
         color = colors[i % len(colors)]
-        bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color,
-                    label=coin)
+        bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color, label=coin)
         if coin in report.targets:
             bottom.axhline(report.targets[coin] * 100, color=color, ls="--", lw=0.8, alpha=0.8)
     bottom.set_ylabel("Weight (% of portfolio)")
@@ -126,8 +157,18 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
     bottom.grid(alpha=0.3)
     bottom.legend(loc="upper left", fontsize=8, ncol=min(5, max(1, len(v.weights.columns))))
     if note:
-        fig.text(0.5, 0.5, note, ha="center", va="center", fontsize=22, color="red",
-                 alpha=0.25, rotation=20, wrap=True)
+        fig.text(
+            0.5,
+            0.5,
+            note,
+            ha="center",
+            va="center",
+            fontsize=22,
+            color="red",
+            alpha=0.25,
+            rotation=20,
+            wrap=True,
+        )
         fig.suptitle(note, color="red", fontweight="bold")
     fig.tight_layout()
     path = Path(path)

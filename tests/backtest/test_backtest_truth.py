@@ -53,8 +53,9 @@ def tradeable(coin: str, qty: float, price: float) -> bool:
     return qty > 0 and qty >= min_qty * RESERVE and qty * price >= min_cost * RESERVE
 
 
-def simulate(opens, weights, investment, entry, end, *, threshold=None, interval=None,
-             min_drift=None):
+def simulate(
+    opens, weights, investment, entry, end, *, threshold=None, interval=None, min_drift=None
+):
     """Returns (orders [(time, coin, side, qty)], final value)."""
     coins = list(weights)
     p0 = opens.loc[entry]
@@ -140,6 +141,7 @@ def freqtrade_orders(run):
 
 def opens_tz():
     from datetime import UTC
+
     return UTC
 
 
@@ -160,8 +162,9 @@ def compare(run, weights, investment, **trigger):
 
 def test_threshold_rebalancer_matches_independent_computation(tmp_path):
     weights = {"BTC": 0.40, "ETH": 0.30, "BNB": 0.15, "SOL": 0.15}
-    cfg = make_config(tmp_path, coins={"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15},
-                      investment=1000, threshold=1)
+    cfg = make_config(
+        tmp_path, coins={"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}, investment=1000, threshold=1
+    )
     run = run_backtest(cfg, "20240101-20240701")
     got, final = compare(run, weights, 1000, threshold=1)
     # A half year of real prices at a 1-point threshold rebalances many times; each rebalance
@@ -169,29 +172,41 @@ def test_threshold_rebalancer_matches_independent_computation(tmp_path):
     rebalances = [e for e in run.journal if e["kind"] == "rebalance"]
     assert len(rebalances) > 20
     assert {s for _, _, s, _ in got} == {"buy", "sell"}
-    print(f"\n{len(got)} orders, freqtrade final {run.final_balance:.6f}, independent {final:.6f}, "
-          f"difference {run.final_balance - final:+.6f} USDT")
+    print(
+        f"\n{len(got)} orders, freqtrade final {run.final_balance:.6f}, independent {final:.6f}, "
+        f"difference {run.final_balance - final:+.6f} USDT"
+    )
 
 
 def test_interval_rebalancer_matches_independent_computation(tmp_path):
     weights = {"BTC": 0.60, "ETH": 0.40}
-    cfg = make_config(tmp_path, coins={"BTC": 60, "ETH": 40}, investment=2000,
-                      trigger="interval", interval="1d", interval_min_drift=0.5)
+    cfg = make_config(
+        tmp_path,
+        coins={"BTC": 60, "ETH": 40},
+        investment=2000,
+        trigger="interval",
+        interval="1d",
+        interval_min_drift=0.5,
+    )
     run = run_backtest(cfg, "20240101-20240401")
     got, final = compare(run, weights, 2000, interval=timedelta(days=1), min_drift=0.5)
     # checks happen only at whole days after the first buy: every sell is at the entry hour
     entry = min(run.trades["open_date"]).to_pydatetime()
-    assert got and all((t - entry) % timedelta(days=1) == timedelta(0)
-                       for t, _, side, _ in got if side == "sell")
-    print(f"\n{len(got)} orders, freqtrade final {run.final_balance:.6f}, independent {final:.6f}, "
-          f"difference {run.final_balance - final:+.6f} USDT")
+    assert got and all(
+        (t - entry) % timedelta(days=1) == timedelta(0) for t, _, side, _ in got if side == "sell"
+    )
+    print(
+        f"\n{len(got)} orders, freqtrade final {run.final_balance:.6f}, independent {final:.6f}, "
+        f"difference {run.final_balance - final:+.6f} USDT"
+    )
 
 
 def test_decisions_use_no_later_data(tmp_path):
     """Orders up to February are the same whether the backtest's data stops in February or runs
     on to June: nothing decided at a candle depends on a later candle."""
-    cfg = make_config(tmp_path, coins={"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15},
-                      investment=1000, threshold=1)
+    cfg = make_config(
+        tmp_path, coins={"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}, investment=1000, threshold=1
+    )
     short = freqtrade_orders(run_backtest(cfg, "20240101-20240215"))
     long_ = freqtrade_orders(run_backtest(cfg, "20240101-20240701"))
     cut = datetime(2024, 2, 14, tzinfo=opens_tz())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from freqtrade.exceptions import FreqtradeException
 
 from tests.helpers.ftrun import NO_SHARED_DATA, SHARED_DATA, make_config, run_backtest
@@ -35,8 +34,12 @@ def _edit(path, fn):
 
 def test_whitelist_that_disagrees_with_the_coins_is_refused(tmp_path):
     cfg = make_config(tmp_path)
-    _edit(cfg, lambda c: c["exchange"].update(pair_whitelist=["BTC/USDT", "ETH/USDT", "XRP/USDT",
-                                                              "SOL/USDT"]))
+    _edit(
+        cfg,
+        lambda c: c["exchange"].update(
+            pair_whitelist=["BTC/USDT", "ETH/USDT", "XRP/USDT", "SOL/USDT"]
+        ),
+    )
     _refused(cfg, "pair_whitelist", "Missing: BNB/USDT", "Not in rebalance.coins: XRP/USDT")
 
 
@@ -83,8 +86,11 @@ def test_valid_default_config_starts_and_buys_every_coin(tmp_path):
     # costs at most weight x 1000: 400 USDT for BTC, 150 for SOL, and at most one step less.
     first = {p: o[0] for p, o in zip(run.trades["pair"], run.trades["orders"])}
     for pair, weight in {"BTC/USDT": 40, "ETH/USDT": 30, "BNB/USDT": 15, "SOL/USDT": 15}.items():
-        cost, step_value = first[pair]["cost"], first[pair]["safe_price"] * {
-            "BTC/USDT": 1e-05, "ETH/USDT": 1e-04, "BNB/USDT": 1e-03, "SOL/USDT": 1e-02}[pair]
+        cost, step_value = (
+            first[pair]["cost"],
+            first[pair]["safe_price"]
+            * {"BTC/USDT": 1e-05, "ETH/USDT": 1e-04, "BNB/USDT": 1e-03, "SOL/USDT": 1e-02}[pair],
+        )
         target = weight * 10.0
         assert target - step_value * 1.001 <= cost <= target, (pair, cost, target)
 
@@ -93,7 +99,10 @@ def _strategy(config):
     import importlib.util
 
     from tests.helpers.ftrun import ROOT
-    spec = importlib.util.spec_from_file_location("rs", ROOT / "strategies" / "RebalanceStrategy.py")
+
+    spec = importlib.util.spec_from_file_location(
+        "rs", ROOT / "strategies" / "RebalanceStrategy.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.RebalanceStrategy(config)
@@ -103,6 +112,7 @@ def test_live_trading_starts_and_the_shipped_config_is_safe():
     from freqtrade.enums import RunMode
 
     from tests.helpers.ftrun import base_config
+
     config = base_config()
     # The shipped config: REST API on loopback only, no password or secret in the file.
     api = config["api_server"]
@@ -115,22 +125,52 @@ def test_live_trading_starts_and_the_shipped_config_is_safe():
     assert _strategy(config).rebalance.investment == 1000
 
 
-@pytest.mark.parametrize("api, telegram, needle", [
-    ({"enabled": True, "listen_ip_address": "127.0.0.1", "password": "",
-      "jwt_secret_key": "0123456789abcdef"}, {}, "FREQTRADE__API_SERVER__PASSWORD"),
-    ({"enabled": True, "listen_ip_address": "127.0.0.1", "password": "a-long-password",
-      "jwt_secret_key": "set-me-from-FREQTRADE__API_SERVER__JWT_SECRET_KEY"}, {},
-     "FREQTRADE__API_SERVER__JWT_SECRET_KEY"),
-    ({"enabled": True, "listen_ip_address": "0.0.0.0", "password": "a-long-password",
-      "jwt_secret_key": "0123456789abcdef"}, {}, "listen_ip_address = 0.0.0.0"),
-    ({"enabled": False}, {"enabled": True, "token": "123:abc", "chat_id": ""},
-     "telegram.chat_id"),
-])
+@pytest.mark.parametrize(
+    "api, telegram, needle",
+    [
+        (
+            {
+                "enabled": True,
+                "listen_ip_address": "127.0.0.1",
+                "password": "",
+                "jwt_secret_key": "0123456789abcdef",
+            },
+            {},
+            "FREQTRADE__API_SERVER__PASSWORD",
+        ),
+        (
+            {
+                "enabled": True,
+                "listen_ip_address": "127.0.0.1",
+                "password": "a-long-password",
+                "jwt_secret_key": "set-me-from-FREQTRADE__API_SERVER__JWT_SECRET_KEY",
+            },
+            {},
+            "FREQTRADE__API_SERVER__JWT_SECRET_KEY",
+        ),
+        (
+            {
+                "enabled": True,
+                "listen_ip_address": "0.0.0.0",
+                "password": "a-long-password",
+                "jwt_secret_key": "0123456789abcdef",
+            },
+            {},
+            "listen_ip_address = 0.0.0.0",
+        ),
+        (
+            {"enabled": False},
+            {"enabled": True, "token": "123:abc", "chat_id": ""},
+            "telegram.chat_id",
+        ),
+    ],
+)
 def test_unsafe_api_or_telegram_settings_are_refused(api, telegram, needle):
     from freqtrade.enums import RunMode
     from freqtrade.exceptions import OperationalException
 
     from tests.helpers.ftrun import base_config
+
     config = base_config()
     config.update(runmode=RunMode.DRY_RUN, api_server=api)
     config["telegram"].update(telegram)

@@ -17,8 +17,6 @@ import time
 
 import pytest
 
-from tests.helpers.e2e import fresh_sim, make_bot  # noqa: F401 - pytest fixtures
-
 COINS = {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}
 FEE = 0.001
 
@@ -63,15 +61,20 @@ def near_targets(sim, targets, tol):
 def book(bot) -> dict:
     """The portfolio's record in the bot's database."""
     with sqlite3.connect(bot.db_path) as db:
-        row = db.execute("select string_value from KeyValueStore where key='rebalance_state'"
-                         ).fetchone()
+        row = db.execute(
+            "select string_value from KeyValueStore where key='rebalance_state'"
+        ).fetchone()
     return json.loads(row[0]) if row else {}
 
 
 def sim_orders_since(sim, t0_ms, side=None, symbol=None):
-    return [o for o in sim.orders() if o["time"] >= t0_ms
-            and (side is None or o["side"] == side)
-            and (symbol is None or o["symbol"] == symbol)]
+    return [
+        o
+        for o in sim.orders()
+        if o["time"] >= t0_ms
+        and (side is None or o["side"] == side)
+        and (symbol is None or o["symbol"] == symbol)
+    ]
 
 
 def now_ms(sim) -> int:
@@ -99,8 +102,12 @@ def exchange_matches_freqtrade(bot, sim, coins) -> None:
         dust = bal.get(coin, 0.0) - held.get(coin, 0.0)
         low = -FEE * held.get(coin, 0.0) - 1e-9
         assert low <= dust <= len(buys) * STEP[coin] + 1e-9, (coin, bal.get(coin), held)
-    known = {str(o.get("order_id")) for one in bots for t in one.all_trades()
-             for o in t.get("orders", [])}
+    known = {
+        str(o.get("order_id"))
+        for one in bots
+        for t in one.all_trades()
+        for o in t.get("orders", [])
+    }
     filled = [o for o in sim.orders() if o["executedQty"] > 0]
     unknown = [o for o in filled if str(o["orderId"]) not in known]
     assert not unknown, f"orders at the exchange Freqtrade does not know: {unknown}"
@@ -108,8 +115,12 @@ def exchange_matches_freqtrade(bot, sim, coins) -> None:
 
 
 def live_bot(make_bot, sim, name="live", coins=COINS, investment=1000, **rebalance):
-    bot = make_bot(name, sim=sim, dry_run=False,
-                   rebalance={"coins": coins, "investment": investment, **rebalance})
+    bot = make_bot(
+        name,
+        sim=sim,
+        dry_run=False,
+        rebalance={"coins": coins, "investment": investment, **rebalance},
+    )
     bot.wait_for(lambda: settled(bot, sim, len(coins)), 90, f"{len(coins)} coins bought")
     return bot
 
@@ -127,8 +138,11 @@ def test_start_and_a_price_move_rebalance_live(fresh_sim, make_bot):
     t0 = now_ms(sim)
     sim.multiply("SOLUSDT", 1.6)
     bot.wait_for(lambda: sim_orders_since(sim, t0, "BUY"), 60, "the rebalance's buys")
-    final = bot.wait_for(lambda: settled(bot, sim, 4) and near_targets(sim, COINS, 0.6), 60,
-                         "weights back at the targets")
+    final = bot.wait_for(
+        lambda: settled(bot, sim, 4) and near_targets(sim, COINS, 0.6),
+        60,
+        "weights back at the targets",
+    )
     sells = sim_orders_since(sim, t0, "SELL")
     buys = sim_orders_since(sim, t0, "BUY")
     assert {o["symbol"] for o in sells} == {"SOLUSDT"}
@@ -146,12 +160,18 @@ def test_dry_run_rebalances_on_a_price_move(fresh_sim, make_bot):
     bot.wait_for(lambda: settled(bot, sim, 4), 90, "4 coins bought (dry-run)")
     sim.multiply("SOLUSDT", 1.6)
     trades = bot.wait_for(
-        lambda: [t for t in bot.open_trades() if t["pair"] == "SOL/USDT"
-                 and any(o["ft_order_side"] == "sell" for o in t["orders"])], 60,
-        "a dry-run SOL sell")
+        lambda: [
+            t
+            for t in bot.open_trades()
+            if t["pair"] == "SOL/USDT" and any(o["ft_order_side"] == "sell" for o in t["orders"])
+        ],
+        60,
+        "a dry-run SOL sell",
+    )
     assert trades and not sim.orders()  # dry-run: nothing ever reaches the exchange
     assert "Rebalance buys" in bot.wait_for(
-        lambda: "Rebalance buys" in bot.log() and bot.log(), 60, "the buys")
+        lambda: "Rebalance buys" in bot.log() and bot.log(), 60, "the buys"
+    )
 
 
 def test_interval_check_after_a_restart(fresh_sim, make_bot):
@@ -169,11 +189,14 @@ def test_interval_check_after_a_restart(fresh_sim, make_bot):
     record = book(bot)
     record["started"] -= 31 * 60
     with sqlite3.connect(bot.db_path) as db:
-        db.execute("update KeyValueStore set string_value=? where key='rebalance_state'",
-                   (json.dumps(record),))
+        db.execute(
+            "update KeyValueStore set string_value=? where key='rebalance_state'",
+            (json.dumps(record),),
+        )
     bot.start()
-    bot.wait_for(lambda: settled(bot, sim, 4) and near_targets(sim, COINS, 0.6), 60,
-                 "the interval rebalance")
+    bot.wait_for(
+        lambda: settled(bot, sim, 4) and near_targets(sim, COINS, 0.6), 60, "the interval rebalance"
+    )
     assert {o["symbol"] for o in sim_orders_since(sim, t0, "SELL")} == {"SOLUSDT"}
     assert book(bot)["engine"]["last_check"] is not None
 
@@ -187,8 +210,11 @@ def test_add_funds_by_reload_config(fresh_sim, make_bot):
     bot.edit_config(rebalance={"investment": 1500})
     bot.client.reload_config()
     # Every coin ends at its weight of ~1500 (the portfolio was ~999 after the first fees).
-    bot.wait_for(lambda: settled(bot, sim, 4)
-                 and sum(values(sim, COINS)[0].values()) > 1480, 90, "the new money invested")
+    bot.wait_for(
+        lambda: settled(bot, sim, 4) and sum(values(sim, COINS)[0].values()) > 1480,
+        90,
+        "the new money invested",
+    )
     after, cash = values(sim, COINS)
     total = sum(after.values()) + cash
     for coin, w in COINS.items():
@@ -245,8 +271,9 @@ def test_change_coins_by_reload_config(fresh_sim, make_bot):
     bot.edit_config(rebalance={"coins": {"BTC": 50, "BNB": 50}})
     bot.client.reload_config()
     new = {"BTC": 50, "BNB": 50}
-    bot.wait_for(lambda: settled(bot, sim, 2) and near_targets(sim, new, 1.0), 90,
-                 "ETH sold, BNB bought")
+    bot.wait_for(
+        lambda: settled(bot, sim, 2) and near_targets(sim, new, 1.0), 90, "ETH sold, BNB bought"
+    )
     assert sim.balances().get("ETH", 0.0) * sim.prices()["ETHUSDT"] < 1.0  # dust at most
     pairs = sorted(t["pair"] for t in bot.open_trades())
     assert pairs == ["BNB/USDT", "BTC/USDT"]
@@ -258,8 +285,9 @@ def test_stop_sell_all_then_start_again(fresh_sim, make_bot):
     freeze(sim, COINS)
     bot = live_bot(make_bot, sim)
     bot.client.stopbuy()  # Telegram /stopentry, FreqUI "Pause"
-    bot.wait_for(lambda: not bot.open_trades() and not sim.state()["open_orders"], 60,
-                 "every coin sold")
+    bot.wait_for(
+        lambda: not bot.open_trades() and not sim.state()["open_orders"], 60, "every coin sold"
+    )
     bal = sim.balances()
     for coin in COINS:  # what is left is dust under one quantity step: unsellable
         assert bal.get(coin, 0.0) < STEP[coin], (coin, bal)
@@ -300,13 +328,17 @@ def test_killed_between_sells_and_buys_finishes_on_restart(fresh_sim, make_bot, 
     the bot is killed while waiting for it, so its database never hears of the order."""
     sim = fresh_sim(balances={"USDT": 1000})
     freeze(sim, COINS)
-    bot = make_bot("live", sim=sim, dry_run=False, rebalance={"coins": COINS},
-                   extra={"internals": {"process_throttle_secs": 5}})
+    bot = make_bot(
+        "live",
+        sim=sim,
+        dry_run=False,
+        rebalance={"coins": COINS},
+        extra={"internals": {"process_throttle_secs": 5}},
+    )
     bot.wait_for(lambda: settled(bot, sim, 4), 90, "4 coins bought")
     t0 = now_ms(sim)
     if moment == "sell answer in flight":
-        sim.fault("timeout", count=1, path="/api/v3/order", method="POST", seconds=60,
-                  process=True)
+        sim.fault("timeout", count=1, path="/api/v3/order", method="POST", seconds=60, process=True)
     sim.multiply("SOLUSDT", 1.6)
     deadline = time.monotonic() + 60
     while not sim_orders_since(sim, t0, "SELL") and time.monotonic() < deadline:
@@ -315,11 +347,17 @@ def test_killed_between_sells_and_buys_finishes_on_restart(fresh_sim, make_bot, 
     assert sim_orders_since(sim, t0, "BUY") == [], "killed too late: buys were already sent"
     assert book(bot)["engine"]["phase"] == "selling"
     bot.start()
-    bot.wait_for(lambda: settled(bot, sim, 4) and near_targets(sim, COINS, 0.6), 90,
-                 "the rebalance finished after the restart")
+    bot.wait_for(
+        lambda: settled(bot, sim, 4) and near_targets(sim, COINS, 0.6),
+        90,
+        "the rebalance finished after the restart",
+    )
     assert len(sim_orders_since(sim, t0, "SELL")) == 1  # no duplicate
     assert {o["symbol"] for o in sim_orders_since(sim, t0, "BUY")} == {
-        "BTCUSDT", "ETHUSDT", "BNBUSDT"}
+        "BTCUSDT",
+        "ETHUSDT",
+        "BNBUSDT",
+    }
     exchange_matches_freqtrade(bot, sim, COINS)
 
 
@@ -330,11 +368,14 @@ FAULTS = {
     "expire": ({}, "IOC expires unfilled: the whole leg goes at market"),
     "http429": ({"path": "/api/v3/order", "method": "POST"}, "rate-limited: market next loop"),
     "http5xx": ({"path": "/api/v3/order", "method": "POST"}, "503: market next loop"),
-    "timeout": ({"path": "/api/v3/order", "method": "POST", "seconds": 40},
-                "no answer, not executed: market next loop"),
-    "timeout-executed": ({"path": "/api/v3/order", "method": "POST", "seconds": 40,
-                          "process": True},
-                         "no answer but executed: found at the exchange, booked, not re-sent"),
+    "timeout": (
+        {"path": "/api/v3/order", "method": "POST", "seconds": 40},
+        "no answer, not executed: market next loop",
+    ),
+    "timeout-executed": (
+        {"path": "/api/v3/order", "method": "POST", "seconds": 40, "process": True},
+        "no answer but executed: found at the exchange, booked, not re-sent",
+    ),
 }
 
 
@@ -349,25 +390,37 @@ def test_fault_during_a_rebalance_loses_nothing(fresh_sim, make_bot, kind):
     sim.fault(kind.split("-")[0], count=1, **params)
     sim.multiply("SOLUSDT", 1.3)  # SOL 50 -> 56.5%: sell SOL, buy BTC
     bot.wait_for(lambda: sim.state()["faults_fired"], 60, f"the {kind} fault to fire")
-    bot.wait_for(lambda: settled(bot, sim, 2) and near_targets(sim, coins, 1.0), 120,
-                 f"the rebalance completed despite {kind}")
+    bot.wait_for(
+        lambda: settled(bot, sim, 2) and near_targets(sim, coins, 1.0),
+        120,
+        f"the rebalance completed despite {kind}",
+    )
     exchange_matches_freqtrade(bot, sim, coins)
     sells = sim_orders_since(sim, t0, "SELL")
     sold = sum(o["executedQty"] for o in sells)
     assert sold * sim.prices()["SOLUSDT"] < 0.07 * 1000 * 1.3  # no double sell
 
 
-def test_two_portfolios_share_one_account_without_spending_each_others_funds(fresh_sim,
-                                                                             make_bot):
+def test_two_portfolios_share_one_account_without_spending_each_others_funds(fresh_sim, make_bot):
     # One account of 1000 USDT. Bot A: BTC/ETH 50/50 with 400 (available_capital 400); bot B:
     # BTC/SOL 60/40 with 500 (available_capital 500). 100 USDT belong to neither.
     sim = fresh_sim(balances={"USDT": 1000})
     freeze(sim, {"BTC": 0, "ETH": 0, "SOL": 0})
     a_coins, b_coins = {"BTC": 50, "ETH": 50}, {"BTC": 60, "SOL": 40}
-    a = make_bot("a", sim=sim, dry_run=False, extra={"available_capital": 400},
-                 rebalance={"coins": a_coins, "investment": 400, "threshold": 2})
-    b = make_bot("b", sim=sim, dry_run=False, extra={"available_capital": 500},
-                 rebalance={"coins": b_coins, "investment": 500, "threshold": 2})
+    a = make_bot(
+        "a",
+        sim=sim,
+        dry_run=False,
+        extra={"available_capital": 400},
+        rebalance={"coins": a_coins, "investment": 400, "threshold": 2},
+    )
+    b = make_bot(
+        "b",
+        sim=sim,
+        dry_run=False,
+        extra={"available_capital": 500},
+        rebalance={"coins": b_coins, "investment": 500, "threshold": 2},
+    )
     a.wait_for(lambda: settled(a, sim, 2), 90, "A bought")
     b.wait_for(lambda: settled(b, sim, 2), 90, "B bought")
     # 1000 - 900 / 1.001 (each first buy leaves its fee's worth: Binance takes the fee in the
@@ -376,18 +429,34 @@ def test_two_portfolios_share_one_account_without_spending_each_others_funds(fre
 
     def own_weights(bot, targets):
         prices = sim.prices()
-        vals = {t["pair"].split("/")[0]: t["amount"] * prices[t["pair"].replace("/", "")]
-                for t in bot.open_trades()}
+        vals = {
+            t["pair"].split("/")[0]: t["amount"] * prices[t["pair"].replace("/", "")]
+            for t in bot.open_trades()
+        }
         total = sum(vals.values())
         w = {c: 100 * v / total for c, v in vals.items()}
         return w if all(abs(w[c] - t) <= 1.0 for c, t in targets.items()) else None
 
     t0 = now_ms(sim)
     sim.multiply("BTCUSDT", 1.3)  # both are BTC-heavy now: each sells BTC, buys its other coin
-    a.wait_for(lambda: settled(a, sim, 2) and sim_orders_since(sim, t0, "BUY", "ETHUSDT")
-               and own_weights(a, a_coins), 90, "A rebalanced")
-    b.wait_for(lambda: settled(b, sim, 2) and sim_orders_since(sim, t0, "BUY", "SOLUSDT")
-               and own_weights(b, b_coins), 90, "B rebalanced")
+    a.wait_for(
+        lambda: (
+            settled(a, sim, 2)
+            and sim_orders_since(sim, t0, "BUY", "ETHUSDT")
+            and own_weights(a, a_coins)
+        ),
+        90,
+        "A rebalanced",
+    )
+    b.wait_for(
+        lambda: (
+            settled(b, sim, 2)
+            and sim_orders_since(sim, t0, "BUY", "SOLUSDT")
+            and own_weights(b, b_coins)
+        ),
+        90,
+        "B rebalanced",
+    )
     # Each reinvested only what its own sells freed: the 100 USDT nobody owns are still there.
     usdt = sim.balances()["USDT"]
     assert 100 < usdt < 103 + 0.01 * 900, usdt

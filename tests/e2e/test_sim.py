@@ -29,8 +29,8 @@ import requests
 
 from binance_standin import DAY, HOUR, SimExchange, ccxt_overrides, start_server
 from rebalance_plugin import offline
-
 from tests.helpers.paths import ROOT, SHARED_DATA
+
 KEY, SECRET = "simkey", "simsecret"
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
@@ -67,9 +67,12 @@ def datadir(tmp_path_factory) -> Path:
     eth = _frame(ETH, 2000.0, 1.0)
     btc.to_feather(path / "BTC_USDT-1h.feather")
     eth.to_feather(path / "ETH_USDT-1h.feather")
-    daily = (btc.set_index("date").resample("1D")
-             .agg({"open": "first", "high": "max", "low": "min", "close": "last",
-                   "volume": "sum"}).reset_index())
+    daily = (
+        btc.set_index("date")
+        .resample("1D")
+        .agg({"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"})
+        .reset_index()
+    )
     daily.to_feather(path / "BTC_USDT-1d.feather")
     (path / "XYZ_USDT-1h.feather").write_bytes((path / "ETH_USDT-1h.feather").read_bytes())
     return path
@@ -96,16 +99,16 @@ def _real_ccxt():
 
 @pytest.fixture
 def sim(datadir):
-    server, url = start_server(0, datadir, start=SIM_START,
-                               balances={"USDT": 10000, "BTC": 0.5})
+    server, url = start_server(0, datadir, start=SIM_START, balances={"USDT": 10000, "BTC": 0.5})
     server.test_url = url
     yield server
     server.shutdown()
 
 
 def client(url: str, **extra) -> ccxt.binance:
-    return ccxt.binance({**ccxt_overrides(url), "apiKey": KEY, "secret": SECRET,
-                         "enableRateLimit": False, **extra})
+    return ccxt.binance(
+        {**ccxt_overrides(url), "apiKey": KEY, "secret": SECRET, "enableRateLimit": False, **extra}
+    )
 
 
 @pytest.fixture
@@ -116,8 +119,11 @@ def ex(sim):
 
 
 def control(url: str, path: str, body: dict | None = None) -> dict:
-    resp = (requests.post(url + path, json=body or {}, timeout=5) if body is not None
-            else requests.get(url + path, timeout=5))
+    resp = (
+        requests.post(url + path, json=body or {}, timeout=5)
+        if body is not None
+        else requests.get(url + path, timeout=5)
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -176,17 +182,22 @@ def test_ohlcv_is_the_files_candles_shifted_to_now(sim, ex, datadir):
     daily = _file(datadir, "BTC_USDT-1d.feather")
     days = ex.fetch_ohlcv("BTC/USDT", "1d", limit=5)
     assert days[-1][0] == now // DAY * DAY
-    for ts, o, h, low, c, v in days[:-1]:
+    for ts, o, h, low, c, _v in days[:-1]:
         row = daily.loc[ts - offset]
         assert (o, h, low, c) == (row.open, row.high, row.low, row.close)
 
     # 4h is not on disk: resampled from 1h
-    four = ex.fetch_ohlcv("BTC/USDT", "4h", since=candles[0][0] // (4 * HOUR) * 4 * HOUR
-                          + 4 * HOUR, limit=3)
+    four = ex.fetch_ohlcv(
+        "BTC/USDT", "4h", since=candles[0][0] // (4 * HOUR) * 4 * HOUR + 4 * HOUR, limit=3
+    )
     for ts, o, h, low, c, v in four:
-        rows = hourly.loc[ts - offset: ts - offset + 3 * HOUR]
-        assert (o, h, low, c) == (rows.open.iloc[0], rows.high.max(), rows.low.min(),
-                                  rows.close.iloc[-1])
+        rows = hourly.loc[ts - offset : ts - offset + 3 * HOUR]
+        assert (o, h, low, c) == (
+            rows.open.iloc[0],
+            rows.high.max(),
+            rows.low.min(),
+            rows.close.iloc[-1],
+        )
         assert v == pytest.approx(rows.volume.sum())
     with pytest.raises(ccxt.BadRequest, match="-1120"):  # 3m cannot be made from 1h
         ex.fetch_ohlcv("BTC/USDT", "3m")
@@ -202,8 +213,12 @@ def test_price_follows_the_candle_path_through_time(datadir):
     assert float(sim.price("BTCUSDT")) == 41085.0  # 25 % of the way
     ts, o, h, low, c, v = sim.klines("BTCUSDT", "1h", limit=3)[-1][:6]
     assert ts == wall_day + 10 * HOUR
-    assert (o, h, low, c) == ("41060.00000000", "41085.00000000", "41060.00000000",
-                              "41085.00000000")
+    assert (o, h, low, c) == (
+        "41060.00000000",
+        "41085.00000000",
+        "41060.00000000",
+        "41085.00000000",
+    )
     assert float(v) == pytest.approx((10 + 106 % 7) * 0.25)
     # 4h bucket 08:00-12:00 so far: candles 104, 105 complete + 106 partial
     ts, o, h, low, c, v = sim.klines("BTCUSDT", "4h", limit=1)[-1][:6]
@@ -286,7 +301,8 @@ def test_market_orders_walk_the_book(sim, ex):
     big = ex.create_order("BTC/USDT", "market", "buy", 2)
     levels = [(50012.5, 0.99975), (50017.5, 0.99965), (50022.5, 2 - 0.99975 - 0.99965)]
     assert [(t["price"], t["amount"]) for t in big["trades"]] == [
-        (p, pytest.approx(q)) for p, q in levels]
+        (p, pytest.approx(q)) for p, q in levels
+    ]
     assert big["cost"] == pytest.approx(sum(p * q for p, q in levels))
     by_cost = ex.create_market_buy_order_with_cost("BTC/USDT", 1000)
     assert by_cost["filled"] == 0.01999  # floor(1000 / 50012.5, 0.00001)
@@ -329,8 +345,7 @@ def test_cancel_open_orders_and_history(sim, ex):
         ex.cancel_order(buy["id"], "BTC/USDT")
     with pytest.raises(ccxt.OrderNotFound):  # -2013 Order does not exist.
         ex.fetch_order("999999", "BTC/USDT")
-    by_client_id = ex.fetch_order(None, "BTC/USDT",
-                                  {"origClientOrderId": sell["clientOrderId"]})
+    by_client_id = ex.fetch_order(None, "BTC/USDT", {"origClientOrderId": sell["clientOrderId"]})
     assert by_client_id["id"] == sell["id"]
     ex.cancel_all_orders("BTC/USDT")
     assert ex.fetch_open_orders("BTC/USDT") == []
@@ -347,11 +362,14 @@ def test_my_trades(sim, ex):
     second = ex.create_order("BTC/USDT", "market", "sell", 0.005)
     trades = ex.fetch_my_trades("BTC/USDT")
     assert [(t["order"], t["side"], t["amount"]) for t in trades] == [
-        (first["id"], "buy", 0.01), (second["id"], "sell", 0.005)]
+        (first["id"], "buy", 0.01),
+        (second["id"], "sell", 0.005),
+    ]
     assert [t["fee"]["currency"] for t in trades] == ["BTC", "USDT"]
     assert trades[1]["fee"]["cost"] == pytest.approx(0.005 * BID * 0.001)
-    assert ex.fetch_my_trades("BTC/USDT", params={"orderId": second["id"]})[0]["order"] == \
-        second["id"]
+    assert (
+        ex.fetch_my_trades("BTC/USDT", params={"orderId": second["id"]})[0]["order"] == second["id"]
+    )
     assert ex.fetch_my_trades("ETH/USDT") == []
     st = state(sim.test_url)
     assert [t["orderId"] for t in st["trades"]] == [int(first["id"]), int(second["id"])]
@@ -361,27 +379,48 @@ def test_new_order_response_types(sim, ex):
     order = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
     ack = ex.private_post_order({**order, "newOrderRespType": "ACK"})
     assert set(ack) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
-    result = ex.private_post_order({**order, "newOrderRespType": "RESULT",
-                                    "newClientOrderId": "my-id-1"})
+    result = ex.private_post_order(
+        {**order, "newOrderRespType": "RESULT", "newClientOrderId": "my-id-1"}
+    )
     assert result["status"] == "FILLED" and "fills" not in result
     assert result["clientOrderId"] == "my-id-1" and result["executedQty"] == "0.00100000"
     full = ex.private_post_order({**order, "newOrderRespType": "FULL"})
-    assert full["fills"] == [{"price": "50012.50000000", "qty": "0.00100000",
-                              "commission": "0.00000100", "commissionAsset": "BTC",
-                              "tradeId": 3}]
+    assert full["fills"] == [
+        {
+            "price": "50012.50000000",
+            "qty": "0.00100000",
+            "commission": "0.00000100",
+            "commissionAsset": "BTC",
+            "tradeId": 3,
+        }
+    ]
 
 
 # ------------------------------------------------------------------------------ refusals
 def test_orders_breaking_filters_or_funds_are_refused_and_change_nothing(sim, ex):
     before = state(sim.test_url)["balances"]
     with pytest.raises(ccxt.InvalidOrder, match="LOT_SIZE"):  # below minQty 0.00001
-        ex.private_post_order({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                               "timeInForce": "GTC", "quantity": "0.000001",
-                               "price": "40000"})
+        ex.private_post_order(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": "0.000001",
+                "price": "40000",
+            }
+        )
     with pytest.raises(ccxt.InvalidOrder, match="PRICE_FILTER"):  # off the 0.01 tick
-        ex.private_post_order({"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT",
-                               "timeInForce": "GTC", "quantity": "0.001",
-                               "price": "40000.005"})
+        ex.private_post_order(
+            {
+                "symbol": "BTCUSDT",
+                "side": "BUY",
+                "type": "LIMIT",
+                "timeInForce": "GTC",
+                "quantity": "0.001",
+                "price": "40000.005",
+            }
+        )
     # 0.00001 BTC * 40000 = 0.4 USDT < 5: Binance answers -1013 "Filter failure: NOTIONAL",
     # which ccxt (like for real Binance) raises as BadRequest, not InvalidOrder
     with pytest.raises(ccxt.BadRequest, match="Filter failure: NOTIONAL"):
@@ -395,16 +434,29 @@ def test_orders_breaking_filters_or_funds_are_refused_and_change_nothing(sim, ex
     with pytest.raises(ccxt.InsufficientFunds):  # 0.3 BTC at market costs ~15000 USDT
         ex.create_order("BTC/USDT", "market", "buy", 0.3)
     with pytest.raises(ccxt.BadSymbol):
-        ex.private_post_order({"symbol": "XYZUSDT", "side": "BUY", "type": "MARKET",
-                               "quantity": "1"})
+        ex.private_post_order(
+            {"symbol": "XYZUSDT", "side": "BUY", "type": "MARKET", "quantity": "1"}
+        )
     with pytest.raises(ccxt.InvalidOrder):  # not simulated: -1014
-        ex.private_post_order({"symbol": "BTCUSDT", "side": "SELL",
-                               "type": "STOP_LOSS_LIMIT", "timeInForce": "GTC",
-                               "quantity": "0.001", "price": "40000", "stopPrice": "40000"})
+        ex.private_post_order(
+            {
+                "symbol": "BTCUSDT",
+                "side": "SELL",
+                "type": "STOP_LOSS_LIMIT",
+                "timeInForce": "GTC",
+                "quantity": "0.001",
+                "price": "40000",
+                "stopPrice": "40000",
+            }
+        )
     after = state(sim.test_url)
     assert after["balances"] == before and after["orders"] == [] and after["trades"] == []
-    assert ex.private_post_order_test({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET",
-                                       "quantity": "0.001"}) == {}
+    assert (
+        ex.private_post_order_test(
+            {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.001"}
+        )
+        == {}
+    )
 
 
 def test_signed_requests_need_the_right_key_and_signature(sim):
@@ -412,8 +464,7 @@ def test_signed_requests_need_the_right_key_and_signature(sim):
         client(sim.test_url, secret="wrong").fetch_balance()
     with pytest.raises(ccxt.AuthenticationError, match="-2015"):
         client(sim.test_url, apiKey="wrong").fetch_balance()
-    resp = requests.get(sim.test_url + "/api/v3/account", params={"timestamp": 1},
-                        timeout=5)
+    resp = requests.get(sim.test_url + "/api/v3/account", params={"timestamp": 1}, timeout=5)
     assert resp.status_code == 401 and resp.json()["code"] == -2014
     stale = client(sim.test_url)
     stale.options["recvWindow"] = 1000
@@ -438,7 +489,8 @@ def test_reject_fault(sim, ex):
     assert st["orders"] == [] and st["balances"]["USDT"]["free"] == 10000
     assert [f["effect"] for f in st["faults_fired"]] == [
         "refused with -2010 Account has insufficient balance for requested action.",
-        "refused with -1013 Filter failure: LOT_SIZE"]
+        "refused with -1013 Filter failure: LOT_SIZE",
+    ]
     assert ex.create_order("BTC/USDT", "market", "buy", 0.01)["status"] == "closed"
 
 
@@ -506,14 +558,21 @@ def test_timeout_fault(sim):
 
 def test_async_ccxt_pro_client(sim):
     async def run() -> tuple:
-        api = ccxt.pro.binance({**ccxt_overrides(sim.test_url), "apiKey": KEY,
-                                "secret": SECRET, "enableRateLimit": False})
+        api = ccxt.pro.binance(
+            {
+                **ccxt_overrides(sim.test_url),
+                "apiKey": KEY,
+                "secret": SECRET,
+                "enableRateLimit": False,
+            }
+        )
         try:
             await api.load_markets()
             candles = await api.fetch_ohlcv("ETH/USDT", "1h", limit=3)
             ticker = await api.fetch_ticker("ETH/USDT")
-            order = await api.create_order("ETH/USDT", "limit", "buy", 0.1, 2600,
-                                           {"timeInForce": "IOC"})
+            order = await api.create_order(
+                "ETH/USDT", "limit", "buy", 0.1, 2600, {"timeInForce": "IOC"}
+            )
             balance = await api.fetch_balance()
             fault(sim.test_url, "http429")
             try:
@@ -544,39 +603,61 @@ def test_every_ccxt_url_points_at_the_sim(sim, ex):
         else:
             yield node
 
-    assert all(u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:"))
-               for u in leaves(ex.urls["api"]))
+    assert all(
+        u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for u in leaves(ex.urls["api"])
+    )
     with pytest.raises(ccxt.ExchangeNotAvailable, match="UNEXPECTED"):
         ex.fapiPublicGetPing()
-    assert state(sim.test_url)["unexpected_requests"][0]["path"] == \
-        "/fapi.binance.com/fapi/v1/ping"
+    assert state(sim.test_url)["unexpected_requests"][0]["path"] == "/fapi.binance.com/fapi/v1/ping"
 
 
 def test_control_endpoints_refuse_nonsense(sim):
     url = sim.test_url
-    resp = requests.post(url + "/sim/balance", json={"asset": "USDT", "delta": -10001},
-                         timeout=5)
+    resp = requests.post(url + "/sim/balance", json={"asset": "USDT", "delta": -10001}, timeout=5)
     assert resp.status_code == 400
     assert control(url, "/sim/balance", {"asset": "USDT", "delta": -10000})["free"] == 0
     assert requests.post(url + "/sim/fault", json={"kind": "nope"}, timeout=5).status_code == 400
-    assert requests.post(url + "/sim/price", json={"symbol": "NOPE", "price": 1},
-                         timeout=5).status_code == 400
+    assert (
+        requests.post(
+            url + "/sim/price", json={"symbol": "NOPE", "price": 1}, timeout=5
+        ).status_code
+        == 400
+    )
     control(url, "/sim/reset", {"balances": {"USDT": 5}})
     assert state(url)["balances"] == {"USDT": {"free": 5.0, "locked": 0.0}}
 
 
 def test_cli_runs_and_stops(datadir):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "binance_standin", "--port", "0", "--datadir", str(datadir),
-         "--start", SIM_START, "--balance", "USDT=1000", "--balance", "BTC=0.1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "binance_standin",
+            "--port",
+            "0",
+            "--datadir",
+            str(datadir),
+            "--start",
+            SIM_START,
+            "--balance",
+            "USDT=1000",
+            "--balance",
+            "BTC=0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("sim listening on http://127.0.0.1:"), line
         url = line.split()[-1]
         assert requests.get(url + "/api/v3/ping", timeout=5).json() == {}
-        assert state(url)["balances"] == {"BTC": {"free": 0.1, "locked": 0.0},
-                                          "USDT": {"free": 1000.0, "locked": 0.0}}
+        assert state(url)["balances"] == {
+            "BTC": {"free": 0.1, "locked": 0.0},
+            "USDT": {"free": 1000.0, "locked": 0.0},
+        }
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=10)
@@ -585,8 +666,10 @@ def test_cli_runs_and_stops(datadir):
 
 
 # ------------------------------------------------------------------------------ real data
-@pytest.mark.skipif(not (SHARED_DATA / "BTC_USDT-1h.feather").exists(),
-                    reason="real candles ../shared/data/binance are absent on this machine")
+@pytest.mark.skipif(
+    not (SHARED_DATA / "BTC_USDT-1h.feather").exists(),
+    reason="real candles ../shared/data/binance are absent on this machine",
+)
 def test_real_data_is_served_as_recorded():
     server, url = start_server(0, SHARED_DATA, start="2024-01-01")
     try:
@@ -597,7 +680,7 @@ def test_real_data_is_served_as_recorded():
         for name, tf in (("BTC_USDT-1h.feather", "1h"), ("ETH_USDT-1d.feather", "1d")):
             recorded = _file(SHARED_DATA, name)
             candles = api.fetch_ohlcv(name.split("-")[0].replace("_", "/"), tf, limit=200)
-            for ts, o, h, low, c, v in candles[:-1]:
+            for ts, o, h, low, c, _v in candles[:-1]:
                 row = recorded.loc[ts - offset]
                 assert (o, h, low, c) == (row.open, row.high, row.low, row.close)
             assert api.fetch_ticker("BTC/USDT")["last"] > 0

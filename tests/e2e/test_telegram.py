@@ -28,12 +28,19 @@ import re
 import urllib.request
 
 import pytest
-
 from freqtrade.enums import State
 from freqtrade.persistence import Trade
 
-from tests.helpers.ftbot import (CHAT_ID, SIM_START, FakeTelegramAPI, TelegramBot, as_a_fresh_process,
-                         bot_config, candles_dir, fake_networks)
+from tests.helpers.ftbot import (
+    CHAT_ID,
+    SIM_START,
+    FakeTelegramAPI,
+    TelegramBot,
+    as_a_fresh_process,
+    bot_config,
+    candles_dir,
+    fake_networks,
+)
 
 TARGETS = {"BTC": 0.40, "ETH": 0.30, "BNB": 0.15, "SOL": 0.15}
 INVESTMENT = 1000.0
@@ -78,9 +85,11 @@ def make_bot(sim, tmp_path, monkeypatch):
 
 def bought(tb: TelegramBot) -> list[Trade]:
     """Loops until the four first buys have filled and the portfolio is announced as bought."""
-    tb.loop_until(lambda: len(tb.open_trades()) == 4
-                  and not any(t.has_open_orders for t in tb.open_trades()), max_loops=5,
-                  what="the four first buys")
+    tb.loop_until(
+        lambda: len(tb.open_trades()) == 4 and not any(t.has_open_orders for t in tb.open_trades()),
+        max_loops=5,
+        what="the four first buys",
+    )
     tb.loop()  # the next loop sees the portfolio complete and says so
     tb.wait_message("Portfolio bought:")
     return tb.open_trades()
@@ -117,8 +126,12 @@ def move_price(url: str, sim, symbol: str, factor: float) -> None:
 
 def set_price(url: str, body: dict) -> None:
     """The stand-in's control API: ``POST /sim/price``."""
-    req = urllib.request.Request(f"{url}/sim/price", data=json.dumps(body).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        f"{url}/sim/price",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
 
@@ -139,14 +152,18 @@ def test_first_buys_are_announced_in_the_configured_chat(make_bot):
         step = tb.bot.exchange.markets[t.pair]["precision"]["amount"]
         cost = t.amount * t.open_rate * (1 + FEE)
         target = TARGETS[coin(t)] * INVESTMENT
-        assert target - step * t.open_rate * (1 + FEE) - 1e-6 <= cost <= target + 1e-6, \
-            (t.pair, cost, target)
+        assert target - step * t.open_rate * (1 + FEE) - 1e-6 <= cost <= target + 1e-6, (
+            t.pair,
+            cost,
+            target,
+        )
 
     # The strategy's announcement reached the chat, as sent (no markup to lose).
     tb.flush()
     announced = [m for m in tb.api.messages() if m.text.startswith("Portfolio bought:")]
     assert [(m.chat_id, m.shown) for m in announced] == [
-        (CHAT_ID, "Portfolio bought: BTC 40%, ETH 30%, BNB 15%, SOL 15% for 1000 USDT")]
+        (CHAT_ID, "Portfolio bought: BTC 40%, ETH 30%, BNB 15%, SOL 15% for 1000 USDT")
+    ]
     # Freqtrade's own notifications of the four entries went there too; nothing went elsewhere
     # and Telegram refused nothing.
     assert sum("New Trade" in t for t in tb.api.texts(CHAT_ID)) == 4
@@ -163,7 +180,8 @@ def test_stopentry_sells_everything_and_start_restarts(make_bot, sim):
     tick = {coin(t): tb.bot.exchange.markets[t.pair]["precision"]["price"] for t in trades}
 
     assert tb.command("/stopentry") == [
-        "Status: paused, no more entries will occur from now. Run /start to enable entries."]
+        "Status: paused, no more entries will occur from now. Run /start to enable entries."
+    ]
     assert tb.state == State.PAUSED
 
     # The next loop stops the portfolio, says so, and sells every coin at market.
@@ -204,7 +222,8 @@ def test_stopentry_sells_everything_and_start_restarts(make_bot, sim):
     # ~2.5 USDT), not the 1000 it cannot pay any more.
     assert tb.wait_message("Portfolio restarted") == (
         "Portfolio restarted (/start): buying BTC 40%, ETH 30%, BNB 15%, SOL 15% for "
-        f"{wallet:.2f} USDT")
+        f"{wallet:.2f} USDT"
+    )
     assert tb.state == State.RUNNING
     # ... at once: Freqtrade's one-candle lock after the sells does not hold the buys back.
     tb.loop_until(lambda: len(tb.open_trades()) == 4, max_loops=2, what="the coins bought again")
@@ -213,8 +232,11 @@ def test_stopentry_sells_everything_and_start_restarts(make_bot, sim):
     for trade in tb.open_trades():  # each coin its weight of the smaller sum, fee included,
         want = TARGETS[coin(trade)] * wallet  # less at most one quantity step
         got = trade.stake_amount * (1 + FEE)
-        assert want - steps[coin(trade)] * trade.open_rate * (1 + FEE) - 1e-6 <= got <= want, \
-            (coin(trade), got, want)
+        assert want - steps[coin(trade)] * trade.open_rate * (1 + FEE) - 1e-6 <= got <= want, (
+            coin(trade),
+            got,
+            want,
+        )
     assert tb.bot.wallets.get_free("USDT") >= 0
     tb.loop()
     assert tb.wait_message("Portfolio bought:")
@@ -239,7 +261,8 @@ def test_stopentry_with_on_stop_keep_leaves_the_coins(make_bot):
     assert tb.command("/start") == ["Status: starting trader ..."]
     tb.loop()
     assert tb.wait_message("Portfolio resumed") == (
-        "Portfolio resumed (/start): managing the coins again")
+        "Portfolio resumed (/start): managing the coins again"
+    )
     assert tb.state == State.RUNNING
     assert tb.strategy.rb.book.stopped is None
     assert snapshot(tb.open_trades()) == before
@@ -251,8 +274,15 @@ def test_other_chats_get_no_answer_and_change_nothing(make_bot):
     tb.flush()
     tb.api.clear()
 
-    for text in ("/stopentry", "/forceexit all", "/reload_config", "/stop", "/start",
-                 f"/list_custom_data {before[0][0]}", "/balance"):
+    for text in (
+        "/stopentry",
+        "/forceexit all",
+        "/reload_config",
+        "/stop",
+        "/start",
+        f"/list_custom_data {before[0][0]}",
+        "/balance",
+    ):
         tb.command(text, chat_id=OTHER_CHAT, replies=0)
     # Updates are handled one after another: the answer to the next command from chat 1234
     # proves the ones above were handled (and rejected by Freqtrade's chat check). It is the
@@ -287,8 +317,11 @@ def test_price_move_triggers_a_rebalance_announced_in_the_chat(make_bot, sim):
     # SOL's price x1.6: its weight goes from 15% to about 15 x 1.6 / (85 + 24) = 22%, 7 points
     # over the 5-point threshold; the others fall below their targets.
     move_price(url, server.sim, "SOLUSDT", 1.6)
-    prices = {c: p["price"] for c, p in
-              ((s[:-4], p) for s, p in server.sim.prices().items()) if c in TARGETS}
+    prices = {
+        c: p["price"]
+        for c, p in ((s[:-4], p) for s, p in server.sim.prices().items())
+        if c in TARGETS
+    }
     cash = INVESTMENT - math.fsum(t.stake_amount * (1 + t.fee_open) for t in trades.values())
     value = math.fsum(amounts[c] * prices[c] for c in TARGETS) + cash
     weights = {c: amounts[c] * prices[c] / value for c in TARGETS}
@@ -298,9 +331,12 @@ def test_price_move_triggers_a_rebalance_announced_in_the_chat(make_bot, sim):
     # First loop: the sell of what grew, announced with the weights before -> after.
     tb.loop()
     text = tb.wait_message("Rebalance (drift")
-    m = re.fullmatch(r"Rebalance \(drift ([\d.]+) points\): sell ([\d.]+) SOL \(([\d.]+) USDT\)\. "
-                     r"Weights BTC ([\d.]+)% ETH ([\d.]+)% BNB ([\d.]+)% SOL ([\d.]+)% -> "
-                     r"BTC ([\d.]+)% ETH ([\d.]+)% BNB ([\d.]+)% SOL ([\d.]+)%", text)
+    m = re.fullmatch(
+        r"Rebalance \(drift ([\d.]+) points\): sell ([\d.]+) SOL \(([\d.]+) USDT\)\. "
+        r"Weights BTC ([\d.]+)% ETH ([\d.]+)% BNB ([\d.]+)% SOL ([\d.]+)% -> "
+        r"BTC ([\d.]+)% ETH ([\d.]+)% BNB ([\d.]+)% SOL ([\d.]+)%",
+        text,
+    )
     assert m, text
     said_drift, sell_qty = float(m.group(1)), float(m.group(2))
     assert said_drift == pytest.approx(drift, abs=0.1)
@@ -313,22 +349,31 @@ def test_price_move_triggers_a_rebalance_announced_in_the_chat(make_bot, sim):
     expected_qty = (weights["SOL"] - 0.15) * value / prices["SOL"]
     assert expected_qty - 0.02 <= sell_qty <= expected_qty + 1e-9
     # Sold on the exchange: SOL's trade is smaller by exactly that quantity.
-    tb.loop_until(lambda: "Rebalance buys" in " ".join(tb.api.texts()), max_loops=3,
-                  what="the buys")
+    tb.loop_until(
+        lambda: "Rebalance buys" in " ".join(tb.api.texts()), max_loops=3, what="the buys"
+    )
     sol = Trade.get_trades_proxy(pair="SOL/USDT")[0]
     assert sol.amount == pytest.approx(amounts["SOL"] - sell_qty)
 
     # Second phase: the freed cash buys the coins that fell behind.
     buys = tb.wait_message("Rebalance buys")
-    assert re.match(r"Rebalance buys \(drift [\d.]+ points\): buy [\d.]+ BTC \([\d.]+ USDT\), "
-                    r"buy [\d.]+ ETH \([\d.]+ USDT\), buy [\d.]+ BNB \([\d.]+ USDT\)\. ",
-                    buys), buys
-    tb.loop_until(lambda: not any(t.has_open_orders for t in tb.open_trades()), max_loops=3,
-                  what="the buys filled")
+    assert re.match(
+        r"Rebalance buys \(drift [\d.]+ points\): buy [\d.]+ BTC \([\d.]+ USDT\), "
+        r"buy [\d.]+ ETH \([\d.]+ USDT\), buy [\d.]+ BNB \([\d.]+ USDT\)\. ",
+        buys,
+    ), buys
+    tb.loop_until(
+        lambda: not any(t.has_open_orders for t in tb.open_trades()),
+        max_loops=3,
+        what="the buys filled",
+    )
     # After both phases every coin is back within a point of its target (share of the coins).
     after = {coin(t): t for t in tb.open_trades()}
-    now = {c: p["price"] for c, p in
-           ((s[:-4], p) for s, p in server.sim.prices().items()) if c in TARGETS}
+    now = {
+        c: p["price"]
+        for c, p in ((s[:-4], p) for s, p in server.sim.prices().items())
+        if c in TARGETS
+    }
     total = math.fsum(after[c].amount * now[c] for c in TARGETS)
     for c in TARGETS:
         assert after[c].amount * now[c] / total == pytest.approx(TARGETS[c], abs=0.01), c
@@ -353,8 +398,10 @@ def test_stop_message_reaches_the_chat_intact(make_bot, on_stop):
     tb.command("/stopentry")
     tb.loop()
     tb.flush()
-    assert any(f"on_stop = {on_stop}: " in t for t in tb.api.texts(CHAT_ID)), \
-        (tb.api.texts(), tb.api.refused)
+    assert any(f"on_stop = {on_stop}: " in t for t in tb.api.texts(CHAT_ID)), (
+        tb.api.texts(),
+        tb.api.refused,
+    )
 
 
 def test_custom_data_follows_the_portfolio(make_bot, sim):
@@ -367,10 +414,14 @@ def test_custom_data_follows_the_portfolio(make_bot, sim):
     assert data["portfolio_state"] == "running, 0 rebalances"
 
     move_price(url, server.sim, "SOLUSDT", 1.6)
-    tb.loop_until(lambda: "Rebalance buys" in " ".join(tb.api.texts()), max_loops=3,
-                  what="the buys")
-    tb.loop_until(lambda: not any(t.has_open_orders for t in tb.open_trades()), max_loops=3,
-                  what="the buys filled")
+    tb.loop_until(
+        lambda: "Rebalance buys" in " ".join(tb.api.texts()), max_loops=3, what="the buys"
+    )
+    tb.loop_until(
+        lambda: not any(t.has_open_orders for t in tb.open_trades()),
+        max_loops=3,
+        what="the buys filled",
+    )
     tb.loop()
     data = list_custom_data(tb, btc.id)
     assert float(data["weight"].rstrip("%")) == pytest.approx(40.0, abs=1.0), data
@@ -388,6 +439,7 @@ def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_
     move_price(url, server.sim, "SOLUSDT", 1.05)
     tb.loop()
     text = tb.wait_message("Rebalance skipped")
-    assert text.endswith("The order value is less than the minimum value, and is unable to "
-                         "rebalance this time."), text
+    assert text.endswith(
+        "The order value is less than the minimum value, and is unable to rebalance this time."
+    ), text
     assert sum(len(t.orders) for t in tb.open_trades()) == orders_before

@@ -51,8 +51,20 @@ import requests
 from tests.helpers.paths import ROOT, SHARED_DATA, STRATEGIES
 
 #: Pairs the synthetic fallback market provides (the same 12 as the real data set).
-SYNTHETIC_PAIRS = ("BTC/USDT", "ETH/USDT", "BNB/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT",
-                   "DOGE/USDT", "LINK/USDT", "LTC/USDT", "TRX/USDT", "AVAX/USDT", "DOT/USDT")
+SYNTHETIC_PAIRS = (
+    "BTC/USDT",
+    "ETH/USDT",
+    "BNB/USDT",
+    "SOL/USDT",
+    "XRP/USDT",
+    "ADA/USDT",
+    "DOGE/USDT",
+    "LINK/USDT",
+    "LTC/USDT",
+    "TRX/USDT",
+    "AVAX/USDT",
+    "DOT/USDT",
+)
 SIM_START = "2024-01-01"
 SIM_KEY, SIM_SECRET = "simkey", "simsecret"
 API_USER = "e2e"
@@ -90,8 +102,9 @@ def candles_dir() -> Path:
         atexit.register(shutil.rmtree, path, True)
         # A quarter of 1h candles around SIM_START, plus 1d: a few seconds to write.
         for timeframe in ("1h", "1d"):
-            generate_market(path, SYNTHETIC_PAIRS, timeframe, start="2023-10-01",
-                            end="2024-04-01", seed=42)
+            generate_market(
+                path, SYNTHETIC_PAIRS, timeframe, start="2023-10-01", end="2024-04-01", seed=42
+            )
         _synthetic_dir = path
     return _synthetic_dir
 
@@ -107,16 +120,19 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - not Linux: the fixtures and atexit still clean up
+    except Exception:
         pass
 
 
 def _spawn(cmd: list[str], **kwargs: Any) -> subprocess.Popen:
     """Start a child process that cannot outlive the tests: killed by the fixtures' teardown,
     at interpreter exit (atexit) and, on Linux, by the kernel when the parent dies."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                            **kwargs)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        **kwargs,
+    )
     _children.add(proc)
     return proc
 
@@ -129,8 +145,9 @@ def _kill_children() -> None:
             proc.wait(timeout=10)
 
 
-def _stop_process(proc: subprocess.Popen | None, sig: int = signal.SIGTERM,
-                  timeout: float = 20.0) -> None:
+def _stop_process(
+    proc: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: float = 20.0
+) -> None:
     """Send ``sig`` to ``proc`` (only that pid) and wait; SIGKILL if it does not exit in time."""
     if proc is None or proc.poll() is not None:
         return
@@ -151,7 +168,7 @@ def _quiet(call: Callable[[], Any]) -> Any:
     client_log.setLevel(logging.ERROR)
     try:
         return call()
-    except Exception:  # noqa: BLE001 - not up yet
+    except Exception:
         return None
     finally:
         client_log.setLevel(level)
@@ -161,8 +178,11 @@ def _clean_env() -> dict[str, str]:
     """The current environment without any FREQTRADE__* override that could leak into a child,
     and without pytest's markers: Freqtrade skips its logging set-up (``--logfile``) when it
     sees ``PYTEST_VERSION``."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith("FREQTRADE__") and not k.startswith("PYTEST_")}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("FREQTRADE__") and not k.startswith("PYTEST_")
+    }
 
 
 # ---- the exchange stand-in ------------------------------------------------------------------
@@ -175,10 +195,20 @@ class Sim:
     :param extra_args: further CLI arguments (``["--spread", "0"]``...).
     """
 
-    def __init__(self, workdir: Path, *, balances: dict[str, float] | None = None,
-                 datadir: Path | None = None, timeframe: str = "1h", start: str = SIM_START,
-                 fee: float = 0.001, key: str = SIM_KEY, secret: str = SIM_SECRET,
-                 extra_args: list[str] | None = None, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        balances: dict[str, float] | None = None,
+        datadir: Path | None = None,
+        timeframe: str = "1h",
+        start: str = SIM_START,
+        fee: float = 0.001,
+        key: str = SIM_KEY,
+        secret: str = SIM_SECRET,
+        extra_args: list[str] | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.balances_at_start = dict(balances if balances is not None else {"USDT": 10000})
@@ -196,10 +226,25 @@ class Sim:
     # lifecycle
     def start(self) -> Sim:
         datadir = self.datadir or candles_dir()
-        cmd = [sys.executable, "-m", "binance_standin", "--port", "0",
-               "--datadir", str(datadir), "--timeframe", self.timeframe,
-               "--start", self.start_date, "--fee", str(self.fee),
-               "--key", self.key, "--secret", self.secret]
+        cmd = [
+            sys.executable,
+            "-m",
+            "binance_standin",
+            "--port",
+            "0",
+            "--datadir",
+            str(datadir),
+            "--timeframe",
+            self.timeframe,
+            "--start",
+            self.start_date,
+            "--fee",
+            str(self.fee),
+            "--key",
+            self.key,
+            "--secret",
+            self.secret,
+        ]
         for asset, amount in self.balances_at_start.items():
             cmd += ["--balance", f"{asset}={amount}"]
         cmd += self.extra_args
@@ -219,7 +264,8 @@ class Sim:
         raise RuntimeError(
             f"sim did not start ({'exit code ' + str(rc) if rc is not None else 'timeout'} "
             f"after {self.startup_timeout:.0f}s): {' '.join(cmd)}\n"
-            f"--- stdout ---\n{tail(self.stdout_path)}\n--- stderr ---\n{tail(self.stderr_path)}")
+            f"--- stdout ---\n{tail(self.stdout_path)}\n--- stderr ---\n{tail(self.stderr_path)}"
+        )
 
     def stop(self) -> None:
         _stop_process(self.proc, signal.SIGTERM, timeout=10)
@@ -271,8 +317,9 @@ class Sim:
 
     def lot_step(self, symbol: str) -> float:
         """The symbol's LOT_SIZE step, from the stand-in's ``exchangeInfo``."""
-        resp = self._http.get(f"{self.url}/api/v3/exchangeInfo",
-                              params={"symbol": _symbol(symbol)}, timeout=10)
+        resp = self._http.get(
+            f"{self.url}/api/v3/exchangeInfo", params={"symbol": _symbol(symbol)}, timeout=10
+        )
         resp.raise_for_status()
         (info,) = resp.json()["symbols"]
         lot = next(f for f in info["filters"] if f["filterType"] == "LOT_SIZE")
@@ -283,16 +330,31 @@ class Sim:
         requests the stand-in did not serve."""
         try:
             st = self.state()
-        except Exception as err:  # noqa: BLE001 - the sim itself may be the problem
+        except Exception as err:
             return f"(sim state unavailable: {err!r})\n{tail(self.stderr_path, 20)}"
         bal = {a: _total(v) for a, v in st.get("balances", {}).items()}
-        prices = {s: _price(v) for s, v in (st.get("prices") or {}).items() if bal.get(
-            s.removesuffix("USDT"))}
-        lines = [f"balances {bal}", f"prices of held coins {prices}",
-                 f"orders: {len(st.get('orders', []))} "
-                 f"({len(st.get('open_orders', []))} open); last {orders}:"]
-        keys = ("orderId", "symbol", "side", "type", "timeInForce", "status", "price", "origQty",
-                "executedQty")
+        prices = {
+            s: _price(v)
+            for s, v in (st.get("prices") or {}).items()
+            if bal.get(s.removesuffix("USDT"))
+        }
+        lines = [
+            f"balances {bal}",
+            f"prices of held coins {prices}",
+            f"orders: {len(st.get('orders', []))} "
+            f"({len(st.get('open_orders', []))} open); last {orders}:",
+        ]
+        keys = (
+            "orderId",
+            "symbol",
+            "side",
+            "type",
+            "timeInForce",
+            "status",
+            "price",
+            "origQty",
+            "executedQty",
+        )
         lines += [f"  {[o.get(k) for k in keys]}" for o in st.get("orders", [])[-orders:]]
         for key in ("faults_pending", "faults_fired", "unexpected_requests"):
             if st.get(key):
@@ -336,9 +398,17 @@ class Bot:
         (``{"dry_run_wallet": 5000}``, ``{"internals": {...}}``).
     """
 
-    def __init__(self, workdir: Path, sim: Sim, name: str = "bot", *, dry_run: bool = True,
-                 rebalance: dict[str, Any] | None = None, extra: dict[str, Any] | None = None,
-                 start_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        sim: Sim,
+        name: str = "bot",
+        *,
+        dry_run: bool = True,
+        rebalance: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
         self.workdir = Path(workdir) / name
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.sim, self.name, self.dry_run = sim, name, dry_run
@@ -382,8 +452,15 @@ class Bot:
         # 127.0.0.1): Freqtrade converts profits to fiat only when this is set.
         cfg.pop("fiat_display_currency", None)
         api = cfg.setdefault("api_server", {})
-        api.update(enabled=True, listen_ip_address="127.0.0.1", listen_port=self.port,
-                   username=API_USER, verbosity="error", enable_openapi=False, CORS_origins=[])
+        api.update(
+            enabled=True,
+            listen_ip_address="127.0.0.1",
+            listen_port=self.port,
+            username=API_USER,
+            verbosity="error",
+            enable_openapi=False,
+            CORS_origins=[],
+        )
         # The secrets reach Freqtrade only through the environment (see _env).
         api.pop("password", None)
         api.pop("jwt_secret_key", None)
@@ -406,7 +483,8 @@ class Bot:
             cfg["rebalance"].update(copy.deepcopy(rebalance))
             if "coins" in rebalance:
                 cfg["exchange"]["pair_whitelist"] = [
-                    f"{coin}/{cfg['stake_currency']}" for coin in cfg["rebalance"]["coins"]]
+                    f"{coin}/{cfg['stake_currency']}" for coin in cfg["rebalance"]["coins"]
+                ]
         for key, value in top.items():
             cfg[key] = copy.deepcopy(value)
         self.config = cfg
@@ -427,11 +505,20 @@ class Bot:
 
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError(f"bot {self.name} is already running")
-        cmd = [sys.executable, "-m", "freqtrade", "trade", "--config", str(self.config_path),
-               "--logfile", str(self.log_path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "freqtrade",
+            "trade",
+            "--config",
+            str(self.config_path),
+            "--logfile",
+            str(self.log_path),
+        ]
         with self.stdio_path.open("ab") as out:
-            self.proc = _spawn(cmd, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT,
-                               env=self._env())
+            self.proc = _spawn(
+                cmd, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, env=self._env()
+            )
         self.client = FtRestClient(self.url, API_USER, self.password, timeout=10)
         # FtRestClient.ping() is show_config (authenticated) reduced to pong / not_running;
         # asking show_config directly also accepts a bot whose initial_state is "stopped".
@@ -439,15 +526,19 @@ class Bot:
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"freqtrade ({self.name}) exited with code "
-                                   f"{self.proc.returncode} during start-up\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"freqtrade ({self.name}) exited with code "
+                    f"{self.proc.returncode} during start-up\n{self.log_tail()}"
+                )
             answer = _quiet(pinger.show_config)
             if isinstance(answer, dict) and "state" in answer:
                 return self
             time.sleep(0.25)
         self.kill()
-        raise RuntimeError(f"freqtrade ({self.name}) API did not answer within "
-                           f"{self.start_timeout:.0f}s\n{self.log_tail()}")
+        raise RuntimeError(
+            f"freqtrade ({self.name}) API did not answer within "
+            f"{self.start_timeout:.0f}s\n{self.log_tail()}"
+        )
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (Freqtrade's clean shutdown) and wait; SIGKILL after ``timeout``."""
@@ -505,8 +596,9 @@ class Bot:
         """Every trade, open (``/status``) and closed (``/trades``), each with its ``orders``."""
         return self.open_trades() + self.closed_trades()
 
-    def wait_for(self, predicate: Callable[[], Any], timeout: float, what: str,
-                 interval: float = 0.5) -> Any:
+    def wait_for(
+        self, predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5
+    ) -> Any:
         """Poll ``predicate`` until it returns something truthy (which is returned). On timeout
         (or if the bot dies) fail with ``what``, the last exception, the log tail and the sim's
         state."""
@@ -518,11 +610,14 @@ class Bot:
                 if result:
                     return result
                 last_error = None
-            except Exception as err:  # noqa: BLE001 - reported on failure
+            except Exception as err:
                 last_error = err
             if not self.running:
-                reason = f"freqtrade ({self.name}) exited with code {self.proc.returncode}" \
-                    if self.proc else f"freqtrade ({self.name}) not started"
+                reason = (
+                    f"freqtrade ({self.name}) exited with code {self.proc.returncode}"
+                    if self.proc
+                    else f"freqtrade ({self.name}) not started"
+                )
                 break
             if time.monotonic() >= deadline:
                 reason = f"timeout after {timeout:.0f}s"
@@ -531,7 +626,8 @@ class Bot:
         raise AssertionError(
             f"waiting for {what}: {reason}"
             + (f"; last error {last_error!r}" if last_error else "")
-            + f"\n{self.log_tail()}\n--- sim ---\n{self.sim.summary()}")
+            + f"\n{self.log_tail()}\n--- sim ---\n{self.sim.summary()}"
+        )
 
 
 # ---- pytest fixtures -------------------------------------------------------------------------
@@ -566,8 +662,9 @@ def make_bot(tmp_path, request) -> Iterator[Callable[..., Bot]]:
     of the test unless it was stopped already."""
     bots: list[Bot] = []
 
-    def factory(name: str = "bot", *, sim: Sim | None = None, start: bool = True,
-                **kwargs: Any) -> Bot:
+    def factory(
+        name: str = "bot", *, sim: Sim | None = None, start: bool = True, **kwargs: Any
+    ) -> Bot:
         s = sim if sim is not None else request.getfixturevalue("sim")
         bot = Bot(tmp_path, s, name, **kwargs)
         bots.append(bot)

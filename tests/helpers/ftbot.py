@@ -43,6 +43,8 @@ from typing import Any
 
 from telegram.request import BaseRequest, RequestData
 
+from tests.helpers.paths import ROOT, SHARED_DATA
+
 MAX_MESSAGE_LENGTH = 4096  # Bot API limit for sendMessage text (after entity parsing)
 
 
@@ -74,7 +76,7 @@ def render_legacy_markdown(text: str) -> str:
         end_char = "]" if c == "[" else c
         i += 1
         is_pre = False
-        if c == "`" and text[i:i + 2] == "``":
+        if c == "`" and text[i : i + 2] == "``":
             i += 2
             is_pre = True
             lang_end = i
@@ -84,14 +86,15 @@ def render_legacy_markdown(text: str) -> str:
                 i = lang_end
             if i < n and text[i] in "\r\n":
                 i += 2 if i + 1 < n and text[i + 1] in "\r\n" and text[i] != text[i + 1] else 1
-        while i < n and (text[i] != end_char
-                         or (is_pre and text[i + 1:i + 3] != "``")):
+        while i < n and (text[i] != end_char or (is_pre and text[i + 1 : i + 3] != "``")):
             out.append(text[i])
             i += 1
         if i >= n:
             offset = len(text[:begin].encode("utf-8"))
-            raise MarkdownError("Bad Request: can't parse entities: Can't find end of the "
-                                f"entity starting at byte offset {offset}")
+            raise MarkdownError(
+                "Bad Request: can't parse entities: Can't find end of the "
+                f"entity starting at byte offset {offset}"
+            )
         i += 3 if is_pre else 1
         if c == "[" and i < n and text[i] == "(":
             close = text.find(")", i + 1)
@@ -103,6 +106,7 @@ def render_legacy_markdown(text: str) -> str:
 @dataclass
 class Sent:
     """One ``sendMessage`` request the Bot API accepted (``shown``: what the chat displays)."""
+
     chat_id: str
     text: str
     shown: str
@@ -139,11 +143,16 @@ class FakeTelegramAPI(BaseRequest):
     async def shutdown(self) -> None:
         return None
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         write_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
-                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
         params = request_data.parameters if request_data else {}
         with self._lock:
@@ -183,22 +192,33 @@ class FakeTelegramAPI(BaseRequest):
         text = str(params.get("text", ""))
         mode = params.get("parse_mode")
         try:
-            shown = (render_legacy_markdown(text) if mode == "Markdown"
-                     else html.unescape(re.sub(r"<[^>]+>", "", text)) if mode == "HTML"
-                     else text)
+            shown = (
+                render_legacy_markdown(text)
+                if mode == "Markdown"
+                else html.unescape(re.sub(r"<[^>]+>", "", text))
+                if mode == "HTML"
+                else text
+            )
             if len(shown) > MAX_MESSAGE_LENGTH:
                 raise MarkdownError("Bad Request: message is too long")
         except MarkdownError as err:
             with self._lock:
                 self.refused.append((text, str(err)))
-            return 400, json.dumps({"ok": False, "error_code": 400,
-                                    "description": str(err)}).encode()
+            return 400, json.dumps(
+                {"ok": False, "error_code": 400, "description": str(err)}
+            ).encode()
         chat_id = str(params.get("chat_id"))
         with self._lock:
             self.sent.append(Sent(chat_id, text, shown, mode))
             message_id = next(self._ids)
-        return self._ok({"message_id": message_id, "date": int(time.time()),
-                         "chat": {"id": int(chat_id), "type": "private"}, "text": shown})
+        return self._ok(
+            {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": int(chat_id), "type": "private"},
+                "text": shown,
+            }
+        )
 
     # -- the test's side -----------------------------------------------------------------------
     def command(self, text: str, chat_id: int) -> int:
@@ -207,15 +227,19 @@ class FakeTelegramAPI(BaseRequest):
         command = text.split()[0]
         with self._lock:
             uid = next(self._ids)
-            self._updates.append({
-                "update_id": uid,
-                "message": {
-                    "message_id": uid, "date": int(time.time()), "text": text,
-                    "chat": {"id": chat_id, "type": "private"},
-                    "from": {"id": chat_id, "is_bot": False, "first_name": "user"},
-                    "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-                },
-            })
+            self._updates.append(
+                {
+                    "update_id": uid,
+                    "message": {
+                        "message_id": uid,
+                        "date": int(time.time()),
+                        "text": text,
+                        "chat": {"id": chat_id, "type": "private"},
+                        "from": {"id": chat_id, "is_bot": False, "first_name": "user"},
+                        "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+                    },
+                }
+            )
         return uid
 
     def delivered(self) -> bool:
@@ -248,8 +272,12 @@ def fast_telegram_watchdog() -> types.ModuleType:
     return proxy
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition",
-             interval: float = 0.01) -> Any:
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 5.0,
+    what: str = "condition",
+    interval: float = 0.01,
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail with ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -262,7 +290,6 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "co
 
 
 # ---- the bot ---------------------------------------------------------------------------------
-from tests.helpers.paths import ROOT, SHARED_DATA
 SIM_START = "2024-01-01"
 TOKEN = "123:ABC"
 CHAT_ID = "1234"
@@ -277,13 +304,19 @@ def candles_dir(make_dir: Callable[[], Path]) -> tuple[Path, bool]:
     from rebalance_plugin.synthetic import generate_market
 
     path = make_dir()
-    generate_market(path, [f"{c}/USDT" for c in COINS], "1h", start="2023-11-01",
-                    end="2024-03-01", seed=42)
+    generate_market(
+        path, [f"{c}/USDT" for c in COINS], "1h", start="2023-11-01", end="2024-03-01", seed=42
+    )
     return path, False
 
 
-def bot_config(tmp_path: Path, base_url: str, *, rebalance: dict[str, Any] | None = None,
-               telegram: dict[str, Any] | None = None) -> dict[str, Any]:
+def bot_config(
+    tmp_path: Path,
+    base_url: str,
+    *,
+    rebalance: dict[str, Any] | None = None,
+    telegram: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The project's config.json as ``freqtrade trade`` loads it (Freqtrade's Configuration),
     changed only where a test must: user data and an sqlite database in ``tmp_path``, the
     strategy path made absolute, the exchange pointed at the stand-in (websockets off, and no
@@ -300,8 +333,9 @@ def bot_config(tmp_path: Path, base_url: str, *, rebalance: dict[str, Any] | Non
     cfg["strategy_path"] = str(ROOT / "strategies")
     ccxt = {**ccxt_overrides(base_url), "enableRateLimit": False}
     cfg["exchange"].update(ccxt_config=ccxt, ccxt_async_config=ccxt, enable_ws=False)
-    cfg["telegram"].update({"enabled": True, "token": TOKEN, "chat_id": CHAT_ID,
-                            **(telegram or {})})
+    cfg["telegram"].update(
+        {"enabled": True, "token": TOKEN, "chat_id": CHAT_ID, **(telegram or {})}
+    )
     cfg["api_server"]["enabled"] = False
     cfg["initial_state"] = "running"
     path = tmp_path / "config.json"
@@ -335,20 +369,30 @@ def fake_networks(monkeypatch: Any, api: FakeTelegramAPI) -> None:
     """Point Freqtrade's Telegram module at ``api`` (a real Application whose HTTP client is
     the fake) and answer CoinGecko's two calls (USDT = 1 USD) without the internet."""
     import freqtrade.rpc.telegram as tg
+    from freqtrade.util.coin_gecko import FtCoinGeckoApi
     from telegram.ext import Application
 
-    from freqtrade.util.coin_gecko import FtCoinGeckoApi
-
     def init_app(self: Any) -> Application:
-        return (Application.builder().token(self._config["telegram"]["token"])
-                .request(api).get_updates_request(api).build())
+        return (
+            Application.builder()
+            .token(self._config["telegram"]["token"])
+            .request(api)
+            .get_updates_request(api)
+            .build()
+        )
 
     monkeypatch.setattr(tg.Telegram, "_init_telegram_app", init_app)
     monkeypatch.setattr(tg, "asyncio", fast_telegram_watchdog())
-    monkeypatch.setattr(FtCoinGeckoApi, "get_coins_list", lambda self, **kw: [
-        {"id": "tether", "symbol": "usdt", "name": "Tether"}])
-    monkeypatch.setattr(FtCoinGeckoApi, "get_price", lambda self, ids, vs_currencies, **kw: {
-        ids: {vs_currencies: 1.0}})
+    monkeypatch.setattr(
+        FtCoinGeckoApi,
+        "get_coins_list",
+        lambda self, **kw: [{"id": "tether", "symbol": "usdt", "name": "Tether"}],
+    )
+    monkeypatch.setattr(
+        FtCoinGeckoApi,
+        "get_price",
+        lambda self, ids, vs_currencies, **kw: {ids: {vs_currencies: 1.0}},
+    )
 
 
 class TelegramBot:
@@ -391,8 +435,9 @@ class TelegramBot:
         for _ in range(times):
             self.bot.process()
 
-    def loop_until(self, predicate: Callable[[], Any], max_loops: int = 10,
-                   what: str = "condition") -> Any:
+    def loop_until(
+        self, predicate: Callable[[], Any], max_loops: int = 10, what: str = "condition"
+    ) -> Any:
         """Run loops until ``predicate()`` is truthy (checked after each loop)."""
         for _ in range(max_loops):
             self.bot.process()
@@ -401,8 +446,14 @@ class TelegramBot:
                 return value
         raise AssertionError(f"{what}: not reached after {max_loops} loops")
 
-    def command(self, text: str, chat_id: int = int(CHAT_ID), replies: int = 1,
-                timeout: float = 10.0, settle: float = 0.0) -> list[str]:
+    def command(
+        self,
+        text: str,
+        chat_id: int = int(CHAT_ID),
+        replies: int = 1,
+        timeout: float = 10.0,
+        settle: float = 0.0,
+    ) -> list[str]:
         """Send ``text`` from ``chat_id`` and wait for at least ``replies`` new messages (what the
         chat shows), then, with ``settle``, until no further message came for that many seconds.
         With ``replies=0`` only waits until the bot has fetched the update."""
@@ -411,9 +462,12 @@ class TelegramBot:
         wait_for(self.api.delivered, timeout, f"the bot to fetch {text!r}")
         if not replies:
             return []
-        wait_for(lambda: len(self.api.messages()) >= before + replies, timeout,
-                 f"{replies} answer(s) to {text!r}; got {self.api.texts()[before:]} "
-                 f"(refused by Telegram: {self.api.refused})")
+        wait_for(
+            lambda: len(self.api.messages()) >= before + replies,
+            timeout,
+            f"{replies} answer(s) to {text!r}; got {self.api.texts()[before:]} "
+            f"(refused by Telegram: {self.api.refused})",
+        )
         count, quiet_since = len(self.api.messages()), time.monotonic()
         while time.monotonic() - quiet_since < settle:
             time.sleep(0.01)
@@ -423,19 +477,29 @@ class TelegramBot:
 
     def wait_message(self, needle: str, timeout: float = 5.0) -> str:
         """The first message to chat 1234 containing ``needle`` (waits for delivery)."""
+
         def find() -> str | None:
             return next((t for t in self.api.texts(CHAT_ID) if needle in t), None)
-        return wait_for(find, timeout, f"a Telegram message containing {needle!r}; sent: "
-                        f"{self.api.texts()} refused: {self.api.refused}")
+
+        return wait_for(
+            find,
+            timeout,
+            f"a Telegram message containing {needle!r}; sent: "
+            f"{self.api.texts()} refused: {self.api.refused}",
+        )
 
     def flush(self, timeout: float = 5.0) -> None:
         """Wait until every message already handed to Freqtrade's Telegram thread has had the
         Bot API's answer (sent or refused): the sends are tasks on that thread's event loop."""
+
         async def drain() -> None:
             me = asyncio.current_task()
             while True:
-                sends = [t for t in asyncio.all_tasks() if t is not me
-                         and "_send_msg" in getattr(t.get_coro(), "__qualname__", "")]
+                sends = [
+                    t
+                    for t in asyncio.all_tasks()
+                    if t is not me and "_send_msg" in getattr(t.get_coro(), "__qualname__", "")
+                ]
                 if not sends:
                     return
                 await asyncio.wait(sends)

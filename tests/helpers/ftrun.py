@@ -17,8 +17,7 @@ def base_config() -> dict[str, Any]:
     return json.loads((ROOT / "config.json").read_text())
 
 
-def make_config(tmp_path: Path, *, coins: dict[str, float] | None = None,
-                **rebalance: Any) -> Path:
+def make_config(tmp_path: Path, *, coins: dict[str, float] | None = None, **rebalance: Any) -> Path:
     """config.json with a different portfolio, written to tmp_path (whitelist kept in step)."""
     cfg = copy.deepcopy(base_config())
     if coins is not None:
@@ -43,8 +42,13 @@ class BacktestRun:
     journal: list[dict]
 
 
-def run_backtest(config_path: Path, timerange: str, datadir: Path = SHARED_DATA,
-                 strategy: str = "RebalanceStrategy", extra: dict | None = None) -> BacktestRun:
+def run_backtest(
+    config_path: Path,
+    timerange: str,
+    datadir: Path = SHARED_DATA,
+    strategy: str = "RebalanceStrategy",
+    extra: dict | None = None,
+) -> BacktestRun:
     """``freqtrade backtesting`` in-process, as the CLI sets it up, with the offline markets."""
     from freqtrade.commands.optimize_commands import setup_optimize_configuration
     from freqtrade.enums import RunMode
@@ -74,7 +78,9 @@ def run_backtest(config_path: Path, timerange: str, datadir: Path = SHARED_DATA,
     return BacktestRun(config, content["results"], strat, content["final_balance"], journal)
 
 
-def load_opens(coins: list[str], timeframe: str = "1h", datadir: Path = SHARED_DATA) -> pd.DataFrame:
+def load_opens(
+    coins: list[str], timeframe: str = "1h", datadir: Path = SHARED_DATA
+) -> pd.DataFrame:
     """Open prices by candle time (UTC), one column per coin, read straight from the files."""
     cols = {}
     for coin in coins:

@@ -23,9 +23,15 @@ def test_config_builder_whitelist_is_exactly_the_coins_pairs(tmp_path):
 def test_bucket_medians_and_journal_counts():
     samples = [(0.001, 5), (0.003, 50), (0.002, 99.9), (0.004, 100), (0.010, 2000)]
     assert bench.bucket_medians(samples, (0, 100, 1000)) == [
-        ("0-100", 3, 2000.0), ("100-1000", 1, 4000.0), ("1000+", 1, 10000.0)]
+        ("0-100", 3, 2000.0),
+        ("100-1000", 1, 4000.0),
+        ("1000+", 1, 10000.0),
+    ]
     assert bench.bucket_medians([], (0, 10))[0] == ("0-10", 0, None)
-    lines = [json.dumps({"legs": [{"coin": "BTC"}, {"coin": "ETH"}]}),
-             json.dumps({"legs": [{"coin": "BTC"}]}), ""]
+    lines = [
+        json.dumps({"legs": [{"coin": "BTC"}, {"coin": "ETH"}]}),
+        json.dumps({"legs": [{"coin": "BTC"}]}),
+        "",
+    ]
     assert bench.orders_per_trade_from_journal(lines) == {"BTC": 2, "ETH": 1}
     assert bench.parse_final_balance("│ Final balance   │ 179633.863 USDT  │") == 179633.863

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from rebalance_plugin.core.book import Book
-from rebalance_plugin.core.funds import classify_change, fund_limits
 from rebalance_plugin.core.config import Level, parse_rebalance_config
 from rebalance_plugin.core.engine import State
+from rebalance_plugin.core.funds import classify_change, fund_limits
 from rebalance_plugin.core.guards import stop_reason, trigger_reached
 from rebalance_plugin.core.inflight import InFlight
 
@@ -22,11 +22,20 @@ def cfg(**changes):
 
 def test_book_round_trips_through_json_with_a_half_done_rebalance():
     book = Book.fresh(cfg())
-    book = Book(coins=book.coins, investment=1000.0, funded=950.0, started=1.7e9,
-                triggered=True, stopped=None, entries={"XRP": 50.0},
-                inflight={"BTC": InFlight("sell", 0.001, 0.004, False, 1.7e9 + 60),
-                          "XRP": InFlight("buy", 120.0, 0.0, False)},
-                engine=State(phase="selling", pending_buys={"ETH": 40.0}, rebalances=2))
+    book = Book(
+        coins=book.coins,
+        investment=1000.0,
+        funded=950.0,
+        started=1.7e9,
+        triggered=True,
+        stopped=None,
+        entries={"XRP": 50.0},
+        inflight={
+            "BTC": InFlight("sell", 0.001, 0.004, False, 1.7e9 + 60),
+            "XRP": InFlight("buy", 120.0, 0.0, False),
+        },
+        engine=State(phase="selling", pending_buys={"ETH": 40.0}, rebalances=2),
+    )
     assert Book.from_dict(json.loads(json.dumps(book.to_dict()))) == book
 
 
@@ -67,11 +76,11 @@ def test_fund_limits():
 def test_trigger_price_is_reached_from_either_side():
     dip = Level(60000.0, "BTC")
     assert not trigger_reached(dip, 65000, 60001)
-    assert trigger_reached(dip, 65000, 60000)        # touched from above
+    assert trigger_reached(dip, 65000, 60000)  # touched from above
     assert trigger_reached(dip, 65000, 59000)
     breakout = Level(70000.0, "BTC")
     assert not trigger_reached(breakout, 65000, 69999)
-    assert trigger_reached(breakout, 65000, 70500)   # crossed from below
+    assert trigger_reached(breakout, 65000, 70500)  # crossed from below
 
 
 def test_stop_loss_and_take_profit_on_the_portfolio_value_or_a_coin():
@@ -79,8 +88,9 @@ def test_stop_loss_and_take_profit_on_the_portfolio_value_or_a_coin():
     prices = {"BTC": 60000.0}
     assert stop_reason(c, 900.0, prices) is None
     assert "stop_loss reached" in stop_reason(c, 800.0, prices)
-    assert "take_profit reached: portfolio value 1500.00 USDT >= 1500" in stop_reason(c, 1500.0,
-                                                                                       prices)
+    assert "take_profit reached: portfolio value 1500.00 USDT >= 1500" in stop_reason(
+        c, 1500.0, prices
+    )
     coin = cfg(stop_loss={"BTC": 50000})
     assert stop_reason(coin, 10.0, {"BTC": 50001.0}) is None  # value ignored: BTC's price
     assert "BTC price 49000.00" in stop_reason(coin, 10.0, {"BTC": 49000.0})

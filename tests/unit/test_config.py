@@ -82,7 +82,9 @@ def test_lowercase_coin_names_are_normalised():
 
 def test_fractional_weights_summing_to_100_are_accepted():
     # 33.3 + 33.3 + 33.4 = 100 (the float sum is within rounding of 100)
-    cfg = parse_rebalance_config({"coins": {"BTC": 33.3, "ETH": 33.3, "BNB": 33.4}, "investment": 100})
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 33.3, "ETH": 33.3, "BNB": 33.4}, "investment": 100}
+    )
     assert [w for _, w in cfg.coins] == [33.3, 33.3, 33.4]
 
 
@@ -98,8 +100,18 @@ def test_every_allowed_threshold_is_accepted(threshold):
 
 @pytest.mark.parametrize(
     "interval, seconds",
-    [("30m", 1800), ("1h", 3600), ("4h", 14400), ("8h", 28800), ("12h", 43200),
-     ("1d", 86400), ("3d", 259200), ("7d", 604800), ("14d", 1209600), ("28d", 2419200)],
+    [
+        ("30m", 1800),
+        ("1h", 3600),
+        ("4h", 14400),
+        ("8h", 28800),
+        ("12h", 43200),
+        ("1d", 86400),
+        ("3d", 259200),
+        ("7d", 604800),
+        ("14d", 1209600),
+        ("28d", 2419200),
+    ],
 )
 def test_every_allowed_interval_is_accepted(interval, seconds):
     cfg = parse_rebalance_config(section(trigger="interval", interval=interval))
@@ -127,7 +139,10 @@ def test_diversified_template():
     cfg = parse_rebalance_config({"coins": TEMPLATES["diversified"], "investment": 1000})
     coins = dict(cfg.coins)
     assert {c: coins[c] for c in ("BTC", "ETH", "BNB", "SOL")} == {
-        "BTC": 30.0, "ETH": 25.0, "BNB": 10.0, "SOL": 10.0,
+        "BTC": 30.0,
+        "ETH": 25.0,
+        "BNB": 10.0,
+        "SOL": 10.0,
     }
     # "25 split across other coins": 100 - 30 - 25 - 10 - 10 = 25
     others = {c: w for c, w in coins.items() if c not in ("BTC", "ETH", "BNB", "SOL")}
@@ -141,7 +156,7 @@ def test_every_template_sums_to_100(name):
     parse_rebalance_config({"coins": TEMPLATES[name], "investment": 1000})
 
 
-# --- bad input: the coins ---------------------------------------------------------------------------
+# --- bad input: the coins -------------------------------------------------------------------------
 
 
 def test_one_coin_is_refused():
@@ -191,7 +206,7 @@ def test_coins_not_an_object_is_refused():
     assert "rebalance.coins" in msg and "['BTC', 'ETH']" in msg
 
 
-# --- bad input: the weights --------------------------------------------------------------------------
+# --- bad input: the weights -----------------------------------------------------------------------
 
 
 def test_weight_zero_is_refused():
@@ -237,7 +252,7 @@ def test_weights_summing_to_101_are_refused_with_the_sum():
     assert "sum to 100" in msg and "got 101" in msg and "BNB 16" in msg
 
 
-# --- bad input: the other keys ----------------------------------------------------------------------
+# --- bad input: the other keys --------------------------------------------------------------------
 
 
 def test_threshold_not_in_the_list_is_refused():
@@ -262,12 +277,16 @@ def test_interval_given_as_a_list_is_refused_with_config_error():
 
 def test_unknown_trigger_is_refused():
     msg = refused(section(trigger="daily"))
-    assert "rebalance.trigger" in msg and "'daily'" in msg and "threshold" in msg and "interval" in msg
+    assert (
+        "rebalance.trigger" in msg and "'daily'" in msg and "threshold" in msg and "interval" in msg
+    )
 
 
 def test_unknown_on_stop_is_refused():
     msg = refused(section(on_stop="liquidate"))
-    assert "rebalance.on_stop" in msg and "'liquidate'" in msg and "sell_all" in msg and "keep" in msg
+    assert (
+        "rebalance.on_stop" in msg and "'liquidate'" in msg and "sell_all" in msg and "keep" in msg
+    )
 
 
 def test_negative_interval_min_drift_is_refused():
@@ -328,9 +347,9 @@ def test_unknown_key_typo_is_refused():
 def test_price_levels_number_means_portfolio_value_or_first_coin():
     # section() is BTC 40 / ETH 30 / BNB 15 / SOL 15 with investment 1000
     cfg = parse_rebalance_config(section(stop_loss=800, take_profit=1500, trigger_price=42000))
-    assert cfg.stop_loss == Level(800.0, None)          # portfolio value
+    assert cfg.stop_loss == Level(800.0, None)  # portfolio value
     assert cfg.take_profit == Level(1500.0, None)
-    assert cfg.trigger_price == Level(42000.0, "BTC")   # the first coin listed
+    assert cfg.trigger_price == Level(42000.0, "BTC")  # the first coin listed
 
 
 def test_price_level_may_name_a_coin():
@@ -339,14 +358,17 @@ def test_price_level_may_name_a_coin():
     assert cfg.trigger_price == Level(90.0, "SOL")
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("stop_loss", 1000, ["stop_loss", "below", "investment"]),
-    ("take_profit", 999, ["take_profit", "above", "investment"]),
-    ("stop_loss", {"DOGE": 1}, ["stop_loss", "DOGE", "not one of"]),
-    ("trigger_price", -5, ["trigger_price", "greater than 0"]),
-    ("take_profit", "1500", ["take_profit", "'1500'"]),
-    ("trigger_price", {"BTC": 1, "ETH": 2}, ["trigger_price"]),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("stop_loss", 1000, ["stop_loss", "below", "investment"]),
+        ("take_profit", 999, ["take_profit", "above", "investment"]),
+        ("stop_loss", {"DOGE": 1}, ["stop_loss", "DOGE", "not one of"]),
+        ("trigger_price", -5, ["trigger_price", "greater than 0"]),
+        ("take_profit", "1500", ["take_profit", "'1500'"]),
+        ("trigger_price", {"BTC": 1, "ETH": 2}, ["trigger_price"]),
+    ],
+)
 def test_bad_price_levels_are_refused_by_name(key, value, words):
     msg = refused(section(**{key: value}))
     for word in words:

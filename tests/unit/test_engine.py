@@ -16,8 +16,14 @@ ONE = {"BTC": 1.0, "BNB": 1.0}
 
 
 def snap(qty, cash, now=3600.0, busy=False, prices=None):
-    return Snapshot(now=now, portfolio=Portfolio(qty, prices or {"BTC": 1.0, "BNB": 1.0}, cash),
-                    rules=RULES, fee=0.0, first_buy=0.0, busy=busy)
+    return Snapshot(
+        now=now,
+        portfolio=Portfolio(qty, prices or {"BTC": 1.0, "BNB": 1.0}, cash),
+        rules=RULES,
+        fee=0.0,
+        first_buy=0.0,
+        busy=busy,
+    )
 
 
 def test_sells_first_then_buys_with_what_the_sells_freed():
@@ -29,8 +35,9 @@ def test_sells_first_then_buys_with_what_the_sells_freed():
     waiting = step(CFG, first.state, snap({"BTC": 450, "BNB": 550}, 0.0, busy=True))
     assert waiting.orders == {} and waiting.state == first.state
     # The sell filled: 50 cash. BTC's price rose 2% meanwhile: 50 cash buys 49.0196 BTC.
-    second = step(CFG, first.state, snap({"BTC": 450, "BNB": 500}, 50.0,
-                                         prices={"BTC": 1.02, "BNB": 1.0}))
+    second = step(
+        CFG, first.state, snap({"BTC": 450, "BNB": 500}, 50.0, prices={"BTC": 1.02, "BNB": 1.0})
+    )
     leg = second.orders["BTC"]
     assert (leg.side, leg.qty) == ("buy", pytest.approx(50 / 1.02))
     assert second.state.phase == "idle" and second.state.last_rebalance == 3600.0
@@ -40,8 +47,9 @@ def test_sells_first_then_buys_with_what_the_sells_freed():
 def test_no_leg_can_trade_reports_the_spec_message_and_tries_again():
     # 50.6 / 49.0 with 0.4 cash, 0.5-point threshold (BNB is 1 point off): a 0.6 sell and a
     # 1.0 buy, both under the 10 minimum.
-    cfg = parse_rebalance_config({"coins": {"BTC": 50, "BNB": 50}, "investment": 100,
-                                  "threshold": 0.5})
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 50, "BNB": 50}, "investment": 100, "threshold": 0.5}
+    )
     out = step(cfg, State(), snap({"BTC": 50.6, "BNB": 49.0}, 0.4))
     assert out.orders == {}
     assert out.events[0].kind == "skipped" and out.events[0].message == SKIP_MESSAGE
@@ -50,16 +58,27 @@ def test_no_leg_can_trade_reports_the_spec_message_and_tries_again():
 
 
 def test_a_skipped_buy_is_reported_once_when_the_buys_are_sized():
-    cfg = parse_rebalance_config({"coins": {"BTC": 49, "ETH": 2, "BNB": 49}, "investment": 1000,
-                                  "threshold": 1})
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 49, "ETH": 2, "BNB": 49}, "investment": 1000, "threshold": 1}
+    )
     rules = {c: MarketRules(min_notional=10) for c in ("BTC", "ETH", "BNB")}
     # values 440 / 15 / 545 of 1000: BNB sells 55, BTC wants 50, ETH wants 5 (< 10: skipped).
-    s1 = Snapshot(3600.0, Portfolio({"BTC": 440, "ETH": 15, "BNB": 545},
-                                    {"BTC": 1.0, "ETH": 1.0, "BNB": 1.0}, 0.0), rules, 0.0, 0.0)
+    s1 = Snapshot(
+        3600.0,
+        Portfolio({"BTC": 440, "ETH": 15, "BNB": 545}, {"BTC": 1.0, "ETH": 1.0, "BNB": 1.0}, 0.0),
+        rules,
+        0.0,
+        0.0,
+    )
     first = step(cfg, State(), s1)
     assert first.events[0].skipped == ()  # buys not sized yet
-    s2 = Snapshot(7200.0, Portfolio({"BTC": 440, "ETH": 15, "BNB": 490},
-                                    {"BTC": 1.0, "ETH": 1.0, "BNB": 1.0}, 55.0), rules, 0.0, 0.0)
+    s2 = Snapshot(
+        7200.0,
+        Portfolio({"BTC": 440, "ETH": 15, "BNB": 490}, {"BTC": 1.0, "ETH": 1.0, "BNB": 1.0}, 55.0),
+        rules,
+        0.0,
+        0.0,
+    )
     second = step(cfg, first.state, s2)
     assert [(s.coin, s.side) for s in second.events[0].skipped] == [("ETH", "buy")]
     assert second.orders["BTC"].qty == pytest.approx(50)
@@ -74,16 +93,28 @@ def test_nothing_happens_before_the_first_buy_or_under_the_threshold():
 def test_force_rebalances_under_the_threshold_and_invests_added_cash():
     # BTC 495 / BNB 505 is under the 1-point threshold; 1000 USDT were just added. Forced, the
     # plan buys BTC 1000 - 495 = 505 and BNB 1000 - 505 = 495 (no fee): SPEC §3's add funds.
-    out = step(CFG, State(), Snapshot(3600.0, Portfolio({"BTC": 495, "BNB": 505}, ONE, 1000.0),
-                                      RULES, 0.0, 0.0, force=True))
+    out = step(
+        CFG,
+        State(),
+        Snapshot(
+            3600.0, Portfolio({"BTC": 495, "BNB": 505}, ONE, 1000.0), RULES, 0.0, 0.0, force=True
+        ),
+    )
     assert {c: (leg.side, round(leg.qty, 6)) for c, leg in out.orders.items()} == {
-        "BTC": ("buy", 505.0), "BNB": ("buy", 495.0)}
+        "BTC": ("buy", 505.0),
+        "BNB": ("buy", 495.0),
+    }
     assert out.state.last_rebalance == 3600.0
 
 
 def test_force_at_the_targets_does_nothing():
-    out = step(CFG, State(), Snapshot(3600.0, Portfolio({"BTC": 500, "BNB": 500}, ONE, 0.0),
-                                      RULES, 0.0, 0.0, force=True))
+    out = step(
+        CFG,
+        State(),
+        Snapshot(
+            3600.0, Portfolio({"BTC": 500, "BNB": 500}, ONE, 0.0), RULES, 0.0, 0.0, force=True
+        ),
+    )
     assert out.orders == {} and out.events == ()
 
 
@@ -93,24 +124,54 @@ def test_withdrawal_sells_target_shares_then_reports_what_was_freed():
     cfg = parse_rebalance_config({"coins": {"XRP": 5, "ETH": 25, "BNB": 70}, "investment": 400})
     rules = {c: MarketRules(min_notional=10) for c in ("XRP", "ETH", "BNB")}
     prices = {"XRP": 1.0, "ETH": 1.0, "BNB": 1.0}
-    first = step(cfg, State(), Snapshot(10.0, Portfolio({"XRP": 10, "ETH": 100, "BNB": 280},
-                                                        prices, 3.0), rules, 0.0, 0.0,
-                                        withdraw=50.0))
+    first = step(
+        cfg,
+        State(),
+        Snapshot(
+            10.0,
+            Portfolio({"XRP": 10, "ETH": 100, "BNB": 280}, prices, 3.0),
+            rules,
+            0.0,
+            0.0,
+            withdraw=50.0,
+        ),
+    )
     assert {c: leg.qty for c, leg in first.orders.items()} == {"ETH": 12.5, "BNB": 35.0}
     assert [(s.coin, s.side) for s in first.events[0].skipped] == [("XRP", "sell")]
     assert first.state.phase == "withdrawing"
-    busy = step(cfg, first.state, Snapshot(11.0, Portfolio({"XRP": 10, "ETH": 100, "BNB": 280},
-                                                           prices, 3.0), rules, 0.0, 0.0,
-                                           busy=True))
+    busy = step(
+        cfg,
+        first.state,
+        Snapshot(
+            11.0,
+            Portfolio({"XRP": 10, "ETH": 100, "BNB": 280}, prices, 3.0),
+            rules,
+            0.0,
+            0.0,
+            busy=True,
+        ),
+    )
     assert busy.orders == {} and busy.withdrawn == 0.0
-    done = step(cfg, first.state, Snapshot(12.0, Portfolio({"XRP": 10, "ETH": 87.5, "BNB": 245},
-                                                           prices, 50.5), rules, 0.0, 0.0))
+    done = step(
+        cfg,
+        first.state,
+        Snapshot(
+            12.0, Portfolio({"XRP": 10, "ETH": 87.5, "BNB": 245}, prices, 50.5), rules, 0.0, 0.0
+        ),
+    )
     assert done.withdrawn == pytest.approx(47.5) and done.state.phase == "idle"
     assert done.events[0].kind == "withdrawn"
 
 
 def test_state_round_trips_through_plain_data():
     import json
-    state = State(phase="selling", last_check=5.0, last_rebalance=4.0,
-                  pending_buys={"BTC": 12.5}, rebalances=3, skipped_rebalances=1)
+
+    state = State(
+        phase="selling",
+        last_check=5.0,
+        last_rebalance=4.0,
+        pending_buys={"BTC": 12.5},
+        rebalances=3,
+        skipped_rebalances=1,
+    )
     assert State.from_dict(json.loads(json.dumps(state.to_dict()))) == state

@@ -6,7 +6,6 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from freqtrade.persistence import Order
 from freqtrade.persistence.trade_model import LocalTrade
 
@@ -22,10 +21,23 @@ def test_freqtrade_internals_are_the_ones_the_fast_path_was_written_for():
 
 def _trade() -> LocalTrade:
     return LocalTrade(
-        id=1, pair="BTC/USDT", base_currency="BTC", stake_currency="USDT", stake_amount=100.0,
-        amount=0.0, open_rate=100.0, fee_open=0.001, fee_close=0.001, is_open=True,
-        open_date=datetime(2024, 1, 1, tzinfo=UTC), exchange="binance", leverage=1.0,
-        trading_mode="spot", amount_precision=1e-05, price_precision=0.01, precision_mode=4,
+        id=1,
+        pair="BTC/USDT",
+        base_currency="BTC",
+        stake_currency="USDT",
+        stake_amount=100.0,
+        amount=0.0,
+        open_rate=100.0,
+        fee_open=0.001,
+        fee_close=0.001,
+        is_open=True,
+        open_date=datetime(2024, 1, 1, tzinfo=UTC),
+        exchange="binance",
+        leverage=1.0,
+        trading_mode="spot",
+        amount_precision=1e-05,
+        price_precision=0.01,
+        precision_mode=4,
         precision_mode_price=4,
     )
 
@@ -33,18 +45,41 @@ def _trade() -> LocalTrade:
 def _order(i: int, side: str, amount: float, price: float, *, is_open=False) -> Order:
     when = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(hours=i)
     return Order(
-        id=i, ft_trade_id=1, ft_order_side=side, ft_pair="BTC/USDT", ft_is_open=is_open,
-        order_id=str(i), status="open" if is_open else "closed", symbol="BTC/USDT",
-        order_type="limit", side=side, price=price, average=price, amount=amount,
-        filled=0.0 if is_open else amount, remaining=amount if is_open else 0.0,
-        cost=amount * price, order_date=when, order_filled_date=None if is_open else when,
+        id=i,
+        ft_trade_id=1,
+        ft_order_side=side,
+        ft_pair="BTC/USDT",
+        ft_is_open=is_open,
+        order_id=str(i),
+        status="open" if is_open else "closed",
+        symbol="BTC/USDT",
+        order_type="limit",
+        side=side,
+        price=price,
+        average=price,
+        amount=amount,
+        filled=0.0 if is_open else amount,
+        remaining=amount if is_open else 0.0,
+        cost=amount * price,
+        order_date=when,
+        order_filled_date=None if is_open else when,
     )
 
 
-FIELDS = ("amount", "stake_amount", "open_rate", "realized_profit", "close_profit",
-          "close_profit_abs", "max_stake_amount", "fee_open_cost", "open_trade_value")
+FIELDS = (
+    "amount",
+    "stake_amount",
+    "open_rate",
+    "realized_profit",
+    "close_profit",
+    "close_profit_abs",
+    "max_stake_amount",
+    "fee_open_cost",
+    "open_trade_value",
+)
 
 
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
 def test_incremental_recalc_equals_freqtrades_recalc_order_by_order():
     """600 random fills (buys and partial sells, some left open for a while) on two trades:
     after every change, the fast recalc and Freqtrade's recalc agree on every field."""
@@ -90,6 +125,7 @@ def test_open_order_lookups_find_open_orders_after_the_watermark():
     assert ft_fastpath.closed_prefix(trade) == 50
 
 
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
 @pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 def test_backtest_results_are_identical_with_and_without_the_fast_path(tmp_path, monkeypatch):
     coins = {"BTC": 25, "ETH": 25, "BNB": 25, "SOL": 25}

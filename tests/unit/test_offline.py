@@ -11,8 +11,8 @@ import ccxt
 import pytest
 
 from rebalance_plugin import offline
-
-from tests.helpers.paths import ROOT as REPO_ROOT, SHARED_DATA
+from tests.helpers.paths import ROOT as REPO_ROOT
+from tests.helpers.paths import SHARED_DATA
 
 # Binance spot filters as published in the source exchangeInfo dump
 # (preangelleo/Expenditure_bot binance_exchange_info.json, serverTime 2023-12-11):
@@ -33,7 +33,7 @@ EXPECTED = {
     "DOT/USDT": (0.01, 0.001, 0.01, 90000, 5),
 }
 
-TRIVIAL_STRATEGY = '''
+TRIVIAL_STRATEGY = """
 from freqtrade.strategy import IStrategy
 
 
@@ -52,7 +52,7 @@ class OfflineTrivialStrategy(IStrategy):
     def populate_exit_trend(self, dataframe, metadata):
         dataframe["exit_long"] = 0
         return dataframe
-'''
+"""
 
 
 @pytest.fixture
@@ -206,6 +206,7 @@ def test_freqtrade_exchange_loads_snapshot_in_process(offline_markets, tmp_path)
 # --- (c) the CLI wrapper: `python -m rebalance_plugin.offline <freqtrade command>` --------
 
 
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
 def test_cli_list_pairs_offline(tmp_path):
     config_file = tmp_path / "config.json"
     config_file.write_text(json.dumps(_minimal_config(tmp_path)))
@@ -217,6 +218,7 @@ def test_cli_list_pairs_offline(tmp_path):
     assert "Could not load markets" not in result.stderr
 
 
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
 def test_cli_propagates_freqtrade_exit_code_after_loading_markets(tmp_path):
     (tmp_path / "strategies").mkdir()
     (tmp_path / "strategies" / "OfflineTrivialStrategy.py").write_text(TRIVIAL_STRATEGY)
@@ -235,6 +237,7 @@ def test_cli_propagates_freqtrade_exit_code_after_loading_markets(tmp_path):
     assert result.returncode == 2
 
 
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
 @pytest.mark.skipif(
     not (SHARED_DATA / "BTC_USDT-1h.feather").exists(), reason="no local Binance candles"
 )

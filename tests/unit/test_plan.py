@@ -23,7 +23,9 @@ from rebalance_plugin.core.plan import (
 from rebalance_plugin.core.portfolio import Portfolio
 from rebalance_plugin.core.rules import MarketRules
 
-SPEC_MESSAGE = "The order value is less than the minimum value, and is unable to rebalance this time."
+SPEC_MESSAGE = (
+    "The order value is less than the minimum value, and is unable to rebalance this time."
+)
 HALF_HALF = {"BTC": 0.5, "BNB": 0.5}
 ONE = {"BTC": 1.0, "BNB": 1.0}
 BINANCE = {"BTC": MarketRules(qty_step=1e-05), "BNB": MarketRules(qty_step=0.001)}
@@ -53,7 +55,8 @@ def legs(plan) -> dict:
 
 
 def test_spec_threshold_example_sells_bnb_buys_btc_both_end_at_500():
-    # BTC 450 / BNB 550, target 50/50 of 1000 = 500 each: sell 550-500 = 50 BNB, buy 500-450 = 50 BTC
+    # BTC 450 / BNB 550, target 50/50 of 1000 = 500 each:
+    # sell 550-500 = 50 BNB, buy 500-450 = 50 BTC
     p = Portfolio({"BTC": 450.0, "BNB": 550.0}, ONE)
     plan = plan_rebalance(p, HALF_HALF)
     assert legs(plan) == {("BNB", "sell"): 50.0, ("BTC", "buy"): 50.0}
@@ -199,7 +202,10 @@ def test_initial_buy_with_fee_and_binance_steps():
     p = Portfolio({}, prices, cash=1000.0)
     plan = plan_rebalance(p, targets, rules, fee)
     assert legs(plan) == {
-        ("BTC", "buy"): 0.00799, ("ETH", "buy"): 0.1198, ("BNB", "buy"): 0.299, ("SOL", "buy"): 1.498,
+        ("BTC", "buy"): 0.00799,
+        ("ETH", "buy"): 0.1198,
+        ("BNB", "buy"): 0.299,
+        ("SOL", "buy"): 1.498,
     }
     _, cash = execute(p, plan, fee)
     assert cash == pytest.approx(0.7017, abs=1e-9)
@@ -210,8 +216,9 @@ def test_rebalance_with_fee_brings_every_coin_to_its_target_share_of_what_is_lef
     # share of the post-fee portfolio, and no cash is left.
     # Values: A 100, B 500, C 250, D 150 (total 1000); targets 25/25/25/25.
     fee = 0.001
-    p = Portfolio({"A": 100.0, "B": 500.0, "C": 250.0, "D": 150.0},
-                  {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0})
+    p = Portfolio(
+        {"A": 100.0, "B": 500.0, "C": 250.0, "D": 150.0}, {"A": 1.0, "B": 1.0, "C": 1.0, "D": 1.0}
+    )
     targets = {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}
     plan = plan_rebalance(p, targets, fee=fee)
     qty, cash = execute(p, plan, fee)
@@ -223,7 +230,7 @@ def test_rebalance_with_fee_brings_every_coin_to_its_target_share_of_what_is_lef
     assert cash == pytest.approx(0.0, abs=1e-9)
 
 
-# --- SPEC §3 funds ---------------------------------------------------------------------------------
+# --- SPEC §3 funds --------------------------------------------------------------------------------
 
 
 def test_spec_add_funds_example():
@@ -310,9 +317,14 @@ def test_coin_held_but_not_targeted_is_sold_entirely_with_real_prices():
     # BTC 0.01 at 50000 = 500, ETH 0.2 at 2500 = 500, DOGE 1000 at 0.1 = 100; total 1100.
     # Targets BTC/ETH 50/50 -> 550 each: sell all 1000 DOGE (100), buy 50/50000 = 0.001 BTC and
     # 50/2500 = 0.02 ETH.
-    p = Portfolio({"BTC": 0.01, "ETH": 0.2, "DOGE": 1000.0}, {"BTC": 50000.0, "ETH": 2500.0, "DOGE": 0.1})
-    rules = {"BTC": MarketRules(qty_step=1e-05), "ETH": MarketRules(qty_step=1e-04),
-             "DOGE": MarketRules(qty_step=1.0)}
+    p = Portfolio(
+        {"BTC": 0.01, "ETH": 0.2, "DOGE": 1000.0}, {"BTC": 50000.0, "ETH": 2500.0, "DOGE": 0.1}
+    )
+    rules = {
+        "BTC": MarketRules(qty_step=1e-05),
+        "ETH": MarketRules(qty_step=1e-04),
+        "DOGE": MarketRules(qty_step=1.0),
+    }
     plan = plan_rebalance(p, {"BTC": 0.5, "ETH": 0.5}, rules)
     assert legs(plan) == {("DOGE", "sell"): 1000.0, ("BTC", "buy"): 0.001, ("ETH", "buy"): 0.02}
     qty, cash = execute(p, plan)
@@ -419,7 +431,9 @@ def test_size_buys_short_budget_with_fee_never_costs_more_than_the_budget():
 
 def test_size_buys_with_steps_rounds_down_after_scaling():
     # wanted BTC 100 at 30000, budget 70 -> 70 / 30000 = 0.0023333 -> 0.00233 (cost 69.9)
-    buys, _ = size_buys({"BTC": 100.0}, {"BTC": 30000.0}, 70.0, {"BTC": MarketRules(qty_step=1e-05)}, 0.0)
+    buys, _ = size_buys(
+        {"BTC": 100.0}, {"BTC": 30000.0}, 70.0, {"BTC": MarketRules(qty_step=1e-05)}, 0.0
+    )
     assert [(leg.coin, leg.qty) for leg in buys] == [("BTC", 0.00233)]
     assert buys[0].qty * 30000.0 <= 70.0
 
@@ -450,11 +464,15 @@ def test_fund_change_above_maximum_is_refused():
     with pytest.raises(FundsError) as err:
         check_fund_change("remove", 20000.0, 10.0, 10000.0, "USDC")
     msg = str(err.value)
-    assert "remove funds" in msg and "20000 USDC" in msg and "above the maximum of 10000 USDC" in msg
+    assert (
+        "remove funds" in msg and "20000 USDC" in msg and "above the maximum of 10000 USDC" in msg
+    )
 
 
-@pytest.mark.parametrize("amount, shown", [(0, "0"), (-50.0, "-50.0"), (float("nan"), "nan"),
-                                           (float("inf"), "inf"), ("100", "'100'")])
+@pytest.mark.parametrize(
+    "amount, shown",
+    [(0, "0"), (-50.0, "-50.0"), (float("nan"), "nan"), (float("inf"), "inf"), ("100", "'100'")],
+)
 def test_fund_change_non_positive_or_not_a_number_is_refused(amount, shown):
     with pytest.raises(FundsError) as err:
         check_fund_change("add", amount, 0.0, 10000.0)

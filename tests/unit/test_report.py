@@ -8,13 +8,11 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from rebalance_plugin import report
-
 from tests.helpers.paths import ROOT, SHARED_DATA
 
 FEE = 0.001
@@ -27,7 +25,8 @@ def ts(hour: int, minute: int = 0) -> pd.Timestamp:
 def orders_frame(rows):
     return pd.DataFrame(
         [(t, coin, side, amount, price, FEE, tag) for t, coin, side, amount, price, tag in rows],
-        columns=report.ORDER_COLUMNS)
+        columns=report.ORDER_COLUMNS,
+    )
 
 
 # Two coins A and B, start cash 1002, valuation times t0..t4 (one hour apart).
@@ -42,17 +41,20 @@ def orders_frame(rows):
 # Prices at the valuation times:   t0      t1      t2      t3      t4
 #                            A     100     120     110     100     100
 #                            B      10      10       9       8      10
-ORDERS = orders_frame([
-    (ts(0), "A", "buy", 5.0, 100.0, ""),
-    (ts(0), "B", "buy", 50.0, 10.0, ""),
-    (ts(2), "A", "sell", 0.5, 110.0, "rebalance sell"),
-    (ts(3), "B", "buy", 6.0, 9.0, "rebalance buy"),
-    (ts(4), "A", "sell", 4.5, 100.0, "force_exit"),
-    (ts(4), "B", "sell", 56.0, 10.0, "force_exit"),
-])
+ORDERS = orders_frame(
+    [
+        (ts(0), "A", "buy", 5.0, 100.0, ""),
+        (ts(0), "B", "buy", 50.0, 10.0, ""),
+        (ts(2), "A", "sell", 0.5, 110.0, "rebalance sell"),
+        (ts(3), "B", "buy", 6.0, 9.0, "rebalance buy"),
+        (ts(4), "A", "sell", 4.5, 100.0, "force_exit"),
+        (ts(4), "B", "sell", 56.0, 10.0, "force_exit"),
+    ]
+)
 TIMES = [ts(h) for h in range(5)]
-PRICES = pd.DataFrame({"A": [100.0, 120.0, 110.0, 100.0, 100.0],
-                       "B": [10.0, 10.0, 9.0, 8.0, 10.0]}, index=TIMES)
+PRICES = pd.DataFrame(
+    {"A": [100.0, 120.0, 110.0, 100.0, 100.0], "B": [10.0, 10.0, 9.0, 8.0, 10.0]}, index=TIMES
+)
 START_CASH = 1002.0
 
 # Equity = cash + 5 or 4.5 A + 50 or 56 B:
@@ -78,7 +80,8 @@ def test_an_order_between_two_times_counts_from_the_next_one():
 
 def test_cash_pays_and_receives_the_fee():
     assert report.cash(ORDERS, TIMES, START_CASH).tolist() == pytest.approx(
-        [1.0, 1.0, 55.945, 1.891, 1010.881])
+        [1.0, 1.0, 55.945, 1.891, 1010.881]
+    )
 
 
 def test_equity_curve_by_hand():
@@ -107,8 +110,11 @@ def test_a_coin_is_worth_nothing_before_its_first_price():
 def test_buy_and_hold_keeps_the_first_buys_and_sells_at_the_last_price():
     bh = report.buy_and_hold_orders(ORDERS, {"A": 100.0, "B": 10.0}, ts(4))
     assert bh[["coin", "side", "amount", "price"]].values.tolist() == [
-        ["A", "buy", 5.0, 100.0], ["B", "buy", 50.0, 10.0],
-        ["A", "sell", 5.0, 100.0], ["B", "sell", 50.0, 10.0]]
+        ["A", "buy", 5.0, 100.0],
+        ["B", "buy", 50.0, 10.0],
+        ["A", "sell", 5.0, 100.0],
+        ["B", "sell", 50.0, 10.0],
+    ]
     # Same cash 1 after the first buys; t1: 1 + 600 + 500 = 1101; t2: 1 + 550 + 450 = 1001;
     # t3: 1 + 500 + 400 = 901; t4: 1 + 500 * 0.999 + 500 * 0.999 = 1000
     equity = report.equity_curve(bh, PRICES, START_CASH)
@@ -116,10 +122,12 @@ def test_buy_and_hold_keeps_the_first_buys_and_sells_at_the_last_price():
 
 
 def test_buy_and_hold_takes_each_coins_earliest_buy():
-    orders = orders_frame([
-        (ts(2), "A", "buy", 1.0, 110.0, "rebalance buy"),
-        (ts(0), "A", "buy", 5.0, 100.0, ""),
-    ])
+    orders = orders_frame(
+        [
+            (ts(2), "A", "buy", 1.0, 110.0, "rebalance buy"),
+            (ts(0), "A", "buy", 5.0, 100.0, ""),
+        ]
+    )
     bh = report.buy_and_hold_orders(orders, {"A": 100.0}, ts(4))
     assert bh["amount"].tolist() == [5.0, 5.0]
     assert bh["time"].tolist() == [ts(0), ts(4)]
@@ -138,10 +146,12 @@ def test_cagr_over_exactly_one_and_two_years():
     start = pd.Timestamp("2021-01-01", tz="UTC")
     # 2021 has 365 days: 1000 -> 1210 in one year is +21 %.
     assert report.cagr(1000, 1210, start, pd.Timestamp("2022-01-01", tz="UTC")) == (
-        pytest.approx(0.21))
+        pytest.approx(0.21)
+    )
     # 730 days: 1210 / 1000 = 1.1 ** 2, so +10 % a year.
     assert report.cagr(1000, 1210, start, pd.Timestamp("2023-01-01", tz="UTC")) == (
-        pytest.approx(0.10))
+        pytest.approx(0.10)
+    )
     # Half a year (182.5 days) doubling: 2 ** 2 - 1 = +300 % a year.
     assert report.cagr(1000, 2000, start, start + pd.Timedelta(days=182.5)) == pytest.approx(3.0)
 
@@ -157,11 +167,19 @@ def test_turnover_and_fees_by_hand():
 
 
 JOURNAL = [
-    {"kind": "rebalance", "ts": ts(2).timestamp(), "skipped": [
-        {"coin": "C", "side": "sell", "value": 3.0, "reason": "below minimum"}]},
-    {"kind": "buys", "ts": ts(3).timestamp(), "skipped": [
-        {"coin": "B", "side": "buy", "value": 3.0, "reason": "below minimum"},
-        {"coin": "A", "side": "buy", "value": 2.0, "reason": "below minimum"}]},
+    {
+        "kind": "rebalance",
+        "ts": ts(2).timestamp(),
+        "skipped": [{"coin": "C", "side": "sell", "value": 3.0, "reason": "below minimum"}],
+    },
+    {
+        "kind": "buys",
+        "ts": ts(3).timestamp(),
+        "skipped": [
+            {"coin": "B", "side": "buy", "value": 3.0, "reason": "below minimum"},
+            {"coin": "A", "side": "buy", "value": 2.0, "reason": "below minimum"},
+        ],
+    },
     {"kind": "skipped", "ts": ts(4).timestamp(), "skipped": [], "message": "no leg can trade"},
     {"kind": "rebalance", "ts": ts(5).timestamp(), "skipped": []},
 ]
@@ -184,8 +202,9 @@ def test_mark_prices_start_at_the_first_open_then_each_close():
 
 
 def test_portfolio_view_by_hand():
-    view = report.portfolio_view(ORDERS, PRICES, pd.Series({"A": 100.0, "B": 10.0}),
-                                 START_CASH, ts(0), ts(4), JOURNAL)
+    view = report.portfolio_view(
+        ORDERS, PRICES, pd.Series({"A": 100.0, "B": 10.0}), START_CASH, ts(0), ts(4), JOURNAL
+    )
     assert view.final_value == pytest.approx(1010.881)
     assert view.bh_final_value == pytest.approx(1000.0)
     # Returns on 1002: 1010.881 / 1002 - 1 vs 1000 / 1002 - 1 -> 10.881 / 1002 * 100 pp apart
@@ -198,25 +217,56 @@ def test_portfolio_view_by_hand():
 
 
 def test_orders_from_freqtrade_trades():
-    trades = pd.DataFrame([{
-        "pair": "BTC/USDT", "fee_open": 0.001, "fee_close": 0.002, "orders": [
-            {"amount": 0.01, "safe_price": 30000.0, "ft_order_side": "buy", "ft_is_entry": True,
-             "order_filled_timestamp": 1609462800000, "ft_order_tag": "", "cost": 300.3},
-            {"amount": 0.002, "safe_price": 31000.0, "ft_order_side": "sell",
-             "ft_is_entry": False, "order_filled_timestamp": 1609466400000,
-             "ft_order_tag": "rebalance sell", "cost": 62.062},
-            {"amount": 0.001, "safe_price": 31000.0, "ft_order_side": "buy", "ft_is_entry": True,
-             "order_filled_timestamp": None, "ft_order_tag": "rebalance buy", "cost": 0.0},
-        ]}])
+    trades = pd.DataFrame(
+        [
+            {
+                "pair": "BTC/USDT",
+                "fee_open": 0.001,
+                "fee_close": 0.002,
+                "orders": [
+                    {
+                        "amount": 0.01,
+                        "safe_price": 30000.0,
+                        "ft_order_side": "buy",
+                        "ft_is_entry": True,
+                        "order_filled_timestamp": 1609462800000,
+                        "ft_order_tag": "",
+                        "cost": 300.3,
+                    },
+                    {
+                        "amount": 0.002,
+                        "safe_price": 31000.0,
+                        "ft_order_side": "sell",
+                        "ft_is_entry": False,
+                        "order_filled_timestamp": 1609466400000,
+                        "ft_order_tag": "rebalance sell",
+                        "cost": 62.062,
+                    },
+                    {
+                        "amount": 0.001,
+                        "safe_price": 31000.0,
+                        "ft_order_side": "buy",
+                        "ft_is_entry": True,
+                        "order_filled_timestamp": None,
+                        "ft_order_tag": "rebalance buy",
+                        "cost": 0.0,
+                    },
+                ],
+            }
+        ]
+    )
     orders = report.orders_from_trades(trades)
     assert orders[["coin", "side", "amount", "price", "fee", "tag"]].values.tolist() == [
         ["BTC", "buy", 0.01, 30000.0, 0.001, ""],
-        ["BTC", "sell", 0.002, 31000.0, 0.002, "rebalance sell"]]  # the unfilled one dropped
+        ["BTC", "sell", 0.002, 31000.0, 0.002, "rebalance sell"],
+    ]  # the unfilled one dropped
     assert orders["time"].tolist() == [ts(1), ts(2)]  # 1609462800000 ms = 2021-01-01 01:00
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(),
-                    reason=f"real candles {SHARED_DATA} are absent on this machine")
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
+@pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"real candles {SHARED_DATA} are absent on this machine"
+)
 def test_report_of_a_real_backtest(tmp_path):
     """Two months, 1-point threshold, the offline Freqtrade CLI, then the report."""
     config = json.loads((ROOT / "config.json").read_text())
@@ -227,17 +277,36 @@ def test_report_of_a_real_backtest(tmp_path):
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     run = subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config_path),
-         "--datadir", str(SHARED_DATA), "--timerange", "20230101-20230301", "--cache", "none"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "rebalance_plugin.offline",
+            "backtesting",
+            "-c",
+            str(config_path),
+            "--datadir",
+            str(SHARED_DATA),
+            "--timerange",
+            "20230101-20230301",
+            "--cache",
+            "none",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
     results = tmp_path / "user_data" / "backtest_results"
     from freqtrade.data.btanalysis import load_backtest_stats
 
     final_balance = load_backtest_stats(results)["strategy"]["RebalanceStrategy"]["final_balance"]
-    journal = [json.loads(line) for line in
-               (results / "rebalance_journal.jsonl").read_text().splitlines() if line]
+    journal = [
+        json.loads(line)
+        for line in (results / "rebalance_journal.jsonl").read_text().splitlines()
+        if line
+    ]
     journal_rebalances = sum(1 for e in journal if e["kind"] == "rebalance")
     assert journal_rebalances > 0  # a 1-point threshold rebalances within two months
 

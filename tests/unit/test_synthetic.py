@@ -22,8 +22,8 @@ from rebalance_plugin.synthetic import (
     main,
     timeframe_seconds,
 )
-
 from tests.helpers.paths import ROOT as REPO
+
 START, END = "2021-01-01", "2021-01-08"  # one week
 # Hand-computed candle counts for one week: 7 days * candles per day.
 WEEK_COUNTS = {"5m": 7 * 24 * 12, "1h": 7 * 24, "4h": 7 * 6, "1d": 7}
@@ -59,9 +59,16 @@ def test_unaligned_start_is_aligned_up_to_timeframe():
 def test_files_load_with_freqtrade_without_gaps(tmp_path, timeframe):
     pairs = ["BTC/USDT", "ETH/USDT"]
     paths = generate_market(tmp_path, pairs, timeframe=timeframe, start=START, end=END, seed=7)
-    assert paths == [tmp_path / f"BTC_USDT-{timeframe}.feather", tmp_path / f"ETH_USDT-{timeframe}.feather"]
+    assert paths == [
+        tmp_path / f"BTC_USDT-{timeframe}.feather",
+        tmp_path / f"ETH_USDT-{timeframe}.feather",
+    ]
     expected_dates = pd.date_range(
-        START, END, freq=pd.Timedelta(seconds=timeframe_seconds(timeframe)), inclusive="left", tz="UTC"
+        START,
+        END,
+        freq=pd.Timedelta(seconds=timeframe_seconds(timeframe)),
+        inclusive="left",
+        tz="UTC",
     )
     assert len(expected_dates) == WEEK_COUNTS[timeframe]
 
@@ -70,7 +77,9 @@ def test_files_load_with_freqtrade_without_gaps(tmp_path, timeframe):
         # Exactly Freqtrade's on-disk layout.
         assert list(raw.columns) == ["date", "open", "high", "low", "close", "volume"]
         assert str(raw["date"].dtype) == "datetime64[ms, UTC]"
-        assert all(raw[col].dtype == np.float64 for col in ["open", "high", "low", "close", "volume"])
+        assert all(
+            raw[col].dtype == np.float64 for col in ["open", "high", "low", "close", "volume"]
+        )
         assert raw["date"].is_monotonic_increasing and raw["date"].is_unique
         assert (raw["date"].to_numpy() == expected_dates.as_unit("ms").to_numpy()).all()
 
@@ -88,7 +97,9 @@ def test_load_with_freqtrade_timerange(tmp_path):
     from freqtrade.configuration import TimeRange
 
     generate_market(tmp_path, ["SOL/USDT"], timeframe="1h", start="2021-01-01", end="2021-02-01")
-    loaded = _load(tmp_path, "SOL/USDT", "1h", timerange=TimeRange.parse_timerange("20210105-20210110"))
+    loaded = _load(
+        tmp_path, "SOL/USDT", "1h", timerange=TimeRange.parse_timerange("20210105-20210110")
+    )
     # Freqtrade's trim keeps open times in [start, stop] - inclusive on both sides.
     assert len(loaded) == 5 * 24 + 1
     assert loaded["date"].iloc[0] == pd.Timestamp("2021-01-05", tz="UTC")
@@ -101,12 +112,12 @@ def test_ohlc_consistency():
     frames = generate_ohlcv(pairs, timeframe="1h", start="2021-01-01", end="2021-04-01", seed=3)
     assert list(frames) == pairs
     for pair, df in frames.items():
-        o, h, l, c, v = (df[col].to_numpy() for col in ["open", "high", "low", "close", "volume"])
+        o, h, lo, c, v = (df[col].to_numpy() for col in ["open", "high", "low", "close", "volume"])
         assert np.isfinite(df[["open", "high", "low", "close", "volume"]].to_numpy()).all(), pair
-        assert (l > 0).all(), pair
+        assert (lo > 0).all(), pair
         assert (h >= np.maximum(o, c)).all(), pair
-        assert (l <= np.minimum(o, c)).all(), pair
-        assert (h >= l).all(), pair
+        assert (lo <= np.minimum(o, c)).all(), pair
+        assert (h >= lo).all(), pair
         assert (v > 0).all(), pair
         # A candle opens exactly at the previous close.
         assert (o[1:] == c[:-1]).all(), pair
@@ -138,7 +149,9 @@ def test_same_seed_identical_different_seed_different(tmp_path):
 
 def test_adding_or_reordering_pairs_does_not_change_a_series():
     alone = generate_ohlcv(["ETH/USDT"], "1h", START, END, seed=5)["ETH/USDT"]
-    crowd = generate_ohlcv(["SOL/USDT", "NEWCOIN/USDT", "ETH/USDT", "BTC/USDT"], "1h", START, END, seed=5)
+    crowd = generate_ohlcv(
+        ["SOL/USDT", "NEWCOIN/USDT", "ETH/USDT", "BTC/USDT"], "1h", START, END, seed=5
+    )
     pd.testing.assert_frame_equal(alone, crowd["ETH/USDT"])
 
 
@@ -155,14 +168,20 @@ def test_deterministic_across_processes_and_import_is_cheap():
         "import sys, json\n"
         "import rebalance_plugin.synthetic as s\n"
         "assert 'freqtrade' not in sys.modules, 'freqtrade imported eagerly'\n"
-        "f = s.generate_ohlcv(['BTC/USDT', 'SOMECOIN/USDT'], '1h', '2021-01-01', '2021-01-02', seed=11)\n"
+        "f = s.generate_ohlcv(['BTC/USDT', 'SOMECOIN/USDT'], '1h', '2021-01-01', '2021-01-02',"
+        " seed=11)\n"
         "print(json.dumps({k: v['close'].tolist() + v['volume'].tolist() for k, v in f.items()}))\n"
     )
     outputs = []
     for hashseed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}
         result = subprocess.run(
-            [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         outputs.append(json.loads(result.stdout))
     assert outputs[0] == outputs[1]
@@ -186,8 +205,12 @@ def test_unknown_coin_gets_deterministic_plausible_default():
 
 def test_statistics_are_plausible():
     """Annualised volatility close to the coin's parameter, coins positively correlated."""
-    frames = generate_ohlcv(["BTC/USDT", "ETH/USDT", "DOGE/USDT"], "1h", "2021-01-01", "2022-01-01", seed=42)
-    returns = pd.DataFrame({pair: np.log(df["close"]).diff() for pair, df in frames.items()}).dropna()
+    frames = generate_ohlcv(
+        ["BTC/USDT", "ETH/USDT", "DOGE/USDT"], "1h", "2021-01-01", "2022-01-01", seed=42
+    )
+    returns = pd.DataFrame(
+        {pair: np.log(df["close"]).diff() for pair, df in frames.items()}
+    ).dropna()
     annual_vol = returns.std() * np.sqrt(365 * 24)
     assert annual_vol["BTC/USDT"] == pytest.approx(COINS["BTC"].vol, rel=0.05)
     assert annual_vol["DOGE/USDT"] == pytest.approx(COINS["DOGE"].vol, rel=0.05)
@@ -218,8 +241,19 @@ def test_invalid_arguments_are_refused(kwargs):
 def test_cli_writes_files_and_says_synthetic(tmp_path, capsys):
     rc = main(
         [
-            "--datadir", str(tmp_path), "--pairs", "BTC/USDT", "ETH/USDT",
-            "--timeframe", "1h", "--start", START, "--end", END, "--seed", "42",
+            "--datadir",
+            str(tmp_path),
+            "--pairs",
+            "BTC/USDT",
+            "ETH/USDT",
+            "--timeframe",
+            "1h",
+            "--start",
+            START,
+            "--end",
+            END,
+            "--seed",
+            "42",
         ]
     )
     assert rc == 0
@@ -228,4 +262,7 @@ def test_cli_writes_files_and_says_synthetic(tmp_path, capsys):
     assert BANNER in out[0]
     assert sum("BTC_USDT-1h.feather" in line and "168 candles" in line for line in out) == 1
     assert sum("ETH_USDT-1h.feather" in line for line in out) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["BTC_USDT-1h.feather", "ETH_USDT-1h.feather"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "BTC_USDT-1h.feather",
+        "ETH_USDT-1h.feather",
+    ]

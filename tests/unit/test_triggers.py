@@ -1,6 +1,6 @@
 """When to rebalance (SPEC §2): the threshold and interval triggers, and the drift they read."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ DAY = 86400
 
 
 def ts(*args) -> float:
-    return datetime(*args, tzinfo=timezone.utc).timestamp()
+    return datetime(*args, tzinfo=UTC).timestamp()
 
 
 # --- drift ------------------------------------------------------------------------------------
@@ -45,7 +45,9 @@ def test_cash_counts_in_the_total():
 
 def test_coin_held_but_not_targeted_counts_as_drift():
     # BTC 450, ETH 450, DOGE 100 of 1000; targets BTC/ETH 50/50 -> BTC/ETH -5, DOGE +10 (target 0)
-    p = Portfolio({"BTC": 450.0, "ETH": 450.0, "DOGE": 100.0}, {"BTC": 1.0, "ETH": 1.0, "DOGE": 1.0})
+    p = Portfolio(
+        {"BTC": 450.0, "ETH": 450.0, "DOGE": 100.0}, {"BTC": 1.0, "ETH": 1.0, "DOGE": 1.0}
+    )
     assert max_drift(p, {"BTC": 0.5, "ETH": 0.5}) == pytest.approx(10.0)
 
 
@@ -114,7 +116,9 @@ def test_interval_checks_only_once_per_interval():
 def test_interval_a_missed_check_happens_once_when_the_bot_is_back():
     # bot down from 01-08 10:00 to 01-20: the 01-15 check is due once, not again at 01-20 12:00
     assert WEEKLY.check_due(ts(2024, 1, 20, 12, 0), FIRST_BUY, last_check=ts(2024, 1, 8, 10, 0))
-    assert not WEEKLY.check_due(ts(2024, 1, 20, 13, 0), FIRST_BUY, last_check=ts(2024, 1, 20, 12, 0))
+    assert not WEEKLY.check_due(
+        ts(2024, 1, 20, 13, 0), FIRST_BUY, last_check=ts(2024, 1, 20, 12, 0)
+    )
 
 
 def test_interval_next_check_time():
@@ -162,8 +166,13 @@ def test_interval_portfolio_exactly_at_min_drift_does_not_rebalance():
 
 def test_trigger_for_interval_config():
     cfg = parse_rebalance_config(
-        {"coins": {"BTC": 50, "BNB": 50}, "investment": 1000, "trigger": "interval",
-         "interval": "7d", "interval_min_drift": 0.5}
+        {
+            "coins": {"BTC": 50, "BNB": 50},
+            "investment": 1000,
+            "trigger": "interval",
+            "interval": "7d",
+            "interval_min_drift": 0.5,
+        }
     )
     # 7d = 7 * 86400 = 604800 seconds
     assert trigger_for(cfg) == IntervalTrigger(604800, 0.5)
@@ -171,7 +180,12 @@ def test_trigger_for_interval_config():
 
 def test_trigger_for_threshold_config():
     cfg = parse_rebalance_config(
-        {"coins": {"BTC": 50, "BNB": 50}, "investment": 1000, "trigger": "threshold", "threshold": 1}
+        {
+            "coins": {"BTC": 50, "BNB": 50},
+            "investment": 1000,
+            "trigger": "threshold",
+            "threshold": 1,
+        }
     )
     trigger = trigger_for(cfg)
     assert trigger == ThresholdTrigger(1)
@@ -180,7 +194,12 @@ def test_trigger_for_threshold_config():
 
 def test_trigger_for_a_30m_interval_checks_every_half_hour():
     cfg = parse_rebalance_config(
-        {"coins": {"BTC": 50, "BNB": 50}, "investment": 1000, "trigger": "interval", "interval": "30m"}
+        {
+            "coins": {"BTC": 50, "BNB": 50},
+            "investment": 1000,
+            "trigger": "interval",
+            "interval": "30m",
+        }
     )
     trigger = trigger_for(cfg)
     first = ts(2024, 1, 1, 10, 0)

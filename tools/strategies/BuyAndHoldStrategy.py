@@ -18,9 +18,19 @@ class BuyAndHoldStrategy(IStrategy):
     process_only_new_candles = True
     startup_candle_count: int = 0
 
-    def custom_stake_amount(self, pair: str, current_time: datetime, current_rate: float,
-                            proposed_stake: float, min_stake: float | None, max_stake: float,
-                            leverage: float, entry_tag: str | None, side: str, **kwargs) -> float:
+    def custom_stake_amount(
+        self,
+        pair: str,
+        current_time: datetime,
+        current_rate: float,
+        proposed_stake: float,
+        min_stake: float | None,
+        max_stake: float,
+        leverage: float,
+        entry_tag: str | None,
+        side: str,
+        **kwargs,
+    ) -> float:
         reb = self.config["rebalance"]
         weight = reb["coins"][pair.split("/")[0]] / 100.0
         return weight * reb["investment"] / (1.0 + self.config.get("fee", 0.001))
