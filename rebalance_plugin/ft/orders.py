@@ -168,6 +168,8 @@ class OrderDesk:
             filled = info.filled(trade.amount)
             if filled == 0 and not info.market and self.adopt_unknown(trade, info):
                 filled = info.filled(trade.amount)
+                if filled == 0:  # the exchange may have executed it, unbooked: never send twice
+                    continue
             rest = info.qty - filled
             if info.market or rest <= 0:
                 continue

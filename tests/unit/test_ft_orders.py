@@ -304,11 +304,6 @@ STRANGERS = "BTC/USDT: the exchange executed order 8812 but it is not booked on 
 beside orders of another bot; not sending it again. Check the trade against the exchange"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="orders.py:169-172: when adopt_unknown returns True without the trade's amount "
-    "changing (lookup failed, orders of another bot), the unfilled quantity is sent again",
-)
 @pytest.mark.parametrize(
     ("lookup", "said"),
     [
