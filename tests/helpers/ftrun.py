@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from rebalance_plugin.core import journal
 from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA  # noqa: F401 - re-exported
 
 
@@ -71,11 +72,8 @@ def run_backtest(
     bt.start()
     content = bt.all_bt_content[strategy]
     strat = bt.strategylist[0]
-    journal_path = Path(config["user_data_dir"]) / "backtest_results" / "rebalance_journal.jsonl"
-    journal = []
-    if journal_path.exists():
-        journal = [json.loads(line) for line in journal_path.read_text().splitlines() if line]
-    return BacktestRun(config, content["results"], strat, content["final_balance"], journal)
+    records = journal.read(journal.journal_path(config["user_data_dir"]))
+    return BacktestRun(config, content["results"], strat, content["final_balance"], records)
 
 
 def load_opens(
