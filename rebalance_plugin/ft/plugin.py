@@ -30,7 +30,7 @@ from ..core.book import Book
 from ..core.config import RebalanceConfig
 from ..core.engine import Snapshot, step
 from ..core.portfolio import Portfolio
-from . import startup
+from . import settings, startup
 from .changes import ConfigChanges
 from .context import Context
 from .lifecycle import Lifecycle
@@ -65,6 +65,8 @@ class RebalancePlugin:
 
     def __init__(self, strategy: Any, cfg: RebalanceConfig, config: dict[str, Any]) -> None:
         self.ctx = ctx = Context.of(strategy, cfg, config)
+        # What the user wrote, before Freqtrade copies the strategy's own values into config.
+        self.user_settings = settings.user_settings(config)
         self.store = StateStore(ctx)
         self.markets = Markets(ctx)
         self.reader = PortfolioReader(ctx, self.store)
@@ -83,6 +85,7 @@ class RebalancePlugin:
     def start(self) -> None:
         ctx = self.ctx
         cfg = ctx.cfg
+        settings.check_settings(ctx.strategy, ctx.config, self.user_settings)
         exchange = ctx.config.get("exchange", {}).get("name", "the exchange")
         startup.check_markets(cfg, self.markets.missing(list(cfg.coin_names)), exchange)
         startup.check_minimums(cfg, {c: self.markets.first_buy_min(c) for c in cfg.coin_names})
