@@ -45,7 +45,8 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
     max_entry_position_adjustment = -1
 
     process_only_new_candles = True
-    startup_candle_count: int = 0
+    # The rebalancer needs no history; 1 (not 0) so that `freqtrade recursive-analysis` runs.
+    startup_candle_count: int = 1
 
     # Orders (SPEC §4): a limit Immediate-Or-Cancel order at the best price (config.json prices
     # entries and exits on the "other" side of the book); what it leaves unfilled is sent at

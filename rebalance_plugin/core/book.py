@@ -34,6 +34,9 @@ class Book:
     entries: Mapping[str, float] = field(default_factory=dict)  # coin -> stake of a first buy
     inflight: Mapping[str, InFlight] = field(default_factory=dict)  # coin -> order
     engine: State = field(default_factory=State)
+    # The last rebalance section accepted (raw, as in config.json): the portfolio a bot runs on
+    # when a /reload_config brings a section it must refuse.
+    section: Mapping[str, Any] | None = None
 
     @classmethod
     def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
@@ -66,6 +69,7 @@ class Book:
             "entries": dict(self.entries),
             "inflight": {c: v.to_dict() for c, v in self.inflight.items()},
             "engine": self.engine.to_dict(),
+            **({"section": dict(self.section)} if self.section is not None else {}),
         }
 
     @classmethod
@@ -84,4 +88,5 @@ class Book:
             entries=dict(data.get("entries", {})),
             inflight={c: InFlight.from_dict(v) for c, v in data.get("inflight", {}).items()},
             engine=State.from_dict(data.get("engine", {})),
+            section=data.get("section"),
         )

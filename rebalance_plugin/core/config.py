@@ -54,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "threshold": 5,
     "interval": "7d",
     "interval_min_drift": 0.5,
-    "on_stop": "sell_all",
+    "on_stop": "keep",
     "trigger_price": None,
     "stop_loss": None,
     "take_profit": None,
@@ -112,7 +112,7 @@ class RebalanceConfig:
     threshold: float = 5
     interval: str = "7d"
     interval_min_drift: float = 0.5
-    on_stop: str = "sell_all"
+    on_stop: str = "keep"
     trigger_price: Level | None = None
     stop_loss: Level | None = None
     take_profit: Level | None = None
@@ -199,7 +199,11 @@ def _parse_coins(raw: Any, stake_currency: str) -> tuple[tuple[str, float], ...]
     total = math.fsum(w for _, w in coins)
     if abs(total - 100.0) > WEIGHT_SUM_TOLERANCE:
         detail = " + ".join(f"{c} {w:g}" for c, w in coins)
-        raise ConfigError(f"rebalance.coins: weights must sum to 100, got {total:g} ({detail})")
+        # repr-exact total: 99.99999 must not be shown as "100" while being refused
+        raise ConfigError(
+            f"rebalance.coins: weights must sum to 100 (within {WEIGHT_SUM_TOLERANCE:g}), "
+            f"got {total!r} ({detail})"
+        )
     return tuple(coins)
 
 
@@ -243,8 +247,11 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
             f"rebalance.interval must be one of {', '.join(INTERVALS)}, got {interval!r}"
         )
     min_drift = _number(merged, "interval_min_drift", positive=False)
-    if min_drift < 0:
-        raise ConfigError(f"rebalance.interval_min_drift must be 0 or more, got {min_drift!r}")
+    if not 0 <= min_drift < 100:
+        raise ConfigError(
+            f"rebalance.interval_min_drift must be at least 0 and below 100 (a drift in "
+            f"percentage points never exceeds 100), got {min_drift!r}"
+        )
     on_stop = merged["on_stop"]
     if on_stop not in ON_STOP:
         raise ConfigError(f"rebalance.on_stop must be one of {', '.join(ON_STOP)}, got {on_stop!r}")
@@ -321,6 +328,11 @@ def check_investment_clears_minimums(
 
     ``min_notional`` maps coin to the smallest order value the exchange accepts for its pair.
     """
+    # The smallest investment that clears every coin's minimum (the largest of the per-coin
+    # figures), so that the message's number is the real one, not the first coin's.
+    required = max(
+        (min_notional.get(c, 0.0) * 100.0 / pct for c, pct in cfg.coins if pct > 0), default=0.0
+    )
     for coin, pct in cfg.coins:
         need = min_notional.get(coin, 0.0)
         stake = cfg.investment * pct / 100.0
@@ -328,6 +340,6 @@ def check_investment_clears_minimums(
             raise ConfigError(
                 f"rebalance.investment = {cfg.investment:g} is too small: {coin} gets "
                 f"{pct:g}% = {stake:.2f} {cfg.stake_currency}, below the exchange minimum of "
-                f"{need:.2f} {cfg.stake_currency} for {cfg.pair(coin)} (needs at least "
-                f"{need * 100.0 / pct:.2f})"
+                f"{need:.2f} {cfg.stake_currency} for {cfg.pair(coin)}; rebalance.investment "
+                f"needs at least {required:.2f} {cfg.stake_currency} for every coin's first buy"
             )

@@ -67,10 +67,14 @@ class State:
     rebalances: int = 0
     skipped_rebalances: int = 0
     cash_before: float | None = None  # withdrawing: the portfolio's cash before the sells
+    # A skipped rebalance being announced: its legs (``skip_signature``), said once per episode.
+    skipping: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["pending_buys"] = dict(self.pending_buys)
+        if self.skipping is None:  # records without an episode keep the 0.1.0 format
+            del out["skipping"]
         return out
 
     @classmethod
@@ -94,6 +98,7 @@ class Event:
     skipped: tuple[SkippedLeg, ...] = ()
     message: str | None = None
     amount: float = 0.0
+    hint: str | None = None  # a skipped rebalance: what would make its legs tradable
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,41 @@ class Step:
     orders: Mapping[str, Leg]
     events: tuple[Event, ...] = ()
     withdrawn: float = 0.0  # cash freed by a finished withdrawal: it leaves the portfolio
+
+
+def skip_signature(skipped: tuple[SkippedLeg, ...]) -> str:
+    """Which legs a skipped rebalance could not trade: the same signature on the next loop is
+    the same episode (announced once); another one is news."""
+    return ", ".join(sorted(f"{s.side} {s.coin}" for s in skipped))
+
+
+def unblock_hint(
+    skipped: tuple[SkippedLeg, ...],
+    pf: Portfolio,
+    rules: Mapping[str, MarketRules],
+    stake: str = "USDT",
+) -> str | None:
+    """What would make the first leg tradable: its minimum order, and the drift or portfolio
+    value at which it reaches it (a leg grows with both)."""
+    best: tuple[float, SkippedLeg, float] | None = None
+    for leg in skipped:
+        rule = rules.get(leg.coin)
+        price = pf.prices.get(leg.coin)
+        if rule is None or not price or leg.value <= 0:
+            continue
+        need = max(rule.min_notional, rule.min_qty * price, rule.qty_step * price)
+        factor = need / leg.value
+        if best is None or factor < best[0]:
+            best = (factor, leg, need)
+    if best is None:
+        return None
+    factor, leg, need = best
+    return (
+        f"The nearest leg, {leg.side} {leg.coin} for {leg.value:.2f} {stake}, needs "
+        f"{need:.2f} {stake}: it trades once the drift is about {factor:.1f}x larger, or at "
+        f"this drift with a portfolio of about {pf.total * factor:.0f} {stake} "
+        f"(now {pf.total:.0f} {stake})."
+    )
 
 
 def projected_weights(portfolio: Portfolio, legs: tuple[Leg, ...], fee: float) -> dict[str, float]:
@@ -175,14 +215,25 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         if isinstance(trigger, IntervalTrigger):  # a threshold trigger checks every time
             state = replace(state, last_check=snap.now)
         if not trigger.wants(drift):
+            if state.skipping is not None:  # the episode is over: a new one is said again
+                state = replace(state, skipping=None)
             return Step(state, {})
     plan: RebalancePlan = plan_rebalance(pf, targets, snap.rules, snap.fee)
     before = pf.weights()
     if not plan.legs and not plan.skipped:
         return Step(state, {})  # forced, but already at the targets
     if plan.message:
-        event = Event("skipped", snap.now, drift, before, before, (), plan.skipped, plan.message)
-        return Step(replace(state, skipped_rebalances=state.skipped_rebalances + 1), {}, (event,))
+        signature = skip_signature(plan.skipped)
+        if state.skipping == signature:  # the same legs are still too small: said already
+            return Step(state, {})
+        hint = unblock_hint(plan.skipped, pf, snap.rules, cfg.stake_currency)
+        event = Event(
+            "skipped", snap.now, drift, before, before, (), plan.skipped, plan.message, hint=hint
+        )
+        new = replace(state, skipped_rebalances=state.skipped_rebalances + 1, skipping=signature)
+        return Step(new, {}, (event,))
+    if state.skipping is not None:
+        state = replace(state, skipping=None)
     if plan.sells:
         # The buys are sized (and their skipped legs reported) once the sells have filled.
         placed = plan.sells

@@ -59,8 +59,10 @@ def trigger_reached(level: Level, price: float) -> str:
     return f"trigger_price reached ({level.coin} at {price:g}): buying the portfolio"
 
 
-def bought(book: Book, stake: str) -> str:
-    return f"Portfolio bought: {allocation(book.coins)} for {book.investment:g} {stake}"
+def bought(book: Book, spent: float, stake: str) -> str:
+    """The first buys are done: what they cost (after a restart with less money than the
+    investment, less than it)."""
+    return f"Portfolio bought: {allocation(book.coins)} for {spent:.2f} {stake}, fees included"
 
 
 def change_refused(reason: str, adding: bool, dry_run: bool, book: Book, stake: str) -> str:
@@ -85,17 +87,34 @@ def change_applied(kind: str, amount: float, coins: Iterable[tuple[str, float]],
     )
 
 
+def reload_refused(reason: str, book: Book, stake: str) -> str:
+    """A /reload_config brought a config the bot must refuse: it runs on as it was."""
+    reason = reason.removeprefix("Invalid rebalance config: ")
+    return (
+        f"Config refused at /reload_config: {reason}. The bot keeps running the last good "
+        f"portfolio, {allocation(book.coins)} for {book.investment:g} {stake}. Fix config.json "
+        f"and send /reload_config again"
+    )
+
+
 def force_exited(pair: str) -> str:
     return f"{pair} force-exited from Telegram/FreqUI"
 
 
-def stopped(reason: str, on_stop: str) -> str:
-    action = (
-        "selling every coin at market"
-        if on_stop == "sell_all"
-        else "the coins stay in the account, no longer managed"
-    )
-    return f"Portfolio stopped: {reason}. on_stop = {on_stop}: {action}. Send /start to resume."
+def holdings(held: Mapping[str, float]) -> str:
+    """``BTC 0.0123, ETH 0.5`` (the coins held), or ``no coin``."""
+    return ", ".join(f"{c} {q:g}" for c, q in held.items() if q > 0) or "no coin"
+
+
+def stopped(reason: str, on_stop: str, held: Mapping[str, float]) -> str:
+    """What the stop did, exactly: which coins are sold, or kept and no longer managed."""
+    if on_stop == "sell_all":
+        action = f"selling every coin at market ({holdings(held)})"
+        after = "Send /start to resume."
+    else:
+        action = f"nothing sold; {holdings(held)} stay in the account, no longer managed"
+        after = "Send /start to resume, or /forceexit all to sell every coin at market."
+    return f"Portfolio stopped: {reason}. on_stop = {on_stop}: {action}. {after}"
 
 
 RESUMED = "Portfolio resumed (/start): managing the coins again"
@@ -140,7 +159,10 @@ def describe(event: Event, stake: str = "USDT") -> str:
         return " ".join(f"{c} {w * 100:.1f}%" for c, w in weights.items())
 
     if event.kind == "skipped":
-        return f"Rebalance skipped (drift {event.drift:.2f} points): {event.message}"
+        text = f"Rebalance skipped (drift {event.drift:.2f} points): {event.message}"
+        if event.hint:
+            text += f" {event.hint}"
+        return text
     if event.kind == "withdrawn":
         return f"Funds removed: {event.amount:.2f} {stake} freed and taken out of the portfolio"
     if event.kind == "withdrawal" and not event.legs:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .config import RebalanceConfig
 from .messages import SKIP_MESSAGE
 from .portfolio import Portfolio
 from .rules import NO_RULES, MarketRules
@@ -209,3 +210,30 @@ def plan_withdrawal(
 def freed(plan: RebalancePlan, fee: float = 0.0) -> float:
     """Stake currency the plan's sells free, net of fees."""
     return math.fsum(leg.value for leg in plan.sells) * (1.0 - fee)
+
+
+def skip_risk(cfg: RebalanceConfig, min_order: Mapping[str, float]) -> str | None:
+    """A warning when the investment and the drift limit make skipped rebalances likely: a
+    rebalance at the limit moves about ``investment x limit / 100`` out of one coin, shared
+    by the others, so a leg is about that divided by (coins - 1). None when legs clear the
+    largest minimum order."""
+    n = len(cfg.coins)
+    need = max(min_order.values(), default=0.0)
+    limit = cfg.drift_limit
+    if n < 2 or need <= 0 or limit <= 0:
+        return None
+    leg = cfg.investment * limit / 100.0 / (n - 1)
+    if leg >= need:
+        return None
+    stake = cfg.stake_currency
+    key = "rebalance.threshold" if cfg.trigger == "threshold" else "rebalance.interval_min_drift"
+    investment = need * 100.0 * (n - 1) / limit
+    drift = need * 100.0 * (n - 1) / cfg.investment
+    fix = f"raise rebalance.investment to about {investment:.0f} {stake}"
+    if drift <= 50:
+        fix += f" or {key} to about {drift:.1f}"
+    return (
+        f"Skipped rebalances are likely: with rebalance.investment = {cfg.investment:g} and "
+        f"{key} = {limit:g}, a rebalance leg is about {leg:.2f} {stake}, under the exchange "
+        f"minimum order of {need:.2f} {stake}; {fix}"
+    )

@@ -1,5 +1,17 @@
 """What every glue object reads: the strategy (Freqtrade sets its ``dp`` and ``wallets`` after
-``__init__``, so they are read when needed), the parsed ``rebalance`` section, and the run mode."""
+``__init__``, so they are read when needed), the parsed ``rebalance`` section, and the run mode.
+
+Freqtrade's run modes, decided here and nowhere else:
+
+- ``dry_run`` and ``live`` (``freqtrade trade``): a bot with its trade database, the ticker,
+  Telegram and FreqUI; the portfolio's record lives in the database.
+- ``backtest`` and ``hyperopt``: one loop per candle, fills at the candle's open, no database;
+  the rebalance events go to the journal.
+- every other mode that loads a strategy (``lookahead-analysis`` and ``recursive-analysis``,
+  which run backtests of their own; ``plot-dataframe``; the webserver behind FreqUI's backtest
+  tab and its charts): simulated like a backtest, with no database and no journal (the last
+  backtest's journal is left alone).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +22,23 @@ from freqtrade.enums import RunMode
 
 from ..core.config import RebalanceConfig
 
-#: Run modes that simulate: one loop per candle, fills at the candle's open, no database.
-SIMULATED = (RunMode.BACKTEST, RunMode.HYPEROPT)
+#: Run modes with a trading bot and its database.
+TRADING = (RunMode.DRY_RUN, RunMode.LIVE)
+#: Run modes whose rebalance events are journalled.
+JOURNALLED = (RunMode.BACKTEST, RunMode.HYPEROPT)
 
 
 @dataclass
 class Context:
     strategy: Any  # the IStrategy this plugin is mixed into
     cfg: RebalanceConfig
-    backtest: bool
+    backtest: bool  # simulated: any run mode without a trading bot (no database, no messages)
+    journal: bool = False  # a backtest or hyperopt: rebalance events go to the journal
 
     @classmethod
     def of(cls, strategy: Any, cfg: RebalanceConfig, config: dict[str, Any]) -> Context:
-        return cls(strategy, cfg, config.get("runmode") in SIMULATED)
+        mode = config.get("runmode")
+        return cls(strategy, cfg, mode not in TRADING, mode in JOURNALLED)
 
     @property
     def dp(self) -> Any:

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -100,7 +102,10 @@ class Lifecycle:
         closed = self.reader.closed_profit()
         self.store.update(started=first, closed_base=closed, entries={})
         if not self.ctx.backtest:
-            self.notifier.say(messages.bought(book, cfg.stake_currency))
+            spent = math.fsum(
+                by_coin[c].stake_amount * (1.0 + (by_coin[c].fee_open or 0.0)) for c in coins
+            )
+            self.notifier.say(messages.bought(book, spent, cfg.stake_currency))
         self.store.save()
 
     # ---- stop and resume ---------------------------------------------------------------------
@@ -108,14 +113,17 @@ class Lifecycle:
         """stop_loss / take_profit: True when the portfolio stopped now."""
         reason = stop_reason(applied, portfolio.total, portfolio.prices)
         if reason:
-            self.stop(reason, now)
+            self.stop(reason, now, portfolio.quantities)
         return bool(reason)
 
-    def stop(self, reason: str, now: float) -> None:
+    def stop(self, reason: str, now: float, held: Mapping[str, float] | None = None) -> None:
         """End the portfolio: on_stop ``sell_all`` sells every coin at market, ``keep`` leaves
-        them. The bot is paused so it opens nothing new; ``/start`` resumes."""
+        them. The bot is paused so it opens nothing new; ``/start`` resumes. ``held``: the
+        coins held now (read from the open trades when not given)."""
         cfg = self.ctx.cfg
         book = self.store.book
+        if held is None:
+            held = {c: t.amount for c, t in self.reader.by_coin(self.reader.open_trades()).items()}
         self.store.update(
             stopped=reason,
             stop_time=now,
@@ -123,7 +131,7 @@ class Lifecycle:
             inflight={},
             engine=replace(book.engine, phase="idle", pending_buys={}),
         )
-        self.notifier.say(messages.stopped(reason, cfg.on_stop))
+        self.notifier.say(messages.stopped(reason, cfg.on_stop, held))
         self.store.save()
         bot = None if self.ctx.backtest else privates.freqtrade_bot(self.ctx.dp)
         if bot is not None and bot.state == BotState.RUNNING:
@@ -149,7 +157,8 @@ class Lifecycle:
         state = bot.state
         if not self.store.book.stopped:
             if state == BotState.PAUSED:
-                self.stop(messages.STOPPED_BY_STOPENTRY, now)
+                held = {c: t.amount for c, t in self.reader.by_coin(trades).items()}
+                self.stop(messages.STOPPED_BY_STOPENTRY, now, held)
         elif state == BotState.PAUSED:
             self.seen_paused = True
         elif state == BotState.RUNNING:

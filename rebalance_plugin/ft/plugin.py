@@ -25,10 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from freqtrade.exceptions import OperationalException
+
 from ..core import messages
 from ..core.book import Book
 from ..core.config import RebalanceConfig
 from ..core.engine import Snapshot, step
+from ..core.plan import skip_risk
 from ..core.portfolio import Portfolio
 from . import settings, startup
 from .changes import ConfigChanges
@@ -63,8 +66,18 @@ class Loop:
 class RebalancePlugin:
     """The portfolio rebalancer of one strategy instance."""
 
-    def __init__(self, strategy: Any, cfg: RebalanceConfig, config: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        strategy: Any,
+        cfg: RebalanceConfig,
+        config: dict[str, Any],
+        refused: Exception | None = None,
+    ) -> None:
         self.ctx = ctx = Context.of(strategy, cfg, config)
+        # The rebalance section or whitelist was refused in __init__: bot_start decides whether
+        # the bot runs on its last good portfolio (a /reload_config) or refuses to start.
+        self.refused = refused
+        self.section = config.get("rebalance")
         # What the user wrote, before Freqtrade copies the strategy's own values into config.
         self.user_settings = settings.user_settings(config)
         self.store = StateStore(ctx)
@@ -84,18 +97,45 @@ class RebalancePlugin:
     # ---- bot_start -----------------------------------------------------------------------------
     def start(self) -> None:
         ctx = self.ctx
+        if self.refused is not None:
+            self._run_on_last_good()
         cfg = ctx.cfg
-        settings.check_settings(ctx.strategy, ctx.config, self.user_settings)
+        if ctx.journal or not ctx.backtest:  # analysis commands set these for themselves
+            settings.check_settings(ctx.strategy, ctx.config, self.user_settings)
         exchange = ctx.config.get("exchange", {}).get("name", "the exchange")
         startup.check_markets(cfg, self.markets.missing(list(cfg.coin_names)), exchange)
         startup.check_minimums(cfg, {c: self.markets.first_buy_min(c) for c in cfg.coin_names})
+        risk = skip_risk(cfg, {c: self.markets.rules[c].min_notional for c in cfg.coin_names})
+        if risk:
+            self.notifier.say(risk)
         if ctx.backtest:
-            self.notifier.start_journal()
+            if ctx.journal:
+                self.notifier.start_journal()
             return
         if self.store.load():
             logger.info(messages.restored(self.store.book))
+        if self.refused is not None:
+            self.notifier.say(
+                messages.reload_refused(str(self.refused), self.store.book, ctx.stake)
+            )
+        elif isinstance(self.section, dict) and self.store.book.section != self.section:
+            self.store.update(section=self.section)  # the last good section, for a bad reload
+            self.store.save()
         for coin, _ in self.store.book.coins:  # coins still held from an earlier allocation
             self.markets.add(coin)
+
+    def _run_on_last_good(self) -> None:
+        """A refused section: keep running the portfolio of the stored record (a bad
+        /reload_config must not stop a running bot), or refuse to start (no record yet)."""
+        assert self.refused is not None
+        ctx = self.ctx
+        cfg = None
+        if not ctx.backtest and self.store.load():
+            cfg = startup.last_good(self.store.book, ctx.stake)
+        if cfg is None:
+            raise self.refused
+        ctx.cfg = cfg
+        ctx.strategy.rebalance = cfg
 
     # ---- entries and exits -----------------------------------------------------------------------
     def confirm_entry(self, pair: str, amount: float) -> bool:
@@ -108,7 +148,10 @@ class RebalancePlugin:
         return self.lifecycle.entry_stake(pair, self.markets.fee(pair))
 
     def confirm_exit(self, pair: str, exit_reason: str, current_time: datetime) -> bool:
+        running = not self.store.book.stopped
         self.lifecycle.on_exit(pair, exit_reason, current_time.timestamp())
+        if running and self.store.book.stopped:
+            self.status.publish_now(self.reader.open_trades(), current_time.timestamp())
         return True
 
     def order_for(self, trade: Any, current_rate: float) -> tuple[float, str] | None:
@@ -121,6 +164,7 @@ class RebalancePlugin:
         self.desk.new_loop()
         trades = self.reader.open_trades()
         loop = Loop(current_time.timestamp(), trades, self.reader.by_coin(trades))
+        running = not self.store.book.stopped
         for stage in (
             self._commands,  # /stopentry, /start (dry/live)
             self._stopped,  # a stopped portfolio sells (on_stop = sell_all) or waits
@@ -134,6 +178,8 @@ class RebalancePlugin:
         ):
             if not stage(loop):
                 break
+        if running and self.store.book.stopped:  # stopped now: every trade shows it at once
+            self.status.publish_now(loop.trades, loop.now)
         if loop.publish:
             self.status.after_loop(loop.trades, loop.now)
 
@@ -230,10 +276,16 @@ class RebalanceMixin:
     def __init__(self, config: dict[str, Any]) -> None:
         from . import fastpath
 
-        self.rebalance = startup.check_config(config)
+        refused: OperationalException | None = None
+        try:
+            self.rebalance = startup.check_config(config)
+        except OperationalException as err:  # decided in bot_start: a reload runs on
+            startup.check_security(config)  # never deferred
+            self.rebalance = startup.placeholder(config)
+            refused = err
         fastpath.install()
         super().__init__(config)  # type: ignore[call-arg]
-        self.rb = RebalancePlugin(self, self.rebalance, config)
+        self.rb = RebalancePlugin(self, self.rebalance, config, refused)
 
     def ft_adjust_wanted(self, pair: str) -> bool:
         """Backtest fast path (``fastpath.py``): False when this pair has no order this candle."""

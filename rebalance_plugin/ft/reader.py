@@ -22,6 +22,10 @@ class PortfolioReader:
         self.capital = ctx.config.get("available_capital")  # as the user set it
 
     def open_trades(self) -> list[Any]:
+        """The open trades; none in an analysis command that runs no backtest (plot-dataframe,
+        FreqUI's charts): Freqtrade opened no trade database there."""
+        if self.ctx.backtest and Trade.use_db:
+            return []
         return list(Trade.get_trades_proxy(is_open=True))
 
     def by_coin(self, trades: list[Any]) -> dict[str, Any]:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from freqtrade.enums import RunMode
-from freqtrade.exceptions import OperationalException
+
+from .startup import Refusal
 
 #: Settings a user may put in config.json that Freqtrade copies over the strategy's attributes.
 OVERRIDABLE = (
@@ -162,7 +163,7 @@ def check_settings(strategy: Any, config: dict[str, Any], from_config: frozenset
     """Refuse to start while any Freqtrade setting conflicts with rebalancing."""
     found = conflicts(strategy, config, from_config)
     if found:
-        raise OperationalException(
+        raise Refusal(
             "Refusing to start: these Freqtrade settings would take the portfolio out of the "
             "rebalancer's hands:\n- " + "\n- ".join(found)
         )

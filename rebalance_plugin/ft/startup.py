@@ -10,12 +10,20 @@ from typing import Any
 
 from freqtrade.exceptions import OperationalException
 
+from ..core.book import Book
 from ..core.config import (
     ConfigError,
     RebalanceConfig,
     check_investment_clears_minimums,
     parse_rebalance_config,
 )
+
+
+class Refusal(OperationalException, ValueError):
+    """A setting the bot refuses, before any order. Also a ValueError: raised from
+    ``bot_start``, Freqtrade logs it in one line instead of a traceback, then stops with the
+    message."""
+
 
 #: config.json ships this in api_server.jwt_secret_key (Freqtrade's schema wants 32 characters);
 #: a value starting with it is refused, so the shipped file has no usable secret.
@@ -27,7 +35,7 @@ def load_config(config: dict[str, Any]) -> RebalanceConfig:
     try:
         return parse_rebalance_config(config.get("rebalance"), config.get("stake_currency", "USDT"))
     except ConfigError as err:
-        raise OperationalException(f"Invalid rebalance config: {err}") from err
+        raise Refusal(f"Invalid rebalance config: {err}") from err
 
 
 def check_pairs(config: dict[str, Any], cfg: RebalanceConfig) -> None:
@@ -40,7 +48,7 @@ def check_pairs(config: dict[str, Any], cfg: RebalanceConfig) -> None:
     if set(whitelist) != set(pairs) or len(whitelist) != len(pairs):
         missing = [p for p in pairs if p not in whitelist]
         extra = [p for p in whitelist if p not in pairs]
-        raise OperationalException(
+        raise Refusal(
             "Invalid rebalance config: exchange.pair_whitelist must list exactly the pairs of "
             f"rebalance.coins: {', '.join(pairs)}. "
             + (f"Missing: {', '.join(missing)}. " if missing else "")
@@ -50,13 +58,13 @@ def check_pairs(config: dict[str, Any], cfg: RebalanceConfig) -> None:
     if mot is None or mot == -1 or mot == float("inf"):
         config["max_open_trades"] = len(pairs)
     elif mot < len(pairs):
-        raise OperationalException(
+        raise Refusal(
             f"Invalid rebalance config: max_open_trades = {mot} is below the number of coins "
-            f"({len(pairs)}); set it to {len(pairs)} or -1"
+            f"({len(pairs)}); set it to {len(pairs)}, one trade per coin"
         )
     capital = config.get("available_capital")
     if capital is not None and capital < cfg.investment:
-        raise OperationalException(
+        raise Refusal(
             f"Invalid rebalance config: available_capital = {capital:g} is below "
             f"rebalance.investment = {cfg.investment:g}; raise available_capital with the "
             f"investment (it is this bot's share of the account)"
@@ -67,7 +75,7 @@ def check_pairs(config: dict[str, Any], cfg: RebalanceConfig) -> None:
         and isinstance(config.get("dry_run_wallet"), (int, float))
     ):
         if config["dry_run_wallet"] < cfg.investment:
-            raise OperationalException(
+            raise Refusal(
                 f"Invalid rebalance config: dry_run_wallet = {config['dry_run_wallet']:g} is "
                 f"below rebalance.investment = {cfg.investment:g}"
             )
@@ -81,7 +89,7 @@ def check_security(config: dict[str, Any]) -> None:
         for key, env in (("password", "PASSWORD"), ("jwt_secret_key", "JWT_SECRET_KEY")):
             value = str(api.get(key) or "")
             if len(value) < 8 or value.startswith(PLACEHOLDER):
-                raise OperationalException(
+                raise Refusal(
                     f"Refusing to start: api_server.{key} is empty, the shipped placeholder or "
                     f"shorter than 8 characters. "
                     f"Set it outside the repository, e.g. export FREQTRADE__API_SERVER__{env}="
@@ -93,14 +101,14 @@ def check_security(config: dict[str, Any]) -> None:
         except ValueError:
             loopback = host == "localhost"
         if not loopback and not api.get("allow_remote_access", False):
-            raise OperationalException(
+            raise Refusal(
                 f"Refusing to start: api_server.listen_ip_address = {host} exposes the REST API "
                 f"beyond this machine. Use 127.0.0.1 (and an SSH tunnel or a reverse proxy), or "
                 f'set "allow_remote_access": true in api_server if you really mean it'
             )
     tg = config.get("telegram") or {}
     if tg.get("enabled") and not str(tg.get("chat_id") or "").strip():
-        raise OperationalException(
+        raise Refusal(
             "Refusing to start: telegram.chat_id is empty; Telegram must answer only your chat "
             "(set FREQTRADE__TELEGRAM__CHAT_ID)"
         )
@@ -114,11 +122,30 @@ def check_config(config: dict[str, Any]) -> RebalanceConfig:
     return cfg
 
 
+def placeholder(config: dict[str, Any]) -> RebalanceConfig:
+    """Stands in, from ``__init__`` to ``bot_start``, for a section that was refused: no
+    decision is made before ``bot_start`` puts the last good portfolio in its place."""
+    return RebalanceConfig(
+        coins=(), investment=0.0, stake_currency=config.get("stake_currency", "USDT")
+    )
+
+
+def last_good(book: Book, stake_currency: str) -> RebalanceConfig | None:
+    """The portfolio a bot keeps running on when a reload brings a refused section: the last
+    accepted section, with the allocation and investment the record has applied."""
+    if book.section is None:
+        return None
+    try:
+        return book.applied(parse_rebalance_config(book.section, stake_currency))
+    except ConfigError:
+        return None
+
+
 def check_markets(cfg: RebalanceConfig, missing: list[str], exchange: str) -> None:
     """Every coin has an active spot market (``missing``: the coins that have none)."""
     if missing:
         coin = missing[0]
-        raise OperationalException(
+        raise Refusal(
             f"Invalid rebalance config: rebalance.coins: {coin} has no spot market "
             f"{cfg.pair(coin)} on {exchange}"
         )
@@ -129,4 +156,4 @@ def check_minimums(cfg: RebalanceConfig, first_buy_min: Mapping[str, float]) -> 
     try:
         check_investment_clears_minimums(cfg, first_buy_min)
     except ConfigError as err:
-        raise OperationalException(f"Invalid rebalance config: {err}") from err
+        raise Refusal(f"Invalid rebalance config: {err}") from err

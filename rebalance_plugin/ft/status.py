@@ -62,6 +62,18 @@ class StatusPublisher:
         except Exception as err:  # visibility must never stop trading
             logger.warning(f"Could not publish the portfolio state: {err}")
 
+    def publish_now(self, trades: list[Any], now: float) -> None:
+        """Dry/live: publish at once, pending orders or not (a stop: the trades a stop sells
+        close with the stopped state on them)."""
+        if self.ctx.backtest:
+            return
+        self.seen = ()
+        self.last_publish = now
+        try:
+            self.publish(trades, now)
+        except Exception as err:  # visibility must never stop trading
+            logger.warning(f"Could not publish the portfolio state: {err}")
+
     def portfolio_status(self, trades: list[Any], now: float) -> dict[str, dict[str, Any]]:
         """Per coin: target and current weight, drift, and the portfolio's state."""
         cfg = self.ctx.cfg

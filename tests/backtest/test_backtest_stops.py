@@ -67,7 +67,10 @@ def test_take_profit_on_a_coin_price_sells_everything(tmp_path):
     level = 50000.0  # BTC crossed 50 000 USDT in February 2024
     expected = opens.index[opens["BTC"] >= level][0]
     run = run_backtest(
-        make_config(tmp_path, coins=COINS, threshold=50, take_profit={"BTC": level}), TIMERANGE
+        make_config(
+            tmp_path, coins=COINS, threshold=50, take_profit={"BTC": level}, on_stop="sell_all"
+        ),
+        TIMERANGE,
     )
     closes = pd.to_datetime(run.trades["close_date"], utc=True)
     assert (closes == expected).all() and len(run.trades) == 2

@@ -63,7 +63,7 @@ def test_missing_rebalance_section_is_refused(tmp_path):
 
 def test_weights_not_summing_to_100_are_refused_through_freqtrade(tmp_path):
     cfg = make_config(tmp_path, coins={"BTC": 50, "ETH": 45})
-    _refused(cfg, "weights must sum to 100, got 95")
+    _refused(cfg, "weights must sum to 100 (within 1e-06), got 95.0 (BTC 50 + ETH 45)")
 
 
 def test_wallet_smaller_than_the_investment_is_refused(tmp_path):
@@ -75,7 +75,7 @@ def test_wallet_smaller_than_the_investment_is_refused(tmp_path):
 def test_max_open_trades_below_the_number_of_coins_is_refused(tmp_path):
     cfg = make_config(tmp_path)
     _edit(cfg, lambda c: c.update(max_open_trades=3))
-    _refused(cfg, "max_open_trades = 3", "4")
+    _refused(cfg, "max_open_trades = 3", "set it to 4, one trade per coin")
 
 
 def test_valid_default_config_starts_and_buys_every_coin(tmp_path):

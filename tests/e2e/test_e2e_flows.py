@@ -190,7 +190,7 @@ def test_change_coins_by_reload_config(fresh_sim, make_bot):
 def test_stop_sell_all_then_start_again(fresh_sim, make_bot):
     sim = fresh_sim(balances={"USDT": 1000})
     freeze(sim, COINS)
-    bot = live_bot(make_bot, sim)
+    bot = live_bot(make_bot, sim, on_stop="sell_all")
     bot.client.stopbuy()  # Telegram /stopentry, FreqUI "Pause"
     bot.wait_for(
         lambda: not bot.open_trades() and not sim.state()["open_orders"], 60, "every coin sold"
@@ -225,3 +225,51 @@ def test_stop_keep_leaves_the_coins(fresh_sim, make_bot):
     assert len(bot.open_trades()) == 4
     bot.client.start()  # resumes managing the kept coins: the drift is rebalanced
     bot.wait_for(lambda: sim_orders_since(sim, t0, "SELL"), 60, "rebalance after /start")
+
+
+def test_a_bad_config_at_reload_keeps_the_bot_running_on_the_last_good_portfolio(
+    fresh_sim, make_bot
+):
+    """Before: a weight typo or coins changed without the whitelist, then /reload_config, and
+    the process exited (FreqUI froze, a Telegram-only user was stranded)."""
+    sim = fresh_sim(balances={"USDT": 1000})
+    freeze(sim, COINS)
+    bot = live_bot(make_bot, sim)
+    good = json.loads(json.dumps(bot.config))
+    held = sim.balances()
+
+    def write(section: dict) -> None:  # config.json as the user leaves it, whitelist untouched
+        bot.config_path.write_text(json.dumps({**good, "rebalance": section}, indent=2))
+
+    def said() -> list[str]:  # Freqtrade's log file (stderr repeats it)
+        lines = bot.log_path.read_text().splitlines()
+        return [ln for ln in lines if "- INFO - Config refused at /reload_config" in ln]
+
+    mistakes = [
+        # weights summing to 99
+        ({**good["rebalance"], "coins": {**COINS, "SOL": 14}}, "sum to 100"),
+        # a new coin in rebalance.coins, exchange.pair_whitelist not updated
+        ({**good["rebalance"], "coins": {"BTC": 40, "ETH": 30, "XRP": 30}}, "Missing: XRP/USDT"),
+    ]
+    for n, (section, words) in enumerate(mistakes, start=1):
+        write(section)
+        bot.client.reload_config()
+        bot.wait_for(lambda n=n: len(said()) == n, 60, f"refusal {n} said")
+        assert bot.running
+        assert bot.client.show_config()["state"] == "running"
+        last = said()[-1]
+        assert words in last, last
+        assert "keeps running the last good portfolio, BTC 40%, ETH 30%, BNB 15%, SOL 15% " in last
+        assert len(bot.open_trades()) == 4
+    # Nothing was traded over the mistakes.
+    assert sim.balances() == held
+    # The fixed config is taken up again by the next reload: the portfolio carries on.
+    write(good["rebalance"])
+    bot.client.reload_config()
+    bot.wait_for(
+        lambda: bot.log_path.read_text().count("- INFO - Rebalance state restored") == 3,
+        60,
+        "a clean reload",
+    )
+    assert bot.running and len(bot.open_trades()) == 4
+    assert len(said()) == 2

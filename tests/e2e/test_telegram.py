@@ -160,9 +160,15 @@ def test_first_buys_are_announced_in_the_configured_chat(make_bot):
 
     # The strategy's announcement reached the chat, as sent (no markup to lose).
     tb.flush()
+    # It states what the buys cost, fees included (not the configured 1000).
+    spent = sum(t.amount * t.open_rate * (1 + FEE) for t in trades)
     announced = [m for m in tb.api.messages() if m.text.startswith("Portfolio bought:")]
     assert [(m.chat_id, m.shown) for m in announced] == [
-        (CHAT_ID, "Portfolio bought: BTC 40%, ETH 30%, BNB 15%, SOL 15% for 1000 USDT")
+        (
+            CHAT_ID,
+            f"Portfolio bought: BTC 40%, ETH 30%, BNB 15%, SOL 15% for {spent:.2f} USDT, "
+            "fees included",
+        )
     ]
     # Freqtrade's own notifications of the four entries went there too; nothing went elsewhere
     # and Telegram refused nothing.
@@ -173,7 +179,7 @@ def test_first_buys_are_announced_in_the_configured_chat(make_bot):
 
 def test_stopentry_sells_everything_and_start_restarts(make_bot, sim):
     server, _url = sim
-    tb = make_bot()  # config.json: on_stop = sell_all
+    tb = make_bot(on_stop="sell_all")
     trades = bought(tb)
     invested = {coin(t): t.stake_amount * (1 + t.fee_open) for t in trades}
     book = {c: server.sim.prices()[f"{c}USDT"] for c in TARGETS}
@@ -188,7 +194,8 @@ def test_stopentry_sells_everything_and_start_restarts(make_bot, sim):
     tb.loop()
     stopped = tb.wait_message("Portfolio stopped:")
     assert stopped.startswith("Portfolio stopped: stopped from Telegram/FreqUI (/stopentry).")
-    assert "selling every coin at market. Send /start to resume." in stopped
+    held = ", ".join(f"{coin(t)} {t.amount:g}" for t in trades)  # in the order bought
+    assert f"selling every coin at market ({held}). Send /start to resume." in stopped
     tb.loop_until(lambda: not tb.open_trades(), max_loops=3, what="every coin sold")
     closed = Trade.get_trades_proxy(is_open=False)
     assert sorted(coin(t) for t in closed) == sorted(TARGETS)
@@ -244,7 +251,9 @@ def test_stopentry_sells_everything_and_start_restarts(make_bot, sim):
 
 def test_stopentry_with_on_stop_keep_leaves_the_coins(make_bot):
     tb = make_bot(on_stop="keep")
-    before = snapshot(bought(tb))
+    trades = bought(tb)
+    before = snapshot(trades)
+    held = ", ".join(f"{coin(t)} {t.amount:g}" for t in trades)
 
     tb.command("/stopentry")
     assert tb.state == State.PAUSED
@@ -253,7 +262,14 @@ def test_stopentry_with_on_stop_keep_leaves_the_coins(make_bot):
     # The coins stay: the same four open trades, each with its one (entry) order; no sell.
     assert snapshot(tb.open_trades()) == before
     assert all(not o.ft_order_side == "sell" for t in Trade.get_trades_proxy() for o in t.orders)
-    assert not any("exit" in t.lower() for t in tb.api.texts())
+    # The stop says what it kept, and the one command that sells everything.
+    assert tb.wait_message("Portfolio stopped:") == (
+        "Portfolio stopped: stopped from Telegram/FreqUI (/stopentry). on_stop = keep: nothing "
+        f"sold; {held} stay in the account, no longer managed. Send /start to resume, or "
+        "/forceexit all to sell every coin at market."
+    )
+    others = [t for t in tb.api.texts() if not t.startswith("Portfolio stopped:")]
+    assert not any("exit" in t.lower() for t in others)
     assert tb.strategy.rb.book.stopped == "stopped from Telegram/FreqUI (/stopentry)"
     assert tb.state == State.PAUSED
 
@@ -384,7 +400,7 @@ def test_price_move_triggers_a_rebalance_announced_in_the_chat(make_bot, sim):
     assert data["target_weight"] == "15.00%"
     assert float(data["weight"].rstrip("%")) == pytest.approx(15.0, abs=0.5)
     assert data["portfolio_state"] == "running, 1 rebalances"
-    assert data["on_stop"] == "sell_all"
+    assert data["on_stop"] == "keep"  # the default
     assert data["next_check"] == "every loop (threshold 5 points)"
     assert data["last_rebalance"].endswith("UTC")
     assert tb.api.refused == []
@@ -394,7 +410,7 @@ def test_price_move_triggers_a_rebalance_announced_in_the_chat(make_bot, sim):
 @pytest.mark.parametrize("on_stop", ["sell_all", "keep"])
 def test_stop_message_reaches_the_chat_intact(make_bot, on_stop):
     tb = make_bot(on_stop=on_stop)
-    bought(tb)
+    ids = [t.id for t in bought(tb)]
     tb.command("/stopentry")
     tb.loop()
     tb.flush()
@@ -402,6 +418,10 @@ def test_stop_message_reaches_the_chat_intact(make_bot, on_stop):
         tb.api.texts(),
         tb.api.refused,
     )
+    # Every trade shows the stop, also the ones the stop sold (sell_all closes them).
+    for trade_id in ids:
+        data = list_custom_data(tb, trade_id)
+        assert data["portfolio_state"] == "stopped (stopped from Telegram/FreqUI (/stopentry))"
 
 
 def test_custom_data_follows_the_portfolio(make_bot, sim):
@@ -439,7 +459,18 @@ def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_
     move_price(url, server.sim, "SOLUSDT", 1.05)
     tb.loop()
     text = tb.wait_message("Rebalance skipped")
-    assert text.endswith(
-        "The order value is less than the minimum value, and is unable to rebalance this time."
+    assert (
+        ": The order value is less than the minimum value, and is unable to rebalance this time. "
+        "The nearest leg, " in text
     ), text
+    assert "needs 5.25 USDT" in text  # Binance's 5 USDT x Freqtrade's 1.05 reserve
+    assert sum(len(t.orders) for t in tb.open_trades()) == orders_before
+
+    # Ten minutes of 5-second loops (120) while nothing changes: said once, not 120 times,
+    # and counted once. (Before: 720 messages an hour.)
+    tb.loop(119)
+    tb.flush()
+    skipped = [t for t in tb.api.texts(CHAT_ID) if t.startswith("Rebalance skipped")]
+    assert len(skipped) == 1, skipped
+    assert tb.strategy.rb.book.engine.skipped_rebalances == 1
     assert sum(len(t.orders) for t in tb.open_trades()) == orders_before

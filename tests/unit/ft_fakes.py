@@ -30,7 +30,11 @@ from rebalance_plugin.ft.store import STATE_KEY, StateStore, loads
 T0 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC).timestamp()
 
 #: The default portfolio: BTC 60% / ETH 40% for 1000 USDT, threshold trigger, on_stop sell_all.
-SECTION: dict[str, Any] = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1000}
+SECTION: dict[str, Any] = {
+    "coins": {"BTC": 60, "ETH": 40},
+    "investment": 1000,
+    "on_stop": "sell_all",
+}
 
 
 def market(step: float, min_cost: float = 5.0, *, active: bool = True) -> dict[str, Any]:
@@ -192,6 +196,7 @@ def make_glue(
     kv.get_value.return_value = None
     ft_trade = mocker.patch("rebalance_plugin.ft.reader.Trade")
     ft_trade.get_total_closed_profit.return_value = closed_profit
+    ft_trade.get_trades_proxy.return_value = []
     order = mocker.patch("rebalance_plugin.ft.orders.Order")
     order.order_by_id.return_value = None
     ctx = Context(strategy, cfg, backtest=backtest)

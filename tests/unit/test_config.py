@@ -60,7 +60,7 @@ def test_minimal_section_gets_the_documented_defaults():
     assert cfg.threshold == 5
     assert cfg.interval == "7d"
     assert cfg.interval_min_drift == 0.5
-    assert cfg.on_stop == "sell_all"
+    assert cfg.on_stop == "keep"  # SPEC §5: as on Binance, selling all on stop is opt-in
     assert (cfg.trigger_price, cfg.stop_loss, cfg.take_profit) == (None, None, None)
 
 
@@ -404,3 +404,31 @@ def test_investment_large_enough_for_every_coin_is_accepted():
 def test_investment_check_ignores_coins_without_a_known_minimum():
     cfg = parse_rebalance_config({"coins": {"BTC": 1, "ETH": 99}, "investment": 100})
     check_investment_clears_minimums(cfg, {"ETH": 5.0})  # 99 >= 5; BTC has no minimum listed
+
+
+def test_investment_too_small_names_the_real_minimum_not_the_first_coins():
+    # The case: BTC 40 / ETH 30 / BNB 15 / SOL 15 with a 7.51 minimum each (5 x 1.5
+    # reserve x 1.001 fee). BTC needs 7.51 / 40% = 18.78, BNB and SOL 7.51 / 15% = 50.07: an
+    # investment of 20 must be told 50.07, not BTC's or the first failing coin's figure.
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}, "investment": 20}
+    )
+    with pytest.raises(ConfigError) as err:
+        check_investment_clears_minimums(cfg, dict.fromkeys(("BTC", "ETH", "BNB", "SOL"), 7.51))
+    assert "needs at least 50.07 USDT for every coin's first buy" in str(err.value)
+
+
+def test_weights_just_outside_the_tolerance_are_refused_with_their_real_sum():
+    # 33.33333 + 33.33333 + 33.33333 = 99.99999: 1e-5 off, over the 1e-6 tolerance. The
+    # message must not round it to "100" while refusing it.
+    msg = refused(section(coins={"BTC": 33.33333, "ETH": 33.33333, "BNB": 33.33333}))
+    assert "must sum to 100 (within 1e-06), got 99.99999" in msg
+    # 1e-7 off is inside the tolerance: accepted.
+    parse_rebalance_config(section(coins={"BTC": 33.3333333, "ETH": 33.3333334, "BNB": 33.3333333}))
+
+
+@pytest.mark.parametrize("value", [100, 150])
+def test_interval_min_drift_of_100_points_or_more_is_refused(value):
+    msg = refused(section(trigger="interval", interval_min_drift=value))
+    assert "rebalance.interval_min_drift must be at least 0 and below 100" in msg
+    assert f"got {value!r}" in msg

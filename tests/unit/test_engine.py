@@ -44,17 +44,47 @@ def test_sells_first_then_buys_with_what_the_sells_freed():
     assert [e.kind for e in second.events] == ["buys"]
 
 
-def test_no_leg_can_trade_reports_the_spec_message_and_tries_again():
+def test_no_leg_can_trade_reports_the_spec_message_once_per_episode():
     # 50.6 / 49.0 with 0.4 cash, 0.5-point threshold (BNB is 1 point off): a 0.6 sell and a
     # 1.0 buy, both under the 10 minimum.
     cfg = parse_rebalance_config(
         {"coins": {"BTC": 50, "BNB": 50}, "investment": 100, "threshold": 0.5}
     )
-    out = step(cfg, State(), snap({"BTC": 50.6, "BNB": 49.0}, 0.4))
+    stuck = {"BTC": 50.6, "BNB": 49.0}
+    out = step(cfg, State(), snap(stuck, 0.4))
     assert out.orders == {}
-    assert out.events[0].kind == "skipped" and out.events[0].message == SKIP_MESSAGE
-    again = step(cfg, out.state, snap({"BTC": 50.6, "BNB": 49.0}, 0.4, now=7200.0))
-    assert again.events[0].message == SKIP_MESSAGE and again.state.skipped_rebalances == 2
+    (event,) = out.events
+    assert event.kind == "skipped" and event.message == SKIP_MESSAGE
+    # What would unblock it: the sell of 0.6 BTC needs 10 / 0.6 = 16.7x; the buy, sized from
+    # the 0.4 cash there is (the sell being skipped), 10 / 0.4 = 25x. The nearest is the sell;
+    # the portfolio is 50.6 + 49.0 + 0.4 = 100, so 100 x 16.67 = 1667.
+    assert event.hint == (
+        "The nearest leg, sell BTC for 0.60 USDT, needs 10.00 USDT: it trades once the drift is "
+        "about 16.7x larger, or at this drift with a portfolio of about 1667 USDT (now 100 USDT)."
+    )
+    assert out.state.skipped_rebalances == 1
+    # The next loops: the same legs are still too small. Nothing is said, nothing changes.
+    for now in (3605.0, 3610.0, 7200.0):
+        again = step(cfg, out.state, snap(stuck, 0.4, now=now))
+        assert again.events == () and again.orders == {} and again.state == out.state
+    # The drift falls under the threshold: the episode ends ...
+    calm = step(cfg, out.state, snap({"BTC": 50.0, "BNB": 49.6}, 0.4, now=7300.0))
+    assert calm.events == () and calm.state.skipping is None
+    # ... and a new one is said again.
+    later = step(cfg, calm.state, snap(stuck, 0.4, now=7400.0))
+    assert [e.kind for e in later.events] == ["skipped"]
+    assert later.state.skipped_rebalances == 2
+
+
+def test_a_skip_with_other_legs_is_news():
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 50, "BNB": 50}, "investment": 100, "threshold": 0.5}
+    )
+    out = step(cfg, State(), snap({"BTC": 50.6, "BNB": 49.0}, 0.4))
+    # BNB now overweight instead: sell BNB, buy BTC: other legs, said again.
+    other = step(cfg, out.state, snap({"BTC": 49.0, "BNB": 50.6}, 0.4, now=3605.0))
+    assert [e.kind for e in other.events] == ["skipped"]
+    assert {(s.side, s.coin) for s in other.events[0].skipped} == {("sell", "BNB"), ("buy", "BTC")}
 
 
 def test_a_skipped_buy_is_reported_once_when_the_buys_are_sized():

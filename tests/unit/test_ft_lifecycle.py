@@ -21,13 +21,15 @@ from tests.unit.ft_fakes import SECTION, T0, FakeTrade, Glue, make_glue
 
 PRICES = {"BTC/USDT": 50000.0, "ETH/USDT": 2000.0}
 NOW = T0 + 86400
+# The stop says exactly what it does with the coins held (holdings(): BTC 0.01, ETH 0.2).
 SELL_ALL = (
     "Portfolio stopped: stopped from Telegram/FreqUI (/stopentry). on_stop = sell_all: selling "
-    "every coin at market. Send /start to resume."
+    "every coin at market (BTC 0.01, ETH 0.2). Send /start to resume."
 )
 KEEP = (
-    "Portfolio stopped: stopped from Telegram/FreqUI (/stopentry). on_stop = keep: the coins stay "
-    "in the account, no longer managed. Send /start to resume."
+    "Portfolio stopped: stopped from Telegram/FreqUI (/stopentry). on_stop = keep: nothing sold; "
+    "BTC 0.01, ETH 0.2 stay in the account, no longer managed. Send /start to resume, or "
+    "/forceexit all to sell every coin at market."
 )
 RESUMED = "Portfolio resumed (/start): managing the coins again"
 
@@ -181,6 +183,7 @@ def test_start_after_everything_was_sold_buys_the_portfolio_again(mocker):
 
 def test_stop_pauses_a_running_bot(mocker):
     glue, bot = with_bot(mocker, State.RUNNING)
+    glue.ft_trade.get_trades_proxy.return_value = holdings()  # the open trades, read at the stop
 
     glue.lifecycle.stop("stop_loss reached: portfolio value 790.00 USDT <= 800 USDT", NOW)
 
@@ -188,7 +191,8 @@ def test_stop_pauses_a_running_bot(mocker):
     assert glue.book.stopped == "stop_loss reached: portfolio value 790.00 USDT <= 800 USDT"
     assert glue.said == [
         "Portfolio stopped: stop_loss reached: portfolio value 790.00 USDT <= 800 USDT. "
-        "on_stop = sell_all: selling every coin at market. Send /start to resume."
+        "on_stop = sell_all: selling every coin at market (BTC 0.01, ETH 0.2). Send /start to "
+        "resume."
     ]
     glue.lifecycle.commands(NOW + 5, holdings())  # seen paused: no second stop
     assert len(glue.said) == 1
@@ -263,7 +267,8 @@ def test_first_buys_complete_start_the_portfolio(mocker):
 
     assert glue.book.started == T0  # the earlier of the two first buys
     assert glue.book.closed_base == 3.0
-    assert glue.said == ["Portfolio bought: BTC 60%, ETH 40% for 1000 USDT"]
+    # What the two first buys cost: (500 + 400) stake x 1.001 for the 0.1% fee = 900.90.
+    assert glue.said == ["Portfolio bought: BTC 60%, ETH 40% for 900.90 USDT, fees included"]
     assert not glue.lifecycle.entry_allowed("BTC/USDT")  # bought: no new trade
 
 
@@ -304,6 +309,7 @@ def test_a_stopped_portfolio_opens_nothing(mocker):
 
 def test_a_user_force_exit_stops_the_portfolio(mocker):
     glue, bot = with_bot(mocker)
+    glue.ft_trade.get_trades_proxy.return_value = holdings()
 
     glue.lifecycle.on_exit("BTC/USDT", "force_exit", NOW)
 
@@ -311,7 +317,7 @@ def test_a_user_force_exit_stops_the_portfolio(mocker):
     assert bot.state == State.PAUSED
     assert glue.said == [
         "Portfolio stopped: BTC/USDT force-exited from Telegram/FreqUI. on_stop = sell_all: "
-        "selling every coin at market. Send /start to resume."
+        "selling every coin at market (BTC 0.01, ETH 0.2). Send /start to resume."
     ]
     glue.lifecycle.on_exit("ETH/USDT", "force_exit", NOW + 1)  # the next: already stopped
     assert glue.book.stopped == "BTC/USDT force-exited from Telegram/FreqUI"

@@ -49,7 +49,7 @@ def test_each_coin_shows_its_target_weight_drift_and_the_portfolios_value(mocker
         "portfolio_value": 1000.0,
         "last_rebalance": "2024-01-01 11:00 UTC",  # T0 (10:00) + 1 h
         "next_check": "every loop (threshold 5 points)",
-        "on_stop": "sell_all",
+        "on_stop": "keep",  # the default
     }
     assert status == {
         "BTC": {"target_weight": "55.00%", "weight": "57.50%", "drift": "+2.50 points", **common},

@@ -483,3 +483,33 @@ def test_fund_change_non_positive_or_not_a_number_is_refused(amount, shown):
 def test_fund_change_bool_amount_is_refused():
     with pytest.raises(FundsError):
         check_fund_change("add", True, 0.0, 10000.0)
+
+
+# --- start-up advice: skipped rebalances likely ----------------------------------------------
+def test_skip_risk_warns_when_a_leg_at_the_threshold_is_under_the_minimum():
+    from rebalance_plugin.core.config import parse_rebalance_config
+    from rebalance_plugin.core.plan import skip_risk
+
+    # The case: BTC 50 / ETH 50, 20 USDT, 0.5-point threshold. A leg at the threshold
+    # is 20 x 0.5 / 100 / (2 - 1) = 0.10 USDT against a 5.25 minimum. Fix: 5.25 x 100 / 0.5 =
+    # 1050 USDT, or a threshold of 5.25 x 100 / 20 = 26.25 points.
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 50, "ETH": 50}, "investment": 20, "threshold": 0.5}
+    )
+    assert skip_risk(cfg, {"BTC": 5.25, "ETH": 5.25}) == (
+        "Skipped rebalances are likely: with rebalance.investment = 20 and "
+        "rebalance.threshold = 0.5, a rebalance leg is about 0.10 USDT, under the exchange "
+        "minimum order of 5.25 USDT; raise rebalance.investment to about 1050 USDT or "
+        "rebalance.threshold to about 26.2"
+    )
+
+
+def test_skip_risk_is_quiet_for_the_shipped_portfolio():
+    from rebalance_plugin.core.config import parse_rebalance_config
+    from rebalance_plugin.core.plan import skip_risk
+
+    # 1000 USDT, 4 coins, 5 points: 1000 x 5 / 100 / 3 = 16.67 USDT a leg, over 5.25.
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}, "investment": 1000}
+    )
+    assert skip_risk(cfg, dict.fromkeys(("BTC", "ETH", "BNB", "SOL"), 5.25)) is None
