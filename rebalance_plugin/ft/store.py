@@ -1,9 +1,20 @@
 """The portfolio's record (``core.book.Book``): the one copy in memory, and its persistence in
-Freqtrade's database (dry/live; a backtest keeps it in memory only)."""
+Freqtrade's database (dry/live; a backtest keeps it in memory only).
+
+Storage: Freqtrade's ``KeyValueStore``, whose string column is ``VARCHAR(255)``. SQLite ignores
+the length, PostgreSQL and MariaDB (Freqtrade's documented production databases) refuse a
+longer value, and a record is 400-1 500 characters. So the record's text is stored in chunks of
+at most ``CHUNK`` characters under ``rebalance_state.<buffer>.<i>``, and ``rebalance_state``
+holds a short header naming the buffer and its chunk count. A write fills the buffer not in use,
+then switches the header: a crash in between leaves the previous record whole. A record written
+by release 0.1.0 (the whole text under ``rebalance_state``) still loads; the next change writes
+it in chunks.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +25,10 @@ from .context import Context
 
 #: Key of the portfolio's record in Freqtrade's database (KeyValueStore: one per bot database).
 STATE_KEY = "rebalance_state"
+#: Longest text stored under one key (the column is VARCHAR(255)).
+CHUNK = 250
+#: The header's format number.
+FORMAT = 2
 
 
 def dumps(book: Book) -> str:
@@ -25,6 +40,23 @@ def loads(text: str) -> Book:
     return Book.from_dict(json.loads(text))
 
 
+def chunk_key(buffer: int, index: int) -> str:
+    return f"{STATE_KEY}.{buffer}.{index}"
+
+
+def read_record(get: Callable[[str], Any]) -> str | None:
+    """The record's text from a key lookup (``KeyValueStore.get_value``, or a database row
+    reader): the chunks the header names, or a 0.1.0 record's single value. None if absent."""
+    head = get(STATE_KEY)
+    if not isinstance(head, str):
+        return None
+    data = json.loads(head)
+    if data.get("format") != FORMAT:
+        return head
+    buffer = int(data["buffer"])
+    return "".join(str(get(chunk_key(buffer, i))) for i in range(int(data["sizes"][buffer])))
+
+
 class StateStore:
     """Owns the current ``Book``; every glue object reads and replaces it here."""
 
@@ -32,6 +64,7 @@ class StateStore:
         self.ctx = ctx
         self.book = Book.fresh(ctx.cfg)
         self._saved: str | None = None
+        self._head: dict[str, Any] = {"format": FORMAT, "buffer": 1, "sizes": [0, 0]}
 
     def update(self, **changes: Any) -> Book:
         """Replace fields of the record (in memory; ``save`` persists it)."""
@@ -42,11 +75,14 @@ class StateStore:
         """Dry/live: restore the record saved by an earlier run. True when one was found."""
         if self.ctx.backtest:
             return False
-        saved = KeyValueStore.get_value(STATE_KEY)
-        if not isinstance(saved, str):
+        text = read_record(KeyValueStore.get_value)
+        if text is None:
             return False
-        self.book = loads(saved)
-        self._saved = saved
+        head = json.loads(str(KeyValueStore.get_value(STATE_KEY)))
+        if head.get("format") == FORMAT:
+            self._head = {"format": FORMAT, "buffer": head["buffer"], "sizes": head["sizes"]}
+        self.book = loads(text)
+        self._saved = text
         return True
 
     def save(self) -> None:
@@ -54,6 +90,17 @@ class StateStore:
         if self.ctx.backtest:
             return
         text = dumps(self.book)
-        if text != self._saved:
-            KeyValueStore.store_value(STATE_KEY, text)
-            self._saved = text
+        if text == self._saved:
+            return
+        buffer = 1 - int(self._head["buffer"])  # the one not in use
+        sizes = list(self._head["sizes"])
+        chunks = [text[i : i + CHUNK] for i in range(0, len(text), CHUNK)]
+        for i, chunk in enumerate(chunks):
+            KeyValueStore.store_value(chunk_key(buffer, i), chunk)
+        for i in range(len(chunks), sizes[buffer]):  # left over from a longer record
+            KeyValueStore.delete_value(chunk_key(buffer, i))
+        sizes[buffer] = len(chunks)
+        head = {"format": FORMAT, "buffer": buffer, "sizes": sizes}
+        KeyValueStore.store_value(STATE_KEY, json.dumps(head))
+        self._head = head
+        self._saved = text

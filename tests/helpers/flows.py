@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from rebalance_plugin.ft.store import read_record
+
 COINS = {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}
 FEE = 0.001
 
@@ -48,12 +50,11 @@ def near_targets(sim, targets, tol):
 
 
 def book(bot) -> dict:
-    """The portfolio's record in the bot's database."""
+    """The portfolio's record in the bot's database (put together from its chunks)."""
     with sqlite3.connect(bot.db_path) as db:
-        row = db.execute(
-            "select string_value from KeyValueStore where key='rebalance_state'"
-        ).fetchone()
-    return json.loads(row[0]) if row else {}
+        rows = dict(db.execute("select key, string_value from KeyValueStore").fetchall())
+    text = read_record(rows.get)
+    return json.loads(text) if text else {}
 
 
 def sim_orders_since(sim, t0_ms, side=None, symbol=None):

@@ -24,7 +24,7 @@ from rebalance_plugin.ft.notify import Notifier
 from rebalance_plugin.ft.orders import OrderDesk
 from rebalance_plugin.ft.reader import PortfolioReader
 from rebalance_plugin.ft.status import StatusPublisher
-from rebalance_plugin.ft.store import STATE_KEY, StateStore, loads
+from rebalance_plugin.ft.store import STATE_KEY, StateStore, loads, read_record
 
 #: 2024-01-01 10:00 UTC: the portfolio's first buy in the tests that need one.
 T0 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC).timestamp()
@@ -158,9 +158,13 @@ class Glue:
 
     def saved(self) -> Book:
         """The record as last written to Freqtrade's database."""
-        key, text = self.kv.store_value.call_args.args
-        assert key == STATE_KEY
+        text = read_record(self.kv.rows.get)
+        assert text is not None, "nothing saved"
         return loads(text)
+
+    def saves(self) -> int:
+        """How many times the record was written (each write ends with its header)."""
+        return sum(1 for c in self.kv.store_value.call_args_list if c.args[0] == STATE_KEY)
 
     def reconfigure(self, section: dict[str, Any]) -> RebalanceConfig:
         """config.json edited, then /reload_config: the strategy runs on the new section."""
@@ -193,7 +197,10 @@ def make_glue(
     strategy = FakeStrategy(config, dp, wallets)
     cfg = parse_rebalance_config(section or SECTION, "USDT")
     kv = mocker.patch("rebalance_plugin.ft.store.KeyValueStore")
-    kv.get_value.return_value = None
+    kv.rows = {}  # Freqtrade's KeyValueStore table, in memory
+    kv.get_value.side_effect = kv.rows.get
+    kv.store_value.side_effect = kv.rows.__setitem__
+    kv.delete_value.side_effect = lambda key: kv.rows.pop(key, None)
     ft_trade = mocker.patch("rebalance_plugin.ft.reader.Trade")
     ft_trade.get_total_closed_profit.return_value = closed_profit
     ft_trade.get_trades_proxy.return_value = []

@@ -223,12 +223,12 @@ def test_the_same_add_is_accepted_after_the_user_raised_the_wallet_and_reloaded(
     section = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1600}
     glue.reconfigure(section)
     apply(glue, trades)  # 600 > 501.9: refused, "raise dry_run_wallet as well"
-    saved = glue.kv.store_value.call_args.args[1]
+    saved = dict(glue.kv.rows)
 
     # dry_run_wallet raised to 1200, then /reload_config: a new strategy loads the record.
     # Most that may be added now: 1200 - 99.1 + 1 = 1101.9 >= 600.
     again, trades = running(mocker, free=1200.0)
-    again.kv.get_value.return_value = saved
+    again.kv.rows.update(saved)
     assert again.store.load()
     again.reconfigure(section)
 

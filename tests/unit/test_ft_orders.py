@@ -70,7 +70,7 @@ def test_place_records_each_leg_in_flight_and_saves_before_the_orders_go(mocker)
     assert fields(inflight["ETH"]) == ("buy", 0.05, 0.2, False)
     assert before <= inflight["BTC"].sent <= after
     # Saved once, with both orders: a restart right after knows they may exist.
-    assert glue.kv.store_value.call_count == 1
+    assert glue.saves() == 1
     assert glue.saved().inflight == inflight
 
 

@@ -57,16 +57,71 @@ def test_a_record_written_by_release_0_1_0_loads_with_every_figure(database):
     assert book.refused is not None and "1200.0" in book.refused
 
 
-def test_the_record_is_written_back_in_the_same_format(database):
+def _stored() -> dict[str, str]:
+    """Every value the record left in the database, by key."""
+    from freqtrade.persistence.key_value_store import _KeyValueStoreModel
+
+    rows = _KeyValueStoreModel.session.query(_KeyValueStoreModel).all()
+    return {r.key: r.string_value for r in rows if r.key.startswith(STATE_KEY)}
+
+
+def test_an_unchanged_record_is_not_rewritten(database):
     text = RECORD.read_text().strip()
     KeyValueStore.store_value(STATE_KEY, text)
     store = _store()
     store.load()
-    store._saved = None  # force the write
     store.save()
-    written = KeyValueStore.get_value(STATE_KEY)
-    assert json.loads(written) == json.loads(text)
-    assert written == text  # same keys, same order, same numbers
+    assert _stored() == {STATE_KEY: text}
+
+
+def test_every_stored_value_fits_a_varchar_255_column(database):
+    # The 0.1.0 record is 727 characters: PostgreSQL refuses it in KeyValueStore's
+    # VARCHAR(255). Once it changes it is written in chunks of at most 250 characters.
+    text = RECORD.read_text().strip()
+    assert len(text) == 727
+    KeyValueStore.store_value(STATE_KEY, text)
+    store = _store()
+    store.load()
+    store.update(funded=1100.0)
+    store.save()
+
+    stored = _stored()
+    assert all(len(v) <= 255 for v in stored.values()), {k: len(v) for k, v in stored.items()}
+    # 727 + 2 characters ("1049.5" became "1100.0": same length) in chunks of 250: 3 chunks.
+    assert sorted(stored) == [STATE_KEY, f"{STATE_KEY}.0.0", f"{STATE_KEY}.0.1", f"{STATE_KEY}.0.2"]
+    again = _store()
+    assert again.load() and again.book == store.book and again.book.funded == 1100.0
+
+
+def test_a_shorter_record_leaves_no_stale_chunk_and_a_crash_keeps_the_last_record(database, mocker):
+    store = _store()
+    store.update(entries={f"COIN{i}": float(i) for i in range(60)})  # a long record
+    store.save()  # buffer 0
+    store.update(entries={})
+    store.save()  # buffer 1
+    store.update(funded=999.0)
+    store.save()  # buffer 0 again: shorter than its first use
+    keys = sorted(_stored())
+    long_chunks = [k for k in keys if k.startswith(f"{STATE_KEY}.0.")]
+    short = len(json.dumps(store.book.to_dict(), sort_keys=True))
+    assert len(long_chunks) == -(-short // 250)  # ceil: no chunk left from the long record
+
+    # A crash after the chunks were written but before the header switched: the previous
+    # record is what a restart finds.
+    store.update(funded=123.0)
+    real = KeyValueStore.store_value
+
+    def crash_on_header(key, value):
+        if key == STATE_KEY:
+            raise RuntimeError("killed")
+        real(key, value)
+
+    mocker.patch.object(KeyValueStore, "store_value", side_effect=crash_on_header)
+    with pytest.raises(RuntimeError):
+        store.save()
+    mocker.stopall()
+    restarted = _store()
+    assert restarted.load() and restarted.book.funded == 999.0
 
 
 def test_a_fresh_database_has_no_record_and_a_new_portfolio_starts(database):

@@ -1,0 +1,46 @@
+"""A throwaway PostgreSQL server for the tests (marker ``postgres``), started by pytest-postgresql
+from the machine's PostgreSQL binaries (Debian's ``postgresql`` package) through
+``tests/helpers/pg_ctl.sh``, which runs it as the ``postgres`` user when the tests run as root
+(as CI does). One server per test session and worker; each test gets databases of its own."""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from pytest_postgresql import factories
+
+from tests.helpers.paths import ROOT
+
+PG_CTL = str(ROOT / "tests" / "helpers" / "pg_ctl.sh")
+
+postgresql_server = factories.postgresql_proc(
+    executable=PG_CTL, host="127.0.0.1", port=None, user="postgres"
+)
+
+
+@pytest.fixture
+def pg_database(postgresql_server: Any) -> Iterator[Callable[[], str]]:
+    """Factory: a new, empty database on the server; returns Freqtrade's ``db_url`` for it."""
+    made: list[str] = []
+    server = postgresql_server
+    admin = f"host={server.host} port={server.port} user={server.user} dbname=postgres"
+
+    def create() -> str:
+        name = f"bot_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        made.append(name)
+        return f"postgresql+psycopg://{server.user}@{server.host}:{server.port}/{name}"
+
+    yield create
+    try:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for name in made:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.OperationalError as err:  # the server is throwaway: nothing to keep clean
+        warnings.warn(f"could not drop the test databases {made}: {err}", stacklevel=1)
