@@ -59,6 +59,38 @@ def trigger_reached(level: Level, price: float) -> str:
     return f"trigger_price reached ({level.coin} at {price:g}): buying the portfolio"
 
 
+def waiting_for_candles(missing: Iterable[str], first: Mapping[str, float]) -> str:
+    """A backtest's first buys wait for coins without a candle yet."""
+    parts = []
+    for coin in missing:
+        when = first.get(coin)
+        parts.append(
+            f"{coin} (first candle {_utc(when)})" if when is not None else f"{coin} (no candles)"
+        )
+    return (
+        f"Portfolio waiting for candles of {', '.join(parts)}: the first buys start when every "
+        f"coin has a price. Download the data, or start the backtest's --timerange later"
+    )
+
+
+def no_candle(coins: Iterable[str], now: float) -> str:
+    """A backtest's candles stop (or skip) for a coin: nothing is decided meanwhile."""
+    return (
+        f"No candle for {', '.join(coins)} at {_utc(now)}: the rebalancer decides nothing "
+        f"until every coin has a price again"
+    )
+
+
+def candles_complete(now: float) -> str:
+    return f"Every coin has candles from {_utc(now)}: buying the portfolio"
+
+
+def _utc(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def bought(book: Book, spent: float, stake: str) -> str:
     """The first buys are done: what they cost (after a restart with less money than the
     investment, less than it)."""

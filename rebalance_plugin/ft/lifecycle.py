@@ -42,6 +42,8 @@ class Lifecycle:
         self.notifier = notifier
         self.desk = desk
         self.seen_paused = False
+        # A backtest whose coins do not all have candles yet: the first buys wait (said once).
+        self.missing_data: tuple[str, ...] = ()
 
     # ---- entries -------------------------------------------------------------------------------
     def entry_allowed(self, pair: str) -> bool:
@@ -51,7 +53,7 @@ class Lifecycle:
         if book.stopped:
             return False
         if book.started is None:
-            return book.triggered and coin in dict(book.coins)
+            return book.triggered and coin in dict(book.coins) and not self.missing_data
         return coin in book.entries
 
     def entry_stake(self, pair: str, fee: float) -> float:
@@ -96,6 +98,8 @@ class Lifecycle:
             self.store.save()
             return
         coins = [c for c, _ in book.coins]
+        if self.ctx.backtest and not self._every_coin_has_candles(coins, now):
+            return
         if busy or any(c not in by_coin or by_coin[c].amount <= 0 for c in coins):
             return
         first = min(by_coin[c].open_date_utc for c in coins).timestamp()
@@ -107,6 +111,21 @@ class Lifecycle:
             )
             self.notifier.say(messages.bought(book, spent, cfg.stake_currency))
         self.store.save()
+
+    def _every_coin_has_candles(self, coins: list[str], now: float) -> bool:
+        """Backtest: the first buys wait until every coin has a candle (a coin listed later
+        than the backtest's start, or missing from the data), and say so once."""
+        cfg = self.ctx.cfg
+        missing = tuple(c for c in coins if self.reader.price(cfg.pair(c), int(now)) is None)
+        if missing != self.missing_data:
+            if missing:
+                self.notifier.say(
+                    messages.waiting_for_candles(missing, self.reader.first_candles())
+                )
+            elif self.missing_data:
+                self.notifier.say(messages.candles_complete(now))
+            self.missing_data = missing
+        return not missing
 
     # ---- stop and resume ---------------------------------------------------------------------
     def check_levels(self, applied: RebalanceConfig, portfolio: Portfolio, now: float) -> bool:

@@ -78,6 +78,7 @@ class RebalancePlugin:
         # the bot runs on its last good portfolio (a /reload_config) or refuses to start.
         self.refused = refused
         self.section = config.get("rebalance")
+        self.price_gap: tuple[str, ...] = ()  # backtest: coins without a candle now
         # What the user wrote, before Freqtrade copies the strategy's own values into config.
         self.user_settings = settings.user_settings(config)
         self.store = StateStore(ctx)
@@ -224,12 +225,20 @@ class RebalancePlugin:
         assert loop.applied is not None
         coins = list(dict(loop.applied.coins))
         held = [c for c in loop.by_coin if c not in coins]
+        missing = []
         for coin in coins + held:
             price = self.reader.price(self.ctx.cfg.pair(coin), int(loop.now))
             if not price:  # a coin has no price at this candle: decide nothing
-                loop.publish = False
-                return False
-            loop.prices[coin] = price
+                missing.append(coin)
+            else:
+                loop.prices[coin] = price
+        if self.ctx.backtest and tuple(missing) != self.price_gap:  # said once per gap
+            if missing:
+                self.notifier.say(messages.no_candle(missing, loop.now))
+            self.price_gap = tuple(missing)
+        if missing:
+            loop.publish = False
+            return False
         loop.portfolio = Portfolio(
             {c: (loop.by_coin[c].amount if c in loop.by_coin else 0.0) for c in coins + held},
             loop.prices,

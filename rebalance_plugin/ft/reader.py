@@ -42,6 +42,10 @@ class PortfolioReader:
             secs = dataframe["date"].dt.as_unit("s").astype("int64")
             self.opens[pair] = dict(zip(secs.tolist(), dataframe["open"].tolist()))
 
+    def first_candles(self) -> dict[str, float]:
+        """Backtest: each coin's first candle (POSIX seconds), for the coins with data."""
+        return {self.ctx.cfg.coin_of(p): min(o) for p, o in self.opens.items() if o}
+
     def price(self, pair: str, ts: int) -> float | None:
         """The price a decision at ``ts`` uses: the candle's open (backtest), the ticker (live)."""
         if self.ctx.backtest:
