@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ def waiting_for_candles(missing: Iterable[str], first: Mapping[str, float]) -> s
     for coin in missing:
         when = first.get(coin)
         parts.append(
-            f"{coin} (first candle {_utc(when)})" if when is not None else f"{coin} (no candles)"
+            f"{coin} (first candle {utc_time(when)})"
+            if when is not None
+            else f"{coin} (no candles)"
         )
     return (
         f"Portfolio waiting for candles of {', '.join(parts)}: the first buys start when every "
@@ -76,18 +79,19 @@ def waiting_for_candles(missing: Iterable[str], first: Mapping[str, float]) -> s
 def no_candle(coins: Iterable[str], now: float) -> str:
     """A backtest's candles stop (or skip) for a coin: nothing is decided meanwhile."""
     return (
-        f"No candle for {', '.join(coins)} at {_utc(now)}: the rebalancer decides nothing "
+        f"No candle for {', '.join(coins)} at {utc_time(now)}: the rebalancer decides nothing "
         f"until every coin has a price again"
     )
 
 
 def candles_complete(now: float) -> str:
-    return f"Every coin has candles from {_utc(now)}: buying the portfolio"
+    return f"Every coin has candles from {utc_time(now)}: buying the portfolio"
 
 
-def _utc(ts: float) -> str:
-    from datetime import UTC, datetime
-
+def utc_time(ts: float | None) -> str:
+    """``2024-01-01 10:00 UTC`` (``-`` for none): times in messages and FreqUI's custom data."""
+    if ts is None:
+        return "-"
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

@@ -142,7 +142,7 @@ class Lifecycle:
         cfg = self.ctx.cfg
         book = self.store.book
         if held is None:
-            held = {c: t.amount for c, t in self.reader.by_coin(self.reader.open_trades()).items()}
+            held = self.reader.holdings(self.reader.open_trades())
         self.store.update(
             stopped=reason,
             stop_time=now,
@@ -176,7 +176,7 @@ class Lifecycle:
         state = bot.state
         if not self.store.book.stopped:
             if state == BotState.PAUSED:
-                held = {c: t.amount for c, t in self.reader.by_coin(trades).items()}
+                held = self.reader.holdings(trades)
                 self.stop(messages.STOPPED_BY_STOPENTRY, now, held)
         elif state == BotState.PAUSED:
             self.seen_paused = True

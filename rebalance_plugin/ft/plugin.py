@@ -98,8 +98,9 @@ class RebalancePlugin:
     # ---- bot_start -----------------------------------------------------------------------------
     def start(self) -> None:
         ctx = self.ctx
+        loaded = self.store.load()  # dry/live: the record of an earlier run, read once
         if self.refused is not None:
-            self._run_on_last_good()
+            self._run_on_last_good(loaded)
         cfg = ctx.cfg
         if ctx.journal or not ctx.backtest:  # analysis commands set these for themselves
             settings.check_settings(ctx.strategy, ctx.config, self.user_settings)
@@ -113,7 +114,7 @@ class RebalancePlugin:
             if ctx.journal:
                 self.notifier.start_journal()
             return
-        if self.store.load():
+        if loaded:
             logger.info(messages.restored(self.store.book))
         if self.refused is not None:
             self.notifier.say(
@@ -125,14 +126,12 @@ class RebalancePlugin:
         for coin, _ in self.store.book.coins:  # coins still held from an earlier allocation
             self.markets.add(coin)
 
-    def _run_on_last_good(self) -> None:
+    def _run_on_last_good(self, loaded: bool) -> None:
         """A refused section: keep running the portfolio of the stored record (a bad
         /reload_config must not stop a running bot), or refuse to start (no record yet)."""
         assert self.refused is not None
         ctx = self.ctx
-        cfg = None
-        if not ctx.backtest and self.store.load():
-            cfg = startup.last_good(self.store.book, ctx.stake)
+        cfg = startup.last_good(self.store.book, ctx.stake) if loaded else None
         if cfg is None:
             raise self.refused
         ctx.cfg = cfg

@@ -32,6 +32,10 @@ class PortfolioReader:
         """Each open trade under its coin (one trade per coin)."""
         return {self.ctx.cfg.coin_of(t.pair): t for t in trades}
 
+    def holdings(self, trades: list[Any]) -> dict[str, float]:
+        """The coins held by the open trades, by coin."""
+        return {c: t.amount for c, t in self.by_coin(trades).items()}
+
     def closed_profit(self) -> float:
         """Freqtrade's profit of closed trades (0 in a backtest, where trades close at the end)."""
         return 0.0 if self.ctx.backtest else float(Trade.get_total_closed_profit())

@@ -5,10 +5,9 @@ the portfolio's value and state, the last rebalance and the next check."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
-from ..core.messages import status_line
+from ..core.messages import status_line, utc_time
 from ..core.portfolio import Portfolio, drift_points
 from ..core.triggers import IntervalTrigger, trigger_for
 from .context import Context
@@ -20,12 +19,6 @@ logger = logging.getLogger("rebalance_plugin.ft")
 
 #: Seconds between two refreshes of the per-trade custom data shown by FreqUI and Telegram.
 PUBLISH_EVERY = 30.0
-
-
-def iso(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class StatusPublisher:
@@ -94,14 +87,14 @@ class StatusPublisher:
         if book.started is None:
             next_check = "after the first buys"
         elif isinstance(trigger, IntervalTrigger):
-            next_check = iso(trigger.next_check(now, book.started))
+            next_check = utc_time(trigger.next_check(now, book.started))
         else:
             next_check = f"every loop (threshold {cfg.threshold:g} points)"
         last = book.engine.last_rebalance
         common = {
             "portfolio_state": status_line(book),
             "portfolio_value": round(pf.total, 2),
-            "last_rebalance": iso(last) if last else "never",
+            "last_rebalance": utc_time(last) if last else "never",
             "next_check": next_check,
             "on_stop": cfg.on_stop,
         }

@@ -44,17 +44,24 @@ def chunk_key(buffer: int, index: int) -> str:
     return f"{STATE_KEY}.{buffer}.{index}"
 
 
-def read_record(get: Callable[[str], Any]) -> str | None:
-    """The record's text from a key lookup (``KeyValueStore.get_value``, or a database row
-    reader): the chunks the header names, or a 0.1.0 record's single value. None if absent."""
+def _read(get: Callable[[str], Any]) -> tuple[str, dict[str, Any] | None] | None:
+    """The record's text and its header (None for a 0.1.0 record, stored whole), or None."""
     head = get(STATE_KEY)
     if not isinstance(head, str):
         return None
     data = json.loads(head)
     if data.get("format") != FORMAT:
-        return head
+        return head, None
     buffer = int(data["buffer"])
-    return "".join(str(get(chunk_key(buffer, i))) for i in range(int(data["sizes"][buffer])))
+    text = "".join(str(get(chunk_key(buffer, i))) for i in range(int(data["sizes"][buffer])))
+    return text, data
+
+
+def read_record(get: Callable[[str], Any]) -> str | None:
+    """The record's text from a key lookup (``KeyValueStore.get_value``, or a database row
+    reader): the chunks the header names, or a 0.1.0 record's single value. None if absent."""
+    found = _read(get)
+    return found[0] if found else None
 
 
 class StateStore:
@@ -75,11 +82,11 @@ class StateStore:
         """Dry/live: restore the record saved by an earlier run. True when one was found."""
         if self.ctx.backtest:
             return False
-        text = read_record(KeyValueStore.get_value)
-        if text is None:
+        found = _read(KeyValueStore.get_value)
+        if found is None:
             return False
-        head = json.loads(str(KeyValueStore.get_value(STATE_KEY)))
-        if head.get("format") == FORMAT:
+        text, head = found
+        if head is not None:
             self._head = {"format": FORMAT, "buffer": head["buffer"], "sizes": head["sizes"]}
         self.book = loads(text)
         self._saved = text

@@ -1,14 +1,6 @@
-"""End to end, faults and restarts: real ``freqtrade trade`` processes against the local
-Binance stand-in
-(``binance_standin``, 127.0.0.1 only: no real exchange is reachable here), driven through
-Freqtrade's REST API with ``freqtrade-client``. Holdings are read from the stand-in's account
-(what the exchange really holds), orders from the stand-in and from Freqtrade.
-
-Prices are frozen at the start of each test (the stand-in otherwise replays real candles in real
-time) and moved explicitly, so every expected figure below follows from those numbers:
-weights are ``coin balance x price / (sum of coin values + USDT)``, the account holding only this
-portfolio's money.
-"""
+"""End to end, faults and restarts: injected exchange faults and a process killed in the middle
+of a rebalance. Same set-up as tests/e2e/test_e2e_flows.py (real ``freqtrade trade`` processes
+against the Binance stand-in, prices frozen and moved explicitly)."""
 
 from __future__ import annotations
 
