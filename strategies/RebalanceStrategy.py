@@ -111,7 +111,7 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
         side: str,
         **kwargs,
     ) -> float:
-        return self.rb.entry_stake(pair)
+        return self.rb.entry_stake(pair, current_rate)
 
     def confirm_trade_exit(
         self,

@@ -30,8 +30,11 @@ class Book:
     trigger_ref: float | None = None  # the trigger coin's price when waiting began
     stopped: str | None = None  # why the portfolio stopped; None while it runs
     stop_time: float | None = None
-    refused: str | None = None  # a config change already refused (not repeated every loop)
+    refused: str | None = None  # a refused change and its reason (funds.refusal_key): said once
     entries: Mapping[str, float] = field(default_factory=dict)  # coin -> stake of a first buy
+    # coin -> coins planned for that first buy: its stake is this quantity at the rate Freqtrade
+    # buys at (the ask), so the quantity announced is the quantity bought
+    entry_qty: Mapping[str, float] = field(default_factory=dict)
     inflight: Mapping[str, InFlight] = field(default_factory=dict)  # coin -> order
     engine: State = field(default_factory=State)
     # The last rebalance section accepted (raw, as in config.json): the portfolio a bot runs on
@@ -67,10 +70,15 @@ class Book:
             "stop_time": self.stop_time,
             "refused": self.refused,
             "entries": dict(self.entries),
+            **({"entry_qty": qty} if (qty := self._entry_qty()) else {}),
             "inflight": {c: v.to_dict() for c, v in self.inflight.items()},
             "engine": self.engine.to_dict(),
             **({"section": dict(self.section)} if self.section is not None else {}),
         }
+
+    def _entry_qty(self) -> dict[str, float]:
+        """The planned quantities of the first buys still to make (others are history)."""
+        return {c: q for c, q in self.entry_qty.items() if c in self.entries}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Book:
@@ -86,6 +94,7 @@ class Book:
             stop_time=data.get("stop_time"),
             refused=data.get("refused"),
             entries=dict(data.get("entries", {})),
+            entry_qty=dict(data.get("entry_qty", {})),
             inflight={c: InFlight.from_dict(v) for c, v in data.get("inflight", {}).items()},
             engine=State.from_dict(data.get("engine", {})),
             section=data.get("section"),

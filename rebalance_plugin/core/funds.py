@@ -20,6 +20,13 @@ def change_signature(cfg: RebalanceConfig) -> str:
     return repr((cfg.coins, cfg.investment))
 
 
+def refusal_key(cfg: RebalanceConfig, reason: str) -> str:
+    """What a refusal is remembered by: the change and why it was refused. The limits are
+    checked again at each ``/reload_config`` (and restart); the refusal is said again only when
+    its reason has changed, and the change is made once the user has made it possible."""
+    return repr((cfg.coins, cfg.investment, reason))
+
+
 def classify_change(book: Book, cfg: RebalanceConfig) -> tuple[ChangeKind, float]:
     """What editing config.json asks of a running portfolio: ``add`` or ``remove`` funds (with
     the amount), ``coins`` (a new allocation; funds may be added at the same time), ``none``, or
@@ -56,7 +63,12 @@ def fund_limits(
 
 
 class FundsError(ValueError):
-    """An add-funds or remove-funds request outside the allowed range."""
+    """An add-funds or remove-funds request outside the allowed range. ``funding``: refused
+    because the money to add is not free (more must be deposited first)."""
+
+    def __init__(self, message: str, *, funding: bool = False) -> None:
+        super().__init__(message)
+        self.funding = funding
 
 
 def check_fund_change(
@@ -82,7 +94,8 @@ def check_fund_change(
     if amount > maximum:
         raise FundsError(
             f"{kind} funds: {amount:g} {stake_currency} is above the maximum of "
-            f"{maximum:g} {stake_currency}"
+            f"{maximum:g} {stake_currency}",
+            funding=kind == "add",
         )
 
 

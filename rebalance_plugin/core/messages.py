@@ -101,9 +101,10 @@ def bought(book: Book, spent: float, stake: str) -> str:
     return f"Portfolio bought: {allocation(book.coins)} for {spent:.2f} {stake}, fees included"
 
 
-def change_refused(reason: str, adding: bool, dry_run: bool, book: Book, stake: str) -> str:
+def change_refused(reason: str, funding: bool, dry_run: bool, book: Book, stake: str) -> str:
+    """``funding``: refused for want of free money, so the fix is to deposit it first."""
     where = "raise dry_run_wallet as well" if dry_run else "deposit the funds on the exchange first"
-    extra = f" (adding funds: {where})" if adding else ""
+    extra = f" (adding funds: {where})" if funding else ""
     return (
         f"Config change refused: {reason}{extra}. The portfolio keeps running "
         f"on {book.investment:g} {stake}: {allocation(book.coins)}"

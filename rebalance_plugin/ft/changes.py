@@ -8,7 +8,14 @@ from typing import Any
 
 from ..core import messages
 from ..core.config import RebalanceConfig
-from ..core.funds import FundsError, apply_change, change_signature, check_change, classify_change
+from ..core.funds import (
+    FundsError,
+    apply_change,
+    change_signature,
+    check_change,
+    classify_change,
+    refusal_key,
+)
 from .context import Context
 from .markets import Markets
 from .notify import Notifier
@@ -34,17 +41,21 @@ class ConfigChanges:
         self.markets = markets
         self.reader = reader
         self.notifier = notifier
+        #: The change this strategy instance has already checked and refused. Each
+        #: /reload_config builds a new strategy, so the limits are checked again then.
+        self.checked: str | None = None
 
     def apply(
         self, by_coin: dict[str, Any], now: float, trades: list[Any]
     ) -> tuple[bool, float, RebalanceConfig]:
         """config.json changed under a running portfolio. Returns (force, withdraw, config to
-        run on). A refused change is said once; the portfolio runs on as it was."""
+        run on). A refused change is checked again at each reload and said again only when the
+        reason has changed; meanwhile the portfolio runs on as it was."""
         cfg = self.ctx.cfg
         book = self.store.book
         stake = cfg.stake_currency
         signature = change_signature(cfg)
-        if book.refused == signature:
+        if self.checked == signature:
             return False, 0.0, book.applied(cfg)
         kind, amount = classify_change(book, cfg)
         no_market = [cfg.pair(c) for c in self.markets.missing(list(cfg.coin_names))]
@@ -76,11 +87,15 @@ class ConfigChanges:
                 no_market=no_market,
             )
         except FundsError as err:
-            adding = kind in ("add", "coins")
-            dry_run = bool(self.ctx.config.get("dry_run"))
-            self.notifier.say(messages.change_refused(str(err), adding, dry_run, book, stake))
-            self.store.update(refused=signature)
-            self.store.save()
+            self.checked = signature
+            key = refusal_key(cfg, str(err))
+            if book.refused != key:  # said once per reason, not at every reload or restart
+                dry_run = bool(self.ctx.config.get("dry_run"))
+                self.notifier.say(
+                    messages.change_refused(str(err), err.funding, dry_run, book, stake)
+                )
+                self.store.update(refused=key)
+                self.store.save()
             return False, 0.0, book.applied(cfg)
         applied = apply_change(kind, amount, book)
         self.store.update(

@@ -56,13 +56,15 @@ class Lifecycle:
             return book.triggered and coin in dict(book.coins) and not self.missing_data
         return coin in book.entries
 
-    def entry_stake(self, pair: str, fee: float) -> float:
-        """A new trade's stake: a new coin's planned buy, else weight x investment / (1 + fee)
-        (less than the investment after a restart when the portfolio's sales returned less)."""
+    def entry_stake(self, pair: str, fee: float, rate: float) -> float:
+        """A new trade's stake: a new coin's planned buy (its quantity at ``rate``, the rate
+        Freqtrade buys at), else weight x investment / (1 + fee) (less than the investment
+        after a restart when the portfolio's sales returned less)."""
         coin = self.ctx.cfg.coin_of(pair)
         book = self.store.book
         if coin in book.entries:
-            return book.entries[coin]
+            stake = self.desk.entry_stake(coin, rate)
+            return book.entries[coin] if stake is None else stake
         weight = dict(book.coins).get(coin, 0.0) / 100.0
         return weight * min(book.investment, book.funded) / (1.0 + fee)
 

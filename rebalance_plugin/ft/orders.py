@@ -78,12 +78,14 @@ class OrderDesk:
         cfg = self.ctx.cfg
         book = self.store.book
         entries = dict(book.entries)
+        entry_qty = dict(book.entry_qty)
         inflight = dict(book.inflight)
         for coin, leg in orders.items():
             trade = by_coin.get(coin)
             if trade is None:  # a coin new to the allocation: bought as a new trade
                 if leg.side == "buy":
                     entries[coin] = leg.value
+                    entry_qty[coin] = leg.qty
                 continue
             pair = cfg.pair(coin)
             self.orders[pair] = leg
@@ -94,10 +96,10 @@ class OrderDesk:
                     leg.side, leg.qty, trade.amount, market, datetime.now(UTC).timestamp()
                 )
         if not self.ctx.backtest:
-            self.store.update(entries=entries, inflight=inflight)
+            self.store.update(entries=entries, entry_qty=entry_qty, inflight=inflight)
             self.store.save()  # before the orders are sent: a restart knows they may exist
         else:
-            self.store.update(entries=entries)
+            self.store.update(entries=entries, entry_qty=entry_qty)
 
     def sell_everything(self, by_coin: dict[str, Any]) -> None:
         """Every coin still held, at market (a stopped portfolio with on_stop = sell_all)."""
@@ -116,6 +118,17 @@ class OrderDesk:
         inflight[coin] = InFlight("buy", amount, 0.0, False)
         self.store.update(inflight=inflight)
         self.store.save()
+
+    def entry_stake(self, coin: str, rate: float) -> float | None:
+        """A new coin's first buy, as the stake that buys its planned quantity at ``rate`` (the
+        rate Freqtrade buys at: the ask, live). None when no quantity was planned (a record of
+        0.1.0 keeps only the stake)."""
+        qty = self.store.book.entry_qty.get(coin)
+        rule = self.markets.rules.get(coin)
+        if not qty or not rate or rule is None:
+            return None
+        # Freqtrade buys floor(stake / rate) to the step: half a step of margin.
+        return (qty + rule.qty_step / 2) * rate
 
     # ---- adjust_trade_position ---------------------------------------------------------------
     def stake_for(self, trade: Any, current_rate: float) -> tuple[float, str] | None:

@@ -144,8 +144,8 @@ class RebalancePlugin:
         self.desk.remember_entry(pair, amount)  # to finish a partial fill
         return True
 
-    def entry_stake(self, pair: str) -> float:
-        return self.lifecycle.entry_stake(pair, self.markets.fee(pair))
+    def entry_stake(self, pair: str, current_rate: float) -> float:
+        return self.lifecycle.entry_stake(pair, self.markets.fee(pair), current_rate)
 
     def confirm_exit(self, pair: str, exit_reason: str, current_time: datetime) -> bool:
         running = not self.store.book.stopped

@@ -12,6 +12,8 @@ portfolio's money.
 from __future__ import annotations
 
 import json
+import math
+import re
 import sqlite3
 import time
 
@@ -144,6 +146,24 @@ def test_add_funds_beyond_the_account_is_refused(fresh_sim, make_bot):
     assert sim_orders_since(sim, t0) == []
     assert "deposit the funds on the exchange first" in bot.log()
     assert book(bot)["investment"] == 1000
+    # /reload_config again, nothing deposited: checked again, same reason, not said again.
+    bot.client.reload_config()
+    bot.wait_for(
+        lambda: bot.log().count("from RELOAD_CONFIG to: RUNNING") >= 2 or None, 30, "the reload"
+    )
+    time.sleep(4)
+    said = bot.log_path.read_text().count("rebalance_plugin.ft - INFO - Config change refused")
+    assert said == 1
+    # The user does what the message said, deposits, and reloads the same config: accepted.
+    sim.deposit("USDT", 500)
+    bot.client.reload_config()
+    bot.wait_for(lambda: "Adding 500 USDT" in bot.log(), 60, "the change accepted")
+    bot.wait_for(
+        lambda: settled(bot, sim, 4) and sum(values(sim, COINS)[0].values()) > 1480,
+        90,
+        "the new money invested",
+    )
+    assert book(bot)["investment"] == 1500
 
 
 def test_remove_funds_skips_a_leg_under_the_minimum(fresh_sim, make_bot):
@@ -185,6 +205,11 @@ def test_change_coins_by_reload_config(fresh_sim, make_bot):
     pairs = sorted(t["pair"] for t in bot.open_trades())
     assert pairs == ["BNB/USDT", "BTC/USDT"]
     assert "New allocation BTC 50%, BNB 50%" in bot.log()
+    # The quantity announced is the quantity bought, though Freqtrade buys at the ask, above
+    # the last price the plan was made at (sized at the last price, 0.1.0 bought one step less).
+    announced = float(re.search(r"buy ([0-9.]+) BNB", bot.log()).group(1))
+    bought = math.fsum(float(o["executedQty"]) for o in sim_orders_since(sim, 0, "BUY", "BNBUSDT"))
+    assert bought == pytest.approx(announced, abs=1e-9), (announced, bought)
 
 
 def test_stop_sell_all_then_start_again(fresh_sim, make_bot):

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rebalance_plugin.core.funds import change_signature
+from rebalance_plugin.core.funds import refusal_key
 from tests.unit.ft_fakes import FakeTrade, Glue, make_glue
 
 PRICES = {"BTC/USDT": 50000.0, "ETH/USDT": 2000.0}
@@ -75,8 +75,9 @@ def test_adding_more_than_the_free_wallet_is_refused_once(mocker, dry_run, hint)
     assert applied.coins == (("BTC", 60.0), ("ETH", 40.0))
     assert glue.book.investment == 1000.0
     assert glue.book.funded == 1000.0
-    assert glue.book.refused == change_signature(cfg)
-    assert glue.saved().refused == change_signature(cfg)  # a restart does not say it again
+    reason = "add funds: 600 USDT is above the maximum of 501.9 USDT"
+    assert glue.book.refused == refusal_key(cfg, reason)
+    assert glue.saved().refused == refusal_key(cfg, reason)  # a restart does not say it again
     assert glue.said == [
         "Config change refused: add funds: 600 USDT is above the maximum of 501.9 USDT "
         f"(adding funds: {hint}). The portfolio keeps running on 1000 USDT: BTC 60%, ETH 40%"
@@ -141,7 +142,7 @@ def test_removing_funds_out_of_range_is_refused(mocker, investment, refusal):
 
     assert (force, withdraw, applied.investment) == (False, 0.0, 1000.0)
     assert glue.book.investment == 1000.0
-    assert glue.book.refused == change_signature(cfg)
+    assert glue.book.refused == refusal_key(cfg, refusal)
     assert glue.said == [
         f"Config change refused: {refusal}. The portfolio keeps running on 1000 USDT: "
         "BTC 60%, ETH 40%"
@@ -186,11 +187,6 @@ def test_a_new_coin_without_a_spot_market_is_refused_naming_the_pair(mocker, sol
     assert len(glue.said) == 1  # said once
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="changes.py:79 counts every coin change as adding funds: a refusal with no funds "
-    "added still tells the user to raise dry_run_wallet",
-)
 def test_a_coin_change_refused_without_added_funds_gives_no_funding_hint(mocker):
     glue, trades = running(mocker)
     glue.reconfigure({"coins": {"BTC": 40, "ETH": 30, "SOL": 30}, "investment": 1000})
@@ -212,12 +208,6 @@ def test_a_new_allocation_with_a_market_rebalances_now(mocker):
     assert glue.said == ["New allocation BTC 40%, ETH 30%, SOL 30%: rebalancing"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="changes.py:47-48 remembers a refusal by the config alone: once the user has done "
-    "what the message says (deposit, raise dry_run_wallet) and reloads the same config, the "
-    "change stays refused and nothing is said",
-)
 def test_the_same_add_is_accepted_after_the_user_raised_the_wallet_and_reloaded(mocker):
     glue, trades = running(mocker, free=600.0)
     section = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1600}
@@ -236,3 +226,43 @@ def test_the_same_add_is_accepted_after_the_user_raised_the_wallet_and_reloaded(
 
     assert (force, applied.investment) == (True, 1600.0)
     assert again.said == ["Adding 600 USDT to the portfolio: rebalancing to invest it"]
+
+
+def test_a_reload_with_the_same_refusal_says_nothing_more(mocker):
+    # Refused (600 > 501.9); then /reload_config (or a restart) with the wallet unchanged: the
+    # limits are checked again, the reason is the same, so nothing is said again.
+    glue, trades = running(mocker, free=600.0)
+    section = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1600}
+    glue.reconfigure(section)
+    apply(glue, trades)
+    saved = dict(glue.kv.rows)
+
+    again, trades = running(mocker, free=600.0)
+    again.kv.rows.update(saved)
+    assert again.store.load()
+    again.reconfigure(section)
+
+    assert apply(again, trades)[:2] == (False, 0.0)
+    assert again.said == []
+    assert again.wallets.updates >= 1  # checked again, not skipped
+
+
+def test_a_reload_with_a_new_reason_says_it(mocker):
+    # Refused at 600 free (most 501.9); reloaded with 550 free: most is now 550 - 99.1 + 1 =
+    # 451.9, a different reason, said once.
+    glue, trades = running(mocker, free=600.0)
+    section = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1600}
+    glue.reconfigure(section)
+    apply(glue, trades)
+    saved = dict(glue.kv.rows)
+
+    again, trades = running(mocker, free=550.0)
+    again.kv.rows.update(saved)
+    assert again.store.load()
+    again.reconfigure(section)
+
+    apply(again, trades)
+    assert len(again.said) == 1
+    assert again.said[0].startswith(
+        "Config change refused: add funds: 600 USDT is above the maximum of 451.9 USDT"
+    )

@@ -178,7 +178,9 @@ def test_start_after_everything_was_sold_buys_the_portfolio_again(mocker):
     assert glue.strategy.unlocked == ["Auto lock"]
     assert glue.said == ["Portfolio restarted (/start): buying BTC 60%, ETH 40% for 990.00 USDT"]
     # Its first buys share what the sales returned: 0.6 x min(1000, 990) / 1.001 = 593.4066
-    assert glue.lifecycle.entry_stake("BTC/USDT", 0.001) == pytest.approx(593.4066, abs=1e-4)
+    assert glue.lifecycle.entry_stake("BTC/USDT", 0.001, 50000.0) == pytest.approx(
+        593.4066, abs=1e-4
+    )
 
 
 def test_stop_pauses_a_running_bot(mocker):
@@ -287,15 +289,20 @@ def test_first_buys_wait_for_every_coin(mocker):
 def test_entry_stake_is_the_coins_weight_of_the_investment_less_the_fee(mocker):
     glue = make_glue(mocker, prices=PRICES)
     # 0.6 x min(1000, 1000) / 1.001 = 599.4006; 0.4 x 1000 / 1.001 = 399.6004
-    assert glue.lifecycle.entry_stake("BTC/USDT", 0.001) == pytest.approx(599.4006, abs=1e-4)
-    assert glue.lifecycle.entry_stake("ETH/USDT", 0.001) == pytest.approx(399.6004, abs=1e-4)
+    assert glue.lifecycle.entry_stake("BTC/USDT", 0.001, 50000.0) == pytest.approx(
+        599.4006, abs=1e-4
+    )
+    assert glue.lifecycle.entry_stake("ETH/USDT", 0.001, 2000.0) == pytest.approx(
+        399.6004, abs=1e-4
+    )
 
 
 def test_a_new_coins_entry_stake_is_its_planned_buy(mocker):
+    # A record of 0.1.0 keeps only the planned stake: it is the stake.
     glue, _ = with_bot(mocker)
     glue.store.update(entries={"SOL": 50.0})
     assert glue.lifecycle.entry_allowed("SOL/USDT")
-    assert glue.lifecycle.entry_stake("SOL/USDT", 0.001) == 50.0
+    assert glue.lifecycle.entry_stake("SOL/USDT", 0.001, 101.0) == 50.0
     assert not glue.lifecycle.entry_allowed("BTC/USDT")  # held already: adjusted, not entered
 
 
@@ -335,3 +342,25 @@ def test_other_exits_do_not_stop_the_portfolio(mocker, reason):
     assert glue.book.stopped is None
     assert bot.state == State.RUNNING
     assert glue.said == []
+
+
+def test_a_new_coins_entry_buys_the_planned_quantity_at_the_rate_freqtrade_buys_at(mocker):
+    # Planned: 0.5 SOL at the last price 100 (50 USDT). Freqtrade buys at the ask, 101: a stake
+    # of 50 would buy floor(50 / 101, step 0.001) = 0.495 SOL. The stake is the planned quantity
+    # at 101, with half a step (0.0005) of margin against float truncation: 0.5005 x 101 =
+    # 50.5505, of which Freqtrade buys floor(0.5005, 0.001) = 0.5 SOL, as announced.
+    glue, _ = with_bot(mocker)
+    glue.dp.markets["SOL/USDT"] = {
+        **glue.dp.markets["ETH/USDT"],
+        "symbol": "SOL/USDT",
+        "base": "SOL",
+        "precision": {"amount": 0.001, "price": 0.01},
+    }
+    assert glue.markets.add("SOL").qty_step == 0.001
+    glue.store.update(entries={"SOL": 50.0}, entry_qty={"SOL": 0.5})
+
+    stake = glue.lifecycle.entry_stake("SOL/USDT", 0.001, 101.0)
+
+    assert stake == pytest.approx(50.5505, abs=1e-9)
+    assert round(stake / 101.0 - 0.0005, 9) == 0.5  # Freqtrade's floor to the step
+    assert glue.store.book.to_dict()["entry_qty"] == {"SOL": 0.5}  # kept for a restart
