@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+from rebalance_plugin.core.config import DEFAULTS
 
 from .metrics import Drawdown, _times
 
@@ -27,6 +30,29 @@ def _pct(x: float, sign: bool = False) -> str:
     return f"{x * 100:+,.2f} %" if sign else f"{x * 100:,.2f} %"
 
 
+def describe_trigger(section: Mapping[str, Any] | None) -> str:
+    """The trigger a backtest ran with, from its config's ``rebalance`` section (defaults where
+    a key is absent), with the threshold mode and rebalance target when not the defaults."""
+    if section is None:
+        return "unknown (no rebalance section stored with the result)"
+    raw = {**DEFAULTS, **section}
+    relative = raw.get("threshold_mode") == "relative"
+
+    def drift(x: float) -> str:
+        if relative:
+            return f"{x:g}% of its target (relative)"
+        return f"{x:g} percentage point{'' if x == 1 else 's'}"
+
+    if raw.get("trigger") == "interval":
+        text = f"interval {raw['interval']}, rebalancing a coin off by more than "
+        text += drift(float(raw["interval_min_drift"]))
+    else:
+        text = f"threshold: a coin off by more than {drift(float(raw['threshold']))}"
+    if raw.get("rebalance_to") == "band":
+        text += ", rebalancing to the band's edge"
+    return text
+
+
 def format_summary(report: Report, note: str | None = None) -> str:
     v, r = report.view, report.result
     stake = r.stats.get("stake_currency", "USDT")
@@ -42,6 +68,7 @@ def format_summary(report: Report, note: str | None = None) -> str:
         f"  Period               {v.start:%Y-%m-%d %H:%M} -> {v.end:%Y-%m-%d %H:%M} UTC "
         f"({days:g} days, {r.stats.get('timeframe', '?')} candles)",
         f"  Portfolio            {targets}",
+        f"  Trigger              {describe_trigger(r.config.get('rebalance'))}",
         f"  Candles              {report.datadir}",
         f"  Starting investment  {_money(v.starting_balance)} {stake} (first buys "
         f"{_money(v.invested)} incl. fees, {_money(left)} left as cash)",

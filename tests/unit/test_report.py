@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from rebalance_plugin import report
+from rebalance_plugin.report.render import describe_trigger
 from tests.helpers.paths import ROOT, SHARED_DATA
 
 FEE = 0.001
@@ -317,7 +318,38 @@ def test_report_of_a_real_backtest(tmp_path):
     assert abs(rep.view.final_value - final_balance) <= 0.01
     assert rep.view.rebalances == journal_rebalances
     assert f"Rebalances           {journal_rebalances}" in text
+    # It names what it measured: period and timeframe, coins and weights, trigger.
+    assert (
+        "Period               2023-01-01 00:00 -> 2023-03-01 00:00 UTC (59 days, 1h candles)"
+        in text
+    )
+    assert "Portfolio            BTC 40%, ETH 30%, BNB 15%, SOL 15%" in text
+    assert "Trigger              threshold: a coin off by more than 1 percentage point\n" in text
     assert rep.warnings == [], text
     assert png.is_file() and png.stat().st_size > 0
     assert str(png.resolve()) in text
     shutil.rmtree(tmp_path / "user_data", ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("section", "text"),
+    [
+        (
+            {"trigger": "threshold", "threshold": 5},
+            "threshold: a coin off by more than 5 percentage points",
+        ),
+        ({}, "threshold: a coin off by more than 5 percentage points"),  # SPEC defaults
+        (
+            {"trigger": "interval", "interval": "7d"},
+            "interval 7d, rebalancing a coin off by more than 0.5 percentage points",
+        ),
+        (
+            {"threshold": 20, "threshold_mode": "relative", "rebalance_to": "band"},
+            "threshold: a coin off by more than 20% of its target (relative), "
+            "rebalancing to the band's edge",
+        ),
+        (None, "unknown (no rebalance section stored with the result)"),
+    ],
+)
+def test_the_report_names_the_trigger_it_measured(section, text):
+    assert describe_trigger(section) == text
