@@ -232,7 +232,7 @@ def table(rows: Sequence[Row], stake: str = "USDT") -> str:
         for r in rows
     ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(HEADER)]
-    line = "  ".join("{:<%d}" % widths[0] if i == 0 else "{:>%d}" % w for i, w in enumerate(widths))
+    line = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     out = [line.format(*HEADER), line.format(*("-" * w for w in widths))]
     out += [line.format(*c) for c in cells]
     if rows:
@@ -318,7 +318,7 @@ def describe(config: dict[str, Any]) -> str:
     )
 
 
-# ---- command line ----------------------------------------------------------------------------------
+# ---- command line --------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", type=Path, default=Path("config.json"))
     parser.add_argument("--datadir", type=Path, default=None, help="Freqtrade candles")

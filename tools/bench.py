@@ -29,6 +29,12 @@ never in parallel:
    ``IStrategy``'s, so every ``adjust_trade_position`` call goes through ``strategy_safe_wrapper``
    and its ``deepcopy`` of the trade (the plugin's ``NoTradeCopyMixin`` override bypassed).
 
+4. ``freqtrade-rebalance sweep`` on its 18-point grid (every threshold, every interval) for
+   Balanced growth, against the same 18 points as 18 separate ``freqtrade backtesting``
+   processes run one after another (what a user would otherwise do). Both whole-process wall
+   times, and each point's final balance from both (they must be identical).
+   ``--parts`` chooses: ``cli`` (sections 1-3), ``sweep`` (section 4); default both.
+
 Benchmarks print; they assert nothing. Times on a shared machine are noisy: compare ratios.
 """
 
@@ -178,6 +184,85 @@ def write_config(tmp: Path, name: str, coins: dict[str, float], threshold: float
     return path
 
 
+def run_point_cli(config: Path, timerange: str, datadir: Path) -> tuple[float, float | None]:
+    """One ``freqtrade backtesting`` process (RebalanceStrategy): (wall seconds, final balance)."""
+    strategy, strategy_path = REBALANCE
+    cmd = [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config)]
+    cmd += ["--strategy", strategy, "--strategy-path", str(strategy_path)]
+    cmd += ["--datadir", str(datadir), "--timerange", timerange, "--cache", "none"]
+    cmd += ["--export", "none"]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True
+    )
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print("\n".join((proc.stdout + proc.stderr).splitlines()[-40:]), file=sys.stderr)
+        sys.exit(1)
+    return seconds, parse_final_balance(proc.stdout)
+
+
+def bench_sweep(tmp: Path, datadir: Path, timerange: str) -> None:
+    """Section 4: the sweep against 18 separate backtests of the same points."""
+    from rebalance_plugin.sweep import grid
+
+    points = grid()
+    base = write_config(tmp, "sweep", BALANCED_GROWTH, 5)
+    print(f"\n[sweep] freqtrade-rebalance sweep, {len(points)} points ...", end=" ", flush=True)
+    out = tmp / "sweep" / "out"
+    cmd = [sys.executable, "-m", "rebalance_plugin.sweep", "-c", str(base), "--datadir"]
+    cmd += [str(datadir), "--timerange", timerange, "--out", str(out)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    sweep_seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print("\n".join((proc.stdout + proc.stderr).splitlines()[-40:]), file=sys.stderr)
+        sys.exit(1)
+    print(f"{sweep_seconds:.1f} s", flush=True)
+    import csv
+
+    with (out / "sweep.csv").open() as fh:
+        swept = {row["label"]: float(row["final_value"]) for row in csv.DictReader(fh)}
+
+    separate: list[tuple[str, float, float | None]] = []
+    for i, point in enumerate(points):
+        print(f"[sweep] separate run {i + 1}/{len(points)}: {point.label} ...", end=" ")
+        cfg = json.loads(base.read_text())
+        cfg["rebalance"].update(point.overrides)
+        cfg["user_data_dir"] = str(tmp / "sweep" / f"p{i}")
+        Path(cfg["user_data_dir"]).mkdir()
+        path = tmp / "sweep" / f"p{i}.json"
+        path.write_text(json.dumps(cfg))
+        seconds, final = run_point_cli(path, timerange, datadir)
+        separate.append((point.label, seconds, final))
+        print(f"{seconds:.1f} s", flush=True)
+
+    total = sum(s for _, s, _ in separate)
+    print(
+        f"\nSweep of Balanced growth ({len(points)} points, {timerange}, {TIMEFRAME}): "
+        f"`freqtrade-rebalance sweep` against {len(points)} separate `freqtrade backtesting` runs"
+    )
+    rows = [
+        [label, f"{seconds:.1f}", _money(final), _money(swept.get(label))]
+        for label, seconds, final in separate
+    ]
+    print(
+        format_table(
+            ["point", "separate run s", "final (separate)", "final (sweep)"], rows, {1, 2, 3}
+        )
+    )
+    # Freqtrade prints the final balance to 3 decimals: compare at that precision.
+    same = all(
+        final is not None and abs(final - swept.get(label, math.nan)) < 0.0015
+        for label, _, final in separate
+    )
+    print(
+        f"separate runs {total:.0f} s in all; sweep {sweep_seconds:.0f} s on {os.cpu_count()} "
+        f"cores: {total / sweep_seconds:.1f}x faster; final balances "
+        f"{'identical' if same else 'DIFFERENT'}"
+    )
+
+
 def run_cli(run: Run, tmp: Path, datadir: Path) -> None:
     config = write_config(tmp, run.key, run.coins, run.threshold)
     strategy, strategy_path = run.strategy
@@ -323,7 +408,16 @@ def main(argv: list[str] | None = None) -> int:
         default=SHORT_TIMERANGE,
         help="range of the fast-path ON/OFF contrast (default %(default)s)",
     )
+    parser.add_argument(
+        "--parts",
+        default="cli,sweep",
+        help="cli (sections 1-3) and/or sweep (section 4), comma-separated (default both)",
+    )
+    parser.add_argument(
+        "--sweep-timerange", default=TIMERANGE, help="range of section 4 (default %(default)s)"
+    )
     opts = parser.parse_args(argv)
+    parts = {p.strip() for p in opts.parts.split(",") if p.strip()}
 
     datadir: Path = opts.datadir
     all_coins = {**BALANCED_GROWTH, **TEN_COINS}
@@ -350,6 +444,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; runs one after another\n")
 
+    if "cli" not in parts:
+        if "sweep" in parts:
+            with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
+                bench_sweep(Path(tmpdir), datadir, opts.sweep_timerange)
+        return 0
     runs = [
         Run("a", "BuyAndHold, Balanced growth (4 coins)", BUY_AND_HOLD, BALANCED_GROWTH, 5),
         Run("b", "Rebalance, Balanced growth, 5-pt", REBALANCE, BALANCED_GROWTH, 5),
@@ -463,6 +562,9 @@ def main(argv: list[str] | None = None) -> int:
         f"b/a = {b.seconds / a.seconds:.2f} (target <= 1.5)   "
         f"c/a = {c.seconds / a.seconds:.2f} (target <= 3)"
     )
+    if "sweep" in parts:
+        with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
+            bench_sweep(Path(tmpdir), datadir, opts.sweep_timerange)
     return 0
 
 
