@@ -5,7 +5,9 @@ never in parallel:
 
 1. Whole-process wall time of the unchanged ``freqtrade backtesting`` CLI (through
    ``python -m rebalance_plugin.offline``, which only feeds ccxt an offline markets snapshot), on
-   real Binance 1h candles 2021-01-01 -> 2026-01-01, fee 0.1%, 10 000 USDT:
+   real Binance 1h candles 2021-01-01 -> 2026-01-01, fee 0.1%, 10 000 USDT; each run repeated
+   (``--repeat``, default 3, interleaved a b c a10 a b c a10 ...) and its median reported, so
+   that one slow run cannot flatter or spoil a ratio:
 
    - (a)   BuyAndHoldStrategy, Balanced growth coins (BTC 40, ETH 30, BNB 15, SOL 15)
    - (b)   RebalanceStrategy, Balanced growth, 5-point threshold
@@ -170,9 +172,14 @@ class Run:
     strategy: tuple[str, Path]
     coins: dict[str, float]
     threshold: float
-    seconds: float = 0.0
+    times: list[float] = field(default_factory=list)  # wall time of each repetition
     final_balance: float | None = None
     orders: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        """The median of the repetitions: one slow (or fast) run cannot move a ratio."""
+        return statistics.median(self.times) if self.times else math.nan
 
 
 def write_config(tmp: Path, name: str, coins: dict[str, float], threshold: float) -> Path:
@@ -264,7 +271,9 @@ def bench_sweep(tmp: Path, datadir: Path, timerange: str) -> None:
 
 
 def run_cli(run: Run, tmp: Path, datadir: Path) -> None:
-    config = write_config(tmp, run.key, run.coins, run.threshold)
+    config = tmp / run.key / "config.json"
+    if not config.exists():
+        config = write_config(tmp, run.key, run.coins, run.threshold)
     strategy, strategy_path = run.strategy
     cmd = [
         sys.executable,
@@ -289,7 +298,7 @@ def run_cli(run: Run, tmp: Path, datadir: Path) -> None:
     env = {**os.environ, "COLUMNS": "200"}
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-    run.seconds = time.perf_counter() - start
+    run.times.append(time.perf_counter() - start)
     if proc.returncode != 0:
         print(
             f"\n{' '.join(cmd)}\nfailed (exit {proc.returncode}):\n"
@@ -414,6 +423,12 @@ def main(argv: list[str] | None = None) -> int:
         help="cli (sections 1-3) and/or sweep (section 4), comma-separated (default both)",
     )
     parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="repetitions of each section-1 run; the median is reported (default %(default)s)",
+    )
+    parser.add_argument(
         "--sweep-timerange", default=TIMERANGE, help="range of section 4 (default %(default)s)"
     )
     opts = parser.parse_args(argv)
@@ -457,10 +472,16 @@ def main(argv: list[str] | None = None) -> int:
     ]
     with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
         tmp = Path(tmpdir)
-        for run in runs:
-            print(f"[{run.key:>3}] freqtrade backtesting: {run.title} ...", end=" ", flush=True)
-            run_cli(run, tmp, datadir)
-            print(f"{run.seconds:.1f} s", flush=True)
+        for rep in range(opts.repeat):  # interleaved: a change in the machine's load hits all
+            for run in runs:
+                print(
+                    f"[{run.key:>3}] ({rep + 1}/{opts.repeat}) freqtrade backtesting: {run.title}"
+                    " ...",
+                    end=" ",
+                    flush=True,
+                )
+                run_cli(run, tmp, datadir)
+                print(f"{run.times[-1]:.1f} s", flush=True)
 
         profiles = []
         config_c = write_config(tmp, "c-inprocess", TEN_COINS, 1)
@@ -477,14 +498,16 @@ def main(argv: list[str] | None = None) -> int:
     a, b, c, a10 = runs
     print(
         "\nWhole-process wall time of `freqtrade backtesting` (python -m rebalance_plugin.offline"
-        f" backtesting ... --timerange {TIMERANGE} --cache none --export none)"
+        f" backtesting ... --timerange {TIMERANGE} --cache none --export none), median of "
+        f"{opts.repeat} runs"
     )
     print(
         format_table(
             [
                 "run",
                 "strategy / portfolio",
-                "wall s",
+                "median wall s",
+                "runs s",
                 "x (a)",
                 "final balance USDT",
                 "orders per trade at end",
@@ -494,13 +517,14 @@ def main(argv: list[str] | None = None) -> int:
                     r.key,
                     r.title,
                     f"{r.seconds:.1f}",
+                    " ".join(f"{t:.1f}" for t in r.times),
                     f"{r.seconds / a.seconds:.2f}",
                     _money(r.final_balance),
                     _orders(r.orders),
                 ]
                 for r in runs
             ],
-            right={2, 3, 4},
+            right={2, 4, 5},
         )
     )
     print(
@@ -555,13 +579,13 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print(
-        f"\nbench total {time.perf_counter() - bench_start:.0f} s; context: c/a10 = "
-        f"{c.seconds / a10.seconds:.2f} (same 10 coins), a10/a = {a10.seconds / a.seconds:.2f}"
+        f"\nmedians: b/a = {b.seconds / a.seconds:.2f} (target <= 1.05: Balanced growth, "
+        f"rebalancing against buy-and-hold of the same coins)   c/a10 = "
+        f"{c.seconds / a10.seconds:.2f} (target <= 1.15: 10 coins, 1-point threshold, against "
+        f"buy-and-hold of the same 10 coins)   context: c/a = {c.seconds / a.seconds:.2f}, "
+        f"a10/a = {a10.seconds / a.seconds:.2f}"
     )
-    print(
-        f"b/a = {b.seconds / a.seconds:.2f} (target <= 1.5)   "
-        f"c/a = {c.seconds / a.seconds:.2f} (target <= 3)"
-    )
+    print(f"bench sections 1-3 took {time.perf_counter() - bench_start:.0f} s")
     if "sweep" in parts:
         with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
             bench_sweep(Path(tmpdir), datadir, opts.sweep_timerange)
