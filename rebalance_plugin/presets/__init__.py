@@ -189,9 +189,11 @@ def _passed_over(
     out = []
     chosen = {c for c, _ in ranked}
     for coin, cap in rank_by_market_cap(caps.caps):
-        if cap < bar or coin in chosen or coin == stake:
+        if cap < bar or coin in chosen:
             continue
         reason = excluded_reason(coin)
+        if reason is None and coin == stake:
+            reason = "the stake currency"
         if reason is None and coin not in tradable:
             reason = f"no {stake} spot market in the markets used"
         if reason is None and coin not in with_candles:
