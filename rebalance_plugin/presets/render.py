@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 from ..core.presets import MAX_WEIGHT, MIN_WEIGHT, PERIODS
@@ -67,19 +68,29 @@ def _row(e: Entry) -> str:
     return f"  {e.name:<17}{as_of:<12}" + "".join(f"{c:>14}" for c in cells)
 
 
+WIDTH = 100
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="    ")
+
+
 def format_table(overview: Overview) -> str:
     o = overview
-    lines = [
-        f"Presets and templates · candles {o.datadir} · stake {o.stake}",
-        f"  Market caps: {o.caps.description}",
-        f"  Coins: an active {o.stake} spot market in {o.markets} and daily candles in the "
+    lines = [f"Presets and templates · candles {o.datadir} · stake {o.stake}"]
+    lines += _wrap(f"Market caps: {o.caps.description}.")
+    lines += _wrap(
+        f"Coins: an active {o.stake} spot market in {o.markets} and daily candles in the "
         "datadir; stablecoins and wrapped/staked coins excluded; each preset weight between "
-        f"{MIN_WEIGHT:g} % and {MAX_WEIGHT:g} %.",
-        "  Returns, annualised, over the last N daily closes up to 'as of' (the latest complete "
-        "day common to the coins):",
-        f"  {FORMULA}.",
+        f"{MIN_WEIGHT:g} % and {MAX_WEIGHT:g} %."
+    )
+    lines += _wrap(
+        "Returns, annualised, over the last N daily closes up to 'as of' (the latest complete "
+        f"day common to the coins): {FORMULA}."
+    )
+    lines += [
         "",
-        " " * 31 + "".join(f"{f'{d} days':^28}" for d in PERIODS),
+        (" " * 31 + "".join(f"{f'{d} days':^28}" for d in PERIODS)).rstrip(),
         f"  {'name':<17}{'as of':<12}"
         + "".join(f"{'simple':>14}{'compound':>14}" for _ in PERIODS),
     ]
@@ -105,5 +116,7 @@ def format_table(overview: Overview) -> str:
         )
     notes += list(o.caps.notes)
     if notes:
-        lines += ["", "  Notes:"] + [f"  - {n}" for n in notes]
+        lines += ["", "  Notes:"]
+        for note in notes:
+            lines += textwrap.wrap(note, WIDTH, initial_indent="  - ", subsequent_indent="    ")
     return "\n".join(lines)
