@@ -1,10 +1,10 @@
 """``freqtrade-rebalance``: the plugin's companion command (or ``python -m rebalance_plugin.cli``).
 
 Each subcommand is a module of this package named in :data:`SUBCOMMANDS`, exposing
-``add_parser(subparsers)`` (its arguments and ``--help``) and ``run(args) -> int`` (the exit
-code). A module may set ``COMMAND`` when the command's name is not the module's (default: the
-module's name with ``_`` written ``-``, so ``try_live`` is ``try-live``). To add a command, add
-its module and its name here. The modules are imported when the command line is built, so they
+``add_parser(subparsers)`` (registers the command, its arguments and ``--help``, and returns
+its parser) and ``run(args) -> int`` (the exit code). The command's name is the module's with
+``_`` written ``-`` (module ``try_live``: ``freqtrade-rebalance try-live``). To add a command,
+add its module and its name here. The modules are imported when the command line is built, so they
 import nothing heavy at module level (Freqtrade, pandas): ``run`` does.
 """
 
@@ -14,16 +14,11 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from types import ModuleType
 
 #: The subcommand modules, in the order ``--help`` lists them.
 SUBCOMMANDS: tuple[str, ...] = ("init", "presets", "report")
 
 PROG = "freqtrade-rebalance"
-
-
-def command_name(module: ModuleType) -> str:
-    return str(getattr(module, "COMMAND", module.__name__.rsplit(".", 1)[-1].replace("_", "-")))
 
 
 def build_parser() -> argparse.ArgumentParser:

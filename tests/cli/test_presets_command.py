@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from rebalance_plugin.presets.marketcap import load_snapshot
-from tests.cli.conftest import GECKO_COINS, write_daily
 from tests.helpers.paths import NO_SHARED_DATA, SHARED_DATA
+from tests.helpers.presets import GECKO_COINS, write_daily
 
 real_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=NO_SHARED_DATA)
 
