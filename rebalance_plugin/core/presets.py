@@ -10,15 +10,15 @@ first 3, 5 or 10.
 
 **Weights** (:func:`capped_weights`, :func:`round_weights`), in percent:
 
-1. Each coin's score is its market cap (``mcap``), the square root of it (``sqrt-mcap``) or 1
-   (``equal``); weights start proportional to the scores.
-2. *Cap.* Every coin above ``MAX_WEIGHT`` (50 %) is fixed at 50; the rest of the 100 is shared
-   again among the coins not fixed, in proportion to their scores. Repeated until no coin is
-   above 50 (each round fixes at least one coin).
-3. *Floor.* Then every coin below ``MIN_WEIGHT`` (1 %) is fixed at 1, the coins still free
-   paying for it in proportion to their scores, again until none is below. Coins fixed at the
-   cap keep 50 (lowering the free coins never pushes one above the cap).
-4. *Rounding* to ``WEIGHT_DECIMALS`` (0.01 %) by largest remainder: each weight is rounded
+1. Each coin's score ``s_i`` is its market cap (``mcap``), the square root of it
+   (``sqrt-mcap``) or 1 (``equal``).
+2. *Proportional within bounds*: ``w_i = min(MAX_WEIGHT, max(MIN_WEIGHT, λ × s_i))`` (50 % and
+   1 %), with the one scale ``λ`` that makes the weights sum to 100. In words: a coin that
+   would get more than 50 gets 50 and the excess is shared by the others in proportion to
+   their scores; a coin that would get less than 1 gets 1, paid for by the others in
+   proportion, repeatedly, until every coin is within bounds. The sum is piecewise linear in
+   ``λ``, so ``λ`` is solved exactly on the piece where it reaches 100.
+3. *Rounding* to ``WEIGHT_DECIMALS`` (0.01 %) by largest remainder: each weight is rounded
    down to a hundredth, and the hundredths missing to reach exactly 100.00 go one each to the
    largest remainders (never to a coin at the cap). The weights then sum to exactly 100, as
    ``parse_rebalance_config`` requires.
@@ -153,22 +153,27 @@ def capped_weights(
         raise PresetError(f"scores must be positive numbers, got {list(raw)}")
     if n * cap < 100.0 or n * floor > 100.0:
         raise PresetError(f"{n} coins cannot each get between {floor:g}% and {cap:g}% of 100%")
-    fixed: dict[int, float] = {}
-    while True:
-        free = [i for i in range(n) if i not in fixed]
-        pool = 100.0 - math.fsum(fixed.values())
-        total = math.fsum(raw[i] for i in free)
-        weights = {i: pool * raw[i] / total for i in free}
-        over = [i for i in free if weights[i] > cap]
-        if over:
-            fixed.update({i: cap for i in over})
-            continue
-        under = [i for i in free if weights[i] < floor]
-        if under:
-            fixed.update({i: floor for i in under})
-            continue
-        weights.update(fixed)
-        return [weights[i] for i in range(n)]
+
+    def clipped(lam: float) -> list[float]:
+        return [min(cap, max(floor, lam * x)) for x in raw]
+
+    # f(λ) = Σ clip(λ s_i) is continuous, non-decreasing and linear between the points where
+    # a coin reaches the floor (floor / s_i) or the cap (cap / s_i): find the piece where it
+    # reaches 100 and solve that piece's linear equation exactly.
+    points = sorted({b for x in raw for b in (floor / x, cap / x)})
+    low = 0.0
+    for high in points:
+        if math.fsum(clipped(high)) >= 100.0:
+            break
+        low = high
+    mid = (low + high) / 2
+    at_floor = [x for x in raw if mid * x <= floor]
+    at_cap = [x for x in raw if mid * x >= cap]
+    free = math.fsum(x for x in raw if floor < mid * x < cap)
+    if free == 0:  # 100 is reached exactly at a point (e.g. two coins at 50)
+        return clipped(high)
+    lam = (100.0 - len(at_floor) * floor - len(at_cap) * cap) / free
+    return clipped(lam)
 
 
 def round_weights(

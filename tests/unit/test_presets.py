@@ -33,7 +33,8 @@ def test_cap_then_floor_then_round_by_hand():
     #      25, 12.5, 6.25, 2.5, 1.25, 1, 0.75, 0.5, 0.25 (none above 50).
     # Floor: 0.75, 0.5, 0.25 (caps 6, 4, 2) -> fixed at 1; 47 left over 388: 47 s/388 ->
     #      24.23, 12.11, 6.06, 2.42, 1.21, 0.969 (cap 8 is under 1) -> fixed at 1;
-    #      46 left over 380: 46 s/380 -> 24.2105, 12.1053, 6.0526, 2.4211, 1.2105. Done.
+    #      46 left over 380: 46 s/380 -> 24.2105, 12.1053, 6.0526, 2.4211, 1.2105. Done:
+    #      w = min(50, max(1, lambda x s)) with lambda = 46/380, and the weights sum to 100.
     caps = [600, 200, 100, 50, 20, 10, 8, 6, 4, 2]
     weights = capped_weights(caps)
     expected = [50, 46 * 200 / 380, 46 * 100 / 380, 46 * 50 / 380, 46 * 20 / 380, 46 * 10 / 380]
@@ -42,6 +43,14 @@ def test_cap_then_floor_then_round_by_hand():
     # hundredths; the one missing goes to the largest remainder, 1210.53 -> 12.11.
     assert round_weights(weights) == [50, 24.21, 12.11, 6.05, 2.42, 1.21, 1, 1, 1, 1]
     assert sum(round(w * 100) for w in round_weights(weights)) == 10000
+
+
+def test_the_floor_can_take_from_coins_at_the_cap():
+    # Two giants and eight dwarfs (scores 1e6, 1e6, 1 x 8): the dwarfs need 1 each (8), so the
+    # giants share the other 92 equally: 46 each, under the cap. Sum 100.
+    assert capped_weights([1e6, 1e6] + [1.0] * 8) == pytest.approx([46, 46] + [1] * 8)
+    # Two coins: both at the cap, whatever their scores.
+    assert capped_weights([9.0, 1.0]) == [50, 50]
 
 
 def test_square_root_and_equal_weights_by_hand():
