@@ -177,7 +177,10 @@ def capped_weights(
 
 
 def round_weights(
-    weights: Sequence[float], decimals: int = WEIGHT_DECIMALS, cap: float = MAX_WEIGHT
+    weights: Sequence[float],
+    decimals: int = WEIGHT_DECIMALS,
+    cap: float = MAX_WEIGHT,
+    floor: float = MIN_WEIGHT,
 ) -> list[float]:
     """Round to ``decimals`` by largest remainder so that the result sums to exactly 100."""
     scale = 10**decimals
@@ -192,7 +195,9 @@ def round_weights(
         for i in order[:missing]:
             whole[i] += 1
     elif missing < 0:  # float noise only: take from the smallest remainders
+        floor_units = round(floor * scale)
         order = sorted(range(len(units)), key=lambda i: (rest[i], i))
+        order = [i for i in order if whole[i] > floor_units]
         for i in order[:-missing]:
             whole[i] -= 1
     if sum(whole) != 100 * scale:

@@ -4,6 +4,7 @@ returns of a daily-rebalanced portfolio, on numbers worked out by hand in the co
 from __future__ import annotations
 
 import math
+import random
 from datetime import date, timedelta
 
 import pytest
@@ -151,3 +152,16 @@ def test_a_missing_day_inside_the_window_is_named():
     assert r.get(30) is None and r.reason(30) == "B has no daily close on 2025-02-05"
     assert r.get(7) is None  # 2025-02-05 is also inside the last 8 closes (to 2025-02-09)
     assert math.isclose(sum(round_weights([100 / 3] * 3)), 100)
+
+
+def test_weights_always_sum_to_100_within_the_bounds():
+    # 2000 seeded random sets of 2..10 market caps spanning 15 orders of magnitude.
+    rng = random.Random(9)
+    for _ in range(2000):
+        caps = [10 ** rng.uniform(-3, 12) for _ in range(rng.randint(2, 10))]
+        weights = round_weights(capped_weights(caps))
+        assert sum(round(w * 100) for w in weights) == 10000, caps
+        assert all(1 <= w <= 50 for w in weights), caps
+        # Larger cap, never a smaller weight.
+        order = sorted(range(len(caps)), key=caps.__getitem__)
+        assert [weights[i] for i in order] == sorted(weights), caps
