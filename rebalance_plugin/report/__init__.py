@@ -91,6 +91,7 @@ __all__ = [
     "build_report",
     "run",
     "main",
+    "run_args",
     # metrics
     "ORDER_COLUMNS",
     "REBALANCE_TAG",
@@ -273,43 +274,27 @@ def run(
     return report
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m rebalance_plugin.report",
-        description="Portfolio view of a finished backtest: equity against buy-and-hold, "
-        "rebalances, turnover, fees, drawdown, CAGR, and an equity plot.",
-    )
-    parser.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        default=Path("config.json"),
-        help="the backtest's config (default config.json)",
-    )
-    parser.add_argument(
-        "--datadir",
-        type=Path,
-        default=None,
-        help="the candles the backtest ran on (default: config datadir, "
-        "user_data/data/<exchange>, ../shared/data/binance, "
-        "user_data/data/synthetic: the first that has them)",
-    )
-    parser.add_argument(
-        "--result",
-        type=Path,
-        default=None,
-        help="a backtest result (.zip/.json; default: the latest)",
-    )
-    parser.add_argument(
-        "--plot", type=Path, default=None, help=f"where to save the PNG (default {DEFAULT_PLOT})"
-    )
-    parser.add_argument(
-        "--strategy", default=None, help="strategy to show if the result holds several"
-    )
-    args = parser.parse_args(argv)
+DESCRIPTION = (
+    "Portfolio view of a finished backtest: equity against buy-and-hold, rebalances, turnover, "
+    "fees, drawdown, CAGR, and an equity plot."
+)
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run the view from parsed arguments; the exit code (2 with a one-line error)."""
     try:
         run(args.config, args.datadir, args.result, args.plot, args.strategy)
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from ..cli.report import add_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="python -m rebalance_plugin.report", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run_args(parser.parse_args(argv))

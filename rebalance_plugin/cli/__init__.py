@@ -1,0 +1,41 @@
+"""``freqtrade-rebalance``: the plugin's companion command (or ``python -m rebalance_plugin.cli``).
+
+Each subcommand is a module of this package named in :data:`SUBCOMMANDS`, exposing
+``add_parser(subparsers)`` (registers the command, its arguments and ``--help``, and returns
+its parser) and ``run(args) -> int`` (the exit code). The command's name is the module's with
+``_`` written ``-`` (module ``try_live``: ``freqtrade-rebalance try-live``). To add a command,
+add its module and its name here. The modules are imported when the command line is built, so they
+import nothing heavy at module level (Freqtrade, pandas): ``run`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: The subcommand modules, in the order ``--help`` lists them.
+SUBCOMMANDS: tuple[str, ...] = ("init", "presets", "report")
+
+PROG = "freqtrade-rebalance"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Choose a portfolio for the freqtrade-rebalance plugin, see the presets "
+        "and their returns, and the portfolio view of a backtest.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in SUBCOMMANDS:
+        module = importlib.import_module(f"{__name__}.{name}")
+        sub = module.add_parser(subparsers)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    return int(args._run(args))
