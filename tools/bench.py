@@ -217,7 +217,8 @@ def bench_sweep(tmp: Path, datadir: Path, timerange: str) -> None:
     base = write_config(tmp, "sweep", BALANCED_GROWTH, 5)
     print(f"\n[sweep] freqtrade-rebalance sweep, {len(points)} points ...", end=" ", flush=True)
     out = tmp / "sweep" / "out"
-    cmd = [sys.executable, "-m", "rebalance_plugin.sweep", "-c", str(base), "--datadir"]
+    cmd = [sys.executable, "-m", "rebalance_plugin.cli", "sweep", "-c", str(base)]
+    cmd += ["--datadir"]
     cmd += [str(datadir), "--timerange", timerange, "--out", str(out)]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

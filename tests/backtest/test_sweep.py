@@ -44,7 +44,7 @@ def test_sweep_points_equal_separate_freqtrade_backtests(tmp_path):
     config = make_config(tmp_path / "sweep")
     out = tmp_path / "out"
     run = subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.sweep", "-c", str(config)]
+        [sys.executable, "-m", "rebalance_plugin.cli", "sweep", "-c", str(config)]
         + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE]
         + ["--thresholds", "1,5", "--intervals", "7d", "-j", "2", "--out", str(out)],
         cwd=ROOT,
@@ -87,7 +87,7 @@ def test_sweep_points_equal_separate_freqtrade_backtests(tmp_path):
 def test_a_bad_grid_point_is_refused_before_any_backtest(tmp_path):
     config = make_config(tmp_path)
     run = subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.sweep", "-c", str(config)]
+        [sys.executable, "-m", "rebalance_plugin.cli", "sweep", "-c", str(config)]
         + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE]
         + ["--thresholds", "3", "--intervals", ""],
         cwd=ROOT,
