@@ -107,22 +107,40 @@ BAND_EPSILON = 1e-9
 MIN_LEG_SLACK = 1e-9
 
 
+@dataclass(frozen=True)
+class BandLimits:
+    """What the exchange's rules ask of a band rebalance, in stake currency (``band_limits``);
+    all zero without rules.
+
+    - ``min_trade``: an offending coin trades at least this much (further inside its band);
+    - ``min_leg``: a balancing leg smaller than this is not planned;
+    - ``step``: per coin, the value of one quantity step: an offending coin aims that much
+      inside its edge, so that its order, rounded down to the step, ends inside the band
+      (rounded down from the edge itself it would end just outside, and the next candle would
+      trigger again).
+    """
+
+    min_trade: float = 0.0
+    min_leg: float = 0.0
+    step: Mapping[str, float] = field(default_factory=dict)
+
+
 def band_values(
     values: Mapping[str, float],
     targets: Mapping[str, float],
     total: float,
     t_after: float,
     band: Band,
-    min_trade: float = 0.0,
-    min_leg: float = 0.0,
+    limits: BandLimits = BandLimits(),
 ) -> dict[str, float]:
     """Value of every coin after a band rebalance, the portfolio being worth ``t_after``.
 
     1. A coin off by more than the band's width (measured on the weights before trading,
-       ``value / total``) goes to the band's nearest edge: an overweight coin is sold down to
-       ``(target + half) x t_after``, an underweight one bought up to ``(target - half) x
-       t_after``; it trades at least ``min_trade`` (further inside the band), but never past
-       its target. Coins held but not targeted are sold entirely. Every other coin stays.
+       ``value / total``) goes to the band's nearest edge, one quantity step inside it: an
+       overweight coin is sold down to ``(target + half) x t_after - step``, an underweight
+       one bought up to ``(target - half) x t_after + step``; it trades at least
+       ``min_trade`` (further inside the band), but never past its target. Coins held but not
+       targeted are sold entirely. Every other coin stays.
     2. The rest, ``t_after`` minus those values (money freed, or missing, plus the cash), is
        balanced by the coins on its side of their targets, furthest first (drift before
        trading, in the band's unit; ties in config order), each at most to its target: money
@@ -131,27 +149,27 @@ def band_values(
        that is passed over, a sale smaller than that is raised to it (the surplus stays
        cash), money over that is less than it stays cash. No coin crosses its target or
        leaves the band.
-
-    ``min_trade`` and ``min_leg`` come from ``band_minimums`` (0: no exchange rules).
     """
     end: dict[str, float] = {}
     drift: dict[str, float] = {}
     for coin, target in targets.items():
         value = values.get(coin, 0.0)
         half = band.half(target)
+        step = limits.step.get(coin, 0.0)
         at_target = target * t_after
         drift[coin] = band.drift(value / total if total > 0 else 0.0, target)
         if drift[coin] > band.width + BAND_EPSILON:  # over: sell, never past the target
-            edge = min(value, (target + half) * t_after, value - min_trade)
+            edge = min(value, (target + half) * t_after - step, value - limits.min_trade)
             end[coin] = max(edge, min(value, at_target))
         elif drift[coin] < -band.width - BAND_EPSILON:  # under: buy, never past the target
-            edge = max(value, (target - half) * t_after, value + min_trade)
+            edge = max(value, (target - half) * t_after + step, value + limits.min_trade)
             end[coin] = min(edge, max(value, at_target))
         else:
             end[coin] = value
     for coin in values:
         if coin not in targets:
             end[coin] = 0.0
+    min_leg = limits.min_leg
     least = min_leg * (1.0 - MIN_LEG_SLACK)
     rest = t_after - math.fsum(end.values())
     if rest > 0:
@@ -181,31 +199,30 @@ def post_fee_band_values(
     targets: Mapping[str, float],
     band: Band,
     fee: float,
-    minimums: tuple[float, float] = (0.0, 0.0),
+    limits: BandLimits = BandLimits(),
 ) -> dict[str, float]:
     """``band_values`` at the value the portfolio has after paying ``fee`` on every leg:
-    T' = total - fee x sum_i |end_i(T') - V_i| (a contraction, as in ``post_fee_total``).
-    ``minimums`` is ``(min_trade, min_leg)``."""
+    T' = total - fee x sum_i |end_i(T') - V_i| (a contraction, as in ``post_fee_total``)."""
     t_after = total
     for _ in range(100):
-        end = band_values(values, targets, total, t_after, band, *minimums)
+        end = band_values(values, targets, total, t_after, band, limits)
         turnover = math.fsum(abs(end[c] - values.get(c, 0.0)) for c in end)
         nxt = total - fee * turnover
         if abs(nxt - t_after) <= 1e-12 * max(1.0, abs(total)):
             break
         t_after = nxt
-    return band_values(values, targets, total, t_after, band, *minimums)
+    return band_values(values, targets, total, t_after, band, limits)
 
 
-def band_minimums(
+def band_limits(
     coins: Iterable[str],
     prices: Mapping[str, float],
     rules: Mapping[str, MarketRules],
     fee: float,
-) -> tuple[float, float]:
-    """``(min_trade, min_leg)`` of a band rebalance, in stake currency, from the exchange's
-    rules for the portfolio's coins: ``least``, the largest minimum order (its value, or its
-    minimum quantity at the price), and ``step``, the largest quantity step's value.
+) -> BandLimits:
+    """The ``BandLimits`` of the portfolio's coins from the exchange's rules: ``least``, the
+    largest minimum order (its value, or its minimum quantity at the price), and ``step``, the
+    largest quantity step's value.
 
     - ``min_leg = least + step``: a leg of that value, rounded down to its step, still clears
       every coin's minimum.
@@ -213,15 +230,21 @@ def band_minimums(
       that much, rounded down, pays (after both fees) for a buy that still clears
       ``min_leg``; the same holds for its buy and the sale that pays for it.
 
-    Without them a band rebalance leaves the coin exactly at the edge, and the next tick past
-    it asks for a leg of cents: a skipped rebalance at every wiggle."""
-    least = step = 0.0
+    Without them a band rebalance leaves the coin at the edge, and the next tick past it asks
+    for a leg of cents: a skipped rebalance at every wiggle."""
+    least = largest_step = 0.0
+    steps: dict[str, float] = {}
     for coin in coins:
         rule = _rules(rules, coin)
         price = prices[coin]
         least = max(least, rule.min_notional, rule.min_qty * price)
-        step = max(step, rule.qty_step * price)
-    return (least + 2.0 * step) * (1.0 + fee) / (1.0 - fee), least + step
+        steps[coin] = rule.qty_step * price
+        largest_step = max(largest_step, steps[coin])
+    return BandLimits(
+        min_trade=(least + 2.0 * largest_step) * (1.0 + fee) / (1.0 - fee),
+        min_leg=least + largest_step,
+        step=steps,
+    )
 
 
 def _rules(rules: Mapping[str, MarketRules], coin: str) -> MarketRules:
@@ -284,8 +307,8 @@ def plan_rebalance(
         t_after = post_fee_total(portfolio.total, values, targets, fee)
         ends = {c: targets.get(c, 0.0) * t_after for c in list(targets) + list(values)}
     else:
-        minimums = band_minimums([c for c in targets if c in prices], prices, rules, fee)
-        ends = post_fee_band_values(portfolio.total, values, targets, band, fee, minimums)
+        limits = band_limits([c for c in targets if c in prices], prices, rules, fee)
+        ends = post_fee_band_values(portfolio.total, values, targets, band, fee, limits)
     sells: list[Leg] = []
     skipped: list[SkippedLeg] = []
     buy_values: dict[str, float] = {}
