@@ -390,11 +390,12 @@ def skip_risk(cfg: RebalanceConfig, min_order: Mapping[str, float]) -> str | Non
     key = "rebalance.threshold" if cfg.trigger == "threshold" else "rebalance.interval_min_drift"
     investment = need * 100.0 * (n - 1) / (limit * per_unit)
     drift = need * 100.0 * (n - 1) / cfg.investment / per_unit
+    unit = " (% of target, threshold_mode relative)" if cfg.relative else ""
     fix = f"raise rebalance.investment to about {investment:.0f} {stake}"
     if drift <= 50:
         fix += f" or {key} to about {drift:.1f}"
     return (
         f"Skipped rebalances are likely: with rebalance.investment = {cfg.investment:g} and "
-        f"{key} = {limit:g}, a rebalance leg is about {leg:.2f} {stake}, under the exchange "
+        f"{key} = {limit:g}{unit}, a rebalance leg is about {leg:.2f} {stake}, under the exchange "
         f"minimum order of {need:.2f} {stake}; {fix}"
     )
