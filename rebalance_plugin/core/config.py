@@ -30,6 +30,12 @@ INTERVALS: dict[str, int] = {
 }
 
 TRIGGERS = ("threshold", "interval")
+#: How drift is measured: ``absolute`` in percentage points of the portfolio (SPEC §2),
+#: ``relative`` in percent of the coin's own target (bt's RunIfOutOfBounds, Shrimpy).
+THRESHOLD_MODES = ("absolute", "relative")
+#: Where a rebalance takes the coins: all the way to ``target`` (SPEC §2), or only back to the
+#: ``band``'s edge (the offending coins only).
+REBALANCE_TO = ("target", "band")
 ON_STOP = ("sell_all", "keep")
 MIN_COINS, MAX_COINS = 2, 10
 
@@ -46,6 +52,8 @@ KNOWN_KEYS = frozenset(
         "trigger_price",
         "stop_loss",
         "take_profit",
+        "threshold_mode",
+        "rebalance_to",
     }
 )
 
@@ -58,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
     "trigger_price": None,
     "stop_loss": None,
     "take_profit": None,
+    "threshold_mode": "absolute",
+    "rebalance_to": "target",
 }
 
 #: Ready-made allocations a user can start from (SPEC §1).
@@ -116,6 +126,8 @@ class RebalanceConfig:
     trigger_price: Level | None = None
     stop_loss: Level | None = None
     take_profit: Level | None = None
+    threshold_mode: str = "absolute"
+    rebalance_to: str = "target"
 
     @property
     def weights(self) -> dict[str, float]:
@@ -143,8 +155,14 @@ class RebalanceConfig:
 
     @property
     def drift_limit(self) -> float:
-        """Drift (percentage points) beyond which the active trigger rebalances."""
+        """Drift beyond which the active trigger rebalances, in the unit of ``threshold_mode``
+        (percentage points, or percent of each coin's target); also the band's half-width."""
         return self.threshold if self.trigger == "threshold" else self.interval_min_drift
+
+    @property
+    def relative(self) -> bool:
+        """Drift is measured in percent of each coin's target (``threshold_mode`` relative)."""
+        return self.threshold_mode == "relative"
 
 
 def _is_number(value: Any) -> bool:
@@ -235,11 +253,14 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
         raise ConfigError(
             f"rebalance.trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}"
         )
+    threshold_mode = _choice(merged, "threshold_mode", THRESHOLD_MODES)
+    rebalance_to = _choice(merged, "rebalance_to", REBALANCE_TO)
+    unit = "percent of each coin's target" if threshold_mode == "relative" else "percentage points"
     threshold = _number(merged, "threshold")
     if threshold not in THRESHOLDS:
         raise ConfigError(
             f"rebalance.threshold must be one of {', '.join(f'{t:g}' for t in THRESHOLDS)} "
-            f"(percentage points), got {merged['threshold']!r}"
+            f"({unit}), got {merged['threshold']!r}"
         )
     interval = merged["interval"]
     if not isinstance(interval, str) or interval not in INTERVALS:
@@ -248,9 +269,14 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
         )
     min_drift = _number(merged, "interval_min_drift", positive=False)
     if not 0 <= min_drift < 100:
+        why = (
+            "percent of each coin's target, threshold_mode relative"
+            if threshold_mode == "relative"
+            else "a drift in percentage points never exceeds 100"
+        )
         raise ConfigError(
-            f"rebalance.interval_min_drift must be at least 0 and below 100 (a drift in "
-            f"percentage points never exceeds 100), got {min_drift!r}"
+            f"rebalance.interval_min_drift must be at least 0 and below 100 ({why}), "
+            f"got {min_drift!r}"
         )
     on_stop = merged["on_stop"]
     if on_stop not in ON_STOP:
@@ -294,7 +320,16 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
         trigger_price=trigger_price,
         stop_loss=stop_loss,
         take_profit=take_profit,
+        threshold_mode=threshold_mode,
+        rebalance_to=rebalance_to,
     )
+
+
+def _choice(section: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = section[key]
+    if not isinstance(value, str) or value not in allowed:
+        raise ConfigError(f"rebalance.{key} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def _level(

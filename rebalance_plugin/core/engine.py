@@ -37,7 +37,7 @@ from .messages import SKIP_MESSAGE
 from .plan import Leg, RebalancePlan, SkippedLeg, plan_rebalance, plan_withdrawal, size_buys
 from .portfolio import Portfolio, drift_points, max_drift
 from .rules import MarketRules
-from .triggers import IntervalTrigger, trigger_for
+from .triggers import IntervalTrigger, band_for, trigger_for
 
 _trigger = lru_cache(maxsize=16)(trigger_for)
 
@@ -87,7 +87,8 @@ class State:
 class Event:
     """Something to report: ``kind`` is ``rebalance`` (orders placed), ``buys`` (phase 2),
     ``skipped`` (a rebalance was due but no leg can trade), ``withdrawal`` (sells placed to
-    remove funds) or ``withdrawn`` (they filled; ``amount`` is the cash freed)."""
+    remove funds) or ``withdrawn`` (they filled; ``amount`` is the cash freed). ``drift`` is
+    in percentage points, or in percent of the targets when ``relative``."""
 
     kind: Literal["rebalance", "buys", "skipped", "withdrawal", "withdrawn"]
     time: float
@@ -99,6 +100,7 @@ class Event:
     message: str | None = None
     amount: float = 0.0
     hint: str | None = None  # a skipped rebalance: what would make its legs tradable
+    relative: bool = False  # drift measured in percent of the targets (threshold_mode)
 
 
 @dataclass(frozen=True)
@@ -164,15 +166,17 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         return Step(state, {})
     targets = cfg.weights
     pf = snap.portfolio
+    rel = cfg.relative  # drift in percent of the targets (threshold_mode relative)
     if state.phase == "withdrawing":
         freed_cash = max(0.0, pf.cash - (state.cash_before or 0.0))
         event = Event(
             "withdrawn",
             snap.now,
-            max_drift(pf, targets),
+            max_drift(pf, targets, rel),
             pf.weights(),
             pf.weights(),
             amount=freed_cash,
+            relative=rel,
         )
         return Step(replace(state, phase="idle", cash_before=None), {}, (event,), freed_cash)
     if snap.withdraw > 0 and state.phase == "idle":
@@ -181,13 +185,14 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         event = Event(
             "withdrawal",
             snap.now,
-            max_drift(pf, targets),
+            max_drift(pf, targets, rel),
             before,
             projected_weights(pf, out.sells, snap.fee),
             out.sells,
             out.skipped,
             None if out.sells else SKIP_MESSAGE,
             amount=snap.withdraw,
+            relative=rel,
         )
         if not out.sells:
             return Step(state, {}, (event,))
@@ -198,17 +203,18 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         event = Event(
             "buys",
             snap.now,
-            max_drift(pf, targets),
+            max_drift(pf, targets, rel),
             pf.weights(),
             projected_weights(pf, buys, snap.fee),
             buys,
             skipped,
+            relative=rel,
         )
         new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
         return Step(new, {leg.coin: leg for leg in buys}, (event,))
 
     trigger = _trigger(cfg)
-    drift = max_drift(pf, targets)
+    drift = max_drift(pf, targets, rel)
     if not snap.force:
         if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
             return Step(state, {})
@@ -218,7 +224,10 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
             if state.skipping is not None:  # the episode is over: a new one is said again
                 state = replace(state, skipping=None)
             return Step(state, {})
-    plan: RebalancePlan = plan_rebalance(pf, targets, snap.rules, snap.fee)
+    # A forced rebalance (funds added, coins changed) goes to the targets whatever rebalance_to
+    # says: new money or a new allocation is put at its weights.
+    band = None if snap.force else band_for(cfg)
+    plan: RebalancePlan = plan_rebalance(pf, targets, snap.rules, snap.fee, band)
     before = pf.weights()
     if not plan.legs and not plan.skipped:
         return Step(state, {})  # forced, but already at the targets
@@ -228,7 +237,16 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
             return Step(state, {})
         hint = unblock_hint(plan.skipped, pf, snap.rules, cfg.stake_currency)
         event = Event(
-            "skipped", snap.now, drift, before, before, (), plan.skipped, plan.message, hint=hint
+            "skipped",
+            snap.now,
+            drift,
+            before,
+            before,
+            (),
+            plan.skipped,
+            plan.message,
+            hint=hint,
+            relative=rel,
         )
         new = replace(state, skipped_rebalances=state.skipped_rebalances + 1, skipping=signature)
         return Step(new, {}, (event,))
@@ -255,6 +273,7 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
         projected_weights(pf, plan.legs, snap.fee),
         placed,
         skipped,
+        relative=rel,
     )
     return Step(new, {leg.coin: leg for leg in placed}, (event,))
 

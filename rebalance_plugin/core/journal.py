@@ -9,6 +9,9 @@ A record (one line of ``user_data/backtest_results/rebalance_journal.jsonl``)::
      "legs": [{"coin": "BTC", "side": "sell", "qty": 0.01, "price": 42000.0}],
      "skipped": [{"coin": "SOL", "side": "buy", "value": 3.2, "reason": "..."}],
      "message": null}
+
+``drift`` is in percentage points; with ``threshold_mode`` relative it is in percent of the
+targets and the record carries ``"drift_unit": "% of target"``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ def record(event: Event) -> dict[str, Any]:
             for s in event.skipped
         ],
         "message": event.message,
+        **({"drift_unit": "% of target"} if event.relative else {}),
     }
 
 

@@ -189,14 +189,22 @@ def booking_unbooked(pair: str, ids: str) -> str:
     )
 
 
+def drift_text(drift: float, relative: bool = False, sign: str = "") -> str:
+    """``5.20 points``, or ``26.00% of target`` (``threshold_mode`` relative); ``sign`` "+"
+    shows the sign of a coin's drift."""
+    unit = "% of target" if relative else " points"
+    return f"{drift:{sign}.2f}{unit}"
+
+
 def describe(event: Event, stake: str = "USDT") -> str:
     """One human line for a rebalance event (log, Telegram)."""
 
     def fmt(weights: Mapping[str, float]) -> str:
         return " ".join(f"{c} {w * 100:.1f}%" for c, w in weights.items())
 
+    drift = drift_text(event.drift, event.relative)
     if event.kind == "skipped":
-        text = f"Rebalance skipped (drift {event.drift:.2f} points): {event.message}"
+        text = f"Rebalance skipped (drift {drift}): {event.message}"
         if event.hint:
             text += f" {event.hint}"
         return text
@@ -216,7 +224,7 @@ def describe(event: Event, stake: str = "USDT") -> str:
         "withdrawal": f"Remove funds {event.amount:g} {stake}",
     }[event.kind]
     out = (
-        f"{text} (drift {event.drift:.2f} points): {legs}. "
+        f"{text} (drift {drift}): {legs}. "
         f"Weights {fmt(event.weights_before)} -> {fmt(event.weights_after)}"
     )
     if event.skipped:

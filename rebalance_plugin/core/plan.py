@@ -6,18 +6,22 @@ the portfolio: the plan solves for the value the portfolio has *after* fees, so 
 can end at exactly its target share of it. Every leg is rounded down to the exchange's quantity
 step and checked against its minimum quantity and minimum order value; a leg that cannot meet
 them is skipped and reported (SPEC §4).
+
+With a ``Band`` (``rebalance_to`` band) only the coins off by more than the band's width trade
+to its edge, and the money they free or need is balanced by the coins furthest from their
+targets (``band_values``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .config import RebalanceConfig
 from .messages import SKIP_MESSAGE
-from .portfolio import Portfolio
+from .portfolio import Band, Portfolio
 from .rules import NO_RULES, MarketRules
 
 Side = Literal["buy", "sell"]
@@ -96,6 +100,153 @@ def post_fee_total(
     return t_after
 
 
+#: A coin is off its band when its drift exceeds the width by more than this (the triggers'
+#: ``DRIFT_EPSILON``: a coin exactly at the edge is in the band).
+BAND_EPSILON = 1e-9
+#: A balancing leg counts as reaching ``min_leg`` within this relative float error.
+MIN_LEG_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class BandLimits:
+    """What the exchange's rules ask of a band rebalance, in stake currency (``band_limits``);
+    all zero without rules.
+
+    - ``min_trade``: an offending coin trades at least this much (further inside its band);
+    - ``min_leg``: a balancing leg smaller than this is not planned;
+    - ``step``: per coin, the value of one quantity step: an offending coin aims that much
+      inside its edge, so that its order, rounded down to the step, ends inside the band
+      (rounded down from the edge itself it would end just outside, and the next candle would
+      trigger again).
+    """
+
+    min_trade: float = 0.0
+    min_leg: float = 0.0
+    step: Mapping[str, float] = field(default_factory=dict)
+
+
+def band_values(
+    values: Mapping[str, float],
+    targets: Mapping[str, float],
+    total: float,
+    t_after: float,
+    band: Band,
+    limits: BandLimits = BandLimits(),
+) -> dict[str, float]:
+    """Value of every coin after a band rebalance, the portfolio being worth ``t_after``.
+
+    1. A coin off by more than the band's width (measured on the weights before trading,
+       ``value / total``) goes to the band's nearest edge, one quantity step inside it: an
+       overweight coin is sold down to ``(target + half) x t_after - step``, an underweight
+       one bought up to ``(target - half) x t_after + step``; it trades at least
+       ``min_trade`` (further inside the band), but never past its target. Coins held but not
+       targeted are sold entirely. Every other coin stays.
+    2. The rest, ``t_after`` minus those values (money freed, or missing, plus the cash), is
+       balanced by the coins on its side of their targets, furthest first (drift before
+       trading, in the band's unit; ties in config order), each at most to its target: money
+       over buys the coins furthest below target, money short is raised by selling the coins
+       furthest above. A balancing leg is at least ``min_leg``: a coin with less room than
+       that is passed over, a sale smaller than that is raised to it (the surplus stays
+       cash), money over that is less than it stays cash. No coin crosses its target or
+       leaves the band.
+    """
+    end: dict[str, float] = {}
+    drift: dict[str, float] = {}
+    for coin, target in targets.items():
+        value = values.get(coin, 0.0)
+        half = band.half(target)
+        step = limits.step.get(coin, 0.0)
+        at_target = target * t_after
+        drift[coin] = band.drift(value / total if total > 0 else 0.0, target)
+        if drift[coin] > band.width + BAND_EPSILON:  # over: sell, never past the target
+            edge = min(value, (target + half) * t_after - step, value - limits.min_trade)
+            end[coin] = max(edge, min(value, at_target))
+        elif drift[coin] < -band.width - BAND_EPSILON:  # under: buy, never past the target
+            edge = max(value, (target - half) * t_after + step, value + limits.min_trade)
+            end[coin] = min(edge, max(value, at_target))
+        else:
+            end[coin] = value
+    for coin in values:
+        if coin not in targets:
+            end[coin] = 0.0
+    min_leg = limits.min_leg
+    least = min_leg * (1.0 - MIN_LEG_SLACK)
+    rest = t_after - math.fsum(end.values())
+    if rest > 0:
+        below = [c for c in targets if end[c] < targets[c] * t_after]
+        for coin in sorted(below, key=lambda c: drift[c]):
+            take = min(targets[coin] * t_after - end[coin], rest)
+            if take < least or take <= 0:
+                continue  # too little room, or too little money: the next coin, or cash
+            end[coin] += take
+            rest -= take
+    elif rest < 0:
+        above = [c for c in targets if end[c] > targets[c] * t_after]
+        for coin in sorted(above, key=lambda c: -drift[c]):
+            if rest >= 0:
+                break
+            give = min(end[coin] - targets[coin] * t_after, max(-rest, min_leg))
+            if give < least or give <= 0:
+                continue  # too little above its target: the next coin
+            end[coin] -= give
+            rest += give  # a sale raised to min_leg leaves its surplus as cash
+    return end
+
+
+def post_fee_band_values(
+    total: float,
+    values: Mapping[str, float],
+    targets: Mapping[str, float],
+    band: Band,
+    fee: float,
+    limits: BandLimits = BandLimits(),
+) -> dict[str, float]:
+    """``band_values`` at the value the portfolio has after paying ``fee`` on every leg:
+    T' = total - fee x sum_i |end_i(T') - V_i| (a contraction, as in ``post_fee_total``)."""
+    t_after = total
+    for _ in range(100):
+        end = band_values(values, targets, total, t_after, band, limits)
+        turnover = math.fsum(abs(end[c] - values.get(c, 0.0)) for c in end)
+        nxt = total - fee * turnover
+        if abs(nxt - t_after) <= 1e-12 * max(1.0, abs(total)):
+            break
+        t_after = nxt
+    return band_values(values, targets, total, t_after, band, limits)
+
+
+def band_limits(
+    coins: Iterable[str],
+    prices: Mapping[str, float],
+    rules: Mapping[str, MarketRules],
+    fee: float,
+) -> BandLimits:
+    """The ``BandLimits`` of the portfolio's coins from the exchange's rules: ``least``, the
+    largest minimum order (its value, or its minimum quantity at the price), and ``step``, the
+    largest quantity step's value.
+
+    - ``min_leg = least + step``: a leg of that value, rounded down to its step, still clears
+      every coin's minimum.
+    - ``min_trade = (least + 2 step) x (1 + fee) / (1 - fee)``: an offending coin's sale of
+      that much, rounded down, pays (after both fees) for a buy that still clears
+      ``min_leg``; the same holds for its buy and the sale that pays for it.
+
+    Without them a band rebalance leaves the coin at the edge, and the next tick past it asks
+    for a leg of cents: a skipped rebalance at every wiggle."""
+    least = largest_step = 0.0
+    steps: dict[str, float] = {}
+    for coin in coins:
+        rule = _rules(rules, coin)
+        price = prices[coin]
+        least = max(least, rule.min_notional, rule.min_qty * price)
+        steps[coin] = rule.qty_step * price
+        largest_step = max(largest_step, steps[coin])
+    return BandLimits(
+        min_trade=(least + 2.0 * largest_step) * (1.0 + fee) / (1.0 - fee),
+        min_leg=least + largest_step,
+        step=steps,
+    )
+
+
 def _rules(rules: Mapping[str, MarketRules], coin: str) -> MarketRules:
     return rules.get(coin, NO_RULES)
 
@@ -142,20 +293,27 @@ def plan_rebalance(
     targets: Mapping[str, float],
     rules: Mapping[str, MarketRules] | None = None,
     fee: float = 0.0,
+    band: Band | None = None,
 ) -> RebalancePlan:
-    """Plan the trades that bring every coin to its target weight (fractions summing to 1).
+    """Plan the trades that bring every coin to its target weight (fractions summing to 1),
+    or, with a ``band``, only the coins off it back to its edge (``band_values``).
 
     Coins held but absent from ``targets`` are sold entirely; the portfolio's cash is invested.
     """
     rules = rules or {}
     values = portfolio.values
     prices = portfolio.prices
-    t_after = post_fee_total(portfolio.total, values, targets, fee)
+    if band is None:
+        t_after = post_fee_total(portfolio.total, values, targets, fee)
+        ends = {c: targets.get(c, 0.0) * t_after for c in list(targets) + list(values)}
+    else:
+        limits = band_limits([c for c in targets if c in prices], prices, rules, fee)
+        ends = post_fee_band_values(portfolio.total, values, targets, band, fee, limits)
     sells: list[Leg] = []
     skipped: list[SkippedLeg] = []
     buy_values: dict[str, float] = {}
     for coin in list(targets) + [c for c in values if c not in targets]:
-        delta = targets.get(coin, 0.0) * t_after - values.get(coin, 0.0)
+        delta = ends[coin] - values.get(coin, 0.0)
         if delta > 0:
             buy_values[coin] = delta
         elif delta < 0:
@@ -215,25 +373,29 @@ def freed(plan: RebalancePlan, fee: float = 0.0) -> float:
 def skip_risk(cfg: RebalanceConfig, min_order: Mapping[str, float]) -> str | None:
     """A warning when the investment and the drift limit make skipped rebalances likely: a
     rebalance at the limit moves about ``investment x limit / 100`` out of one coin, shared
-    by the others, so a leg is about that divided by (coins - 1). None when legs clear the
-    largest minimum order."""
+    by the others, so a leg is about that divided by (coins - 1). With ``threshold_mode``
+    relative the limit in points is ``limit x target`` of the smallest target (the coin whose
+    band is narrowest). None when legs clear the largest minimum order."""
     n = len(cfg.coins)
     need = max(min_order.values(), default=0.0)
     limit = cfg.drift_limit
     if n < 2 or need <= 0 or limit <= 0:
         return None
-    leg = cfg.investment * limit / 100.0 / (n - 1)
+    # points per unit of the limit: 1, or the smallest target as a fraction (relative)
+    per_unit = min(w for _, w in cfg.coins) / 100.0 if cfg.relative else 1.0
+    leg = cfg.investment * limit * per_unit / 100.0 / (n - 1)
     if leg >= need:
         return None
     stake = cfg.stake_currency
     key = "rebalance.threshold" if cfg.trigger == "threshold" else "rebalance.interval_min_drift"
-    investment = need * 100.0 * (n - 1) / limit
-    drift = need * 100.0 * (n - 1) / cfg.investment
+    investment = need * 100.0 * (n - 1) / (limit * per_unit)
+    drift = need * 100.0 * (n - 1) / cfg.investment / per_unit
+    unit = " (% of target, threshold_mode relative)" if cfg.relative else ""
     fix = f"raise rebalance.investment to about {investment:.0f} {stake}"
     if drift <= 50:
         fix += f" or {key} to about {drift:.1f}"
     return (
         f"Skipped rebalances are likely: with rebalance.investment = {cfg.investment:g} and "
-        f"{key} = {limit:g}, a rebalance leg is about {leg:.2f} {stake}, under the exchange "
+        f"{key} = {limit:g}{unit}, a rebalance leg is about {leg:.2f} {stake}, under the exchange "
         f"minimum order of {need:.2f} {stake}; {fix}"
     )

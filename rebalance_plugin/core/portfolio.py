@@ -48,10 +48,44 @@ def drift_points(weights: Mapping[str, float], targets: Mapping[str, float]) -> 
     return {c: (weights.get(c, 0.0) - t) * 100.0 for c, t in targets.items()}
 
 
-def max_drift(portfolio: Portfolio, targets: Mapping[str, float]) -> float:
-    """Largest absolute drift of any coin, in percentage points (coins held but not targeted
-    count with target 0)."""
+def drift_relative(weights: Mapping[str, float], targets: Mapping[str, float]) -> dict[str, float]:
+    """Current minus target weight of every target coin, in percent of its target: a 10% target
+    held at 8% is -20 (``threshold_mode`` relative)."""
+    return {c: (weights.get(c, 0.0) - t) * 100.0 / t for c, t in targets.items()}
+
+
+def drifts(
+    weights: Mapping[str, float], targets: Mapping[str, float], relative: bool = False
+) -> dict[str, float]:
+    """Signed drift of every target coin: points, or percent of the target when ``relative``."""
+    return drift_relative(weights, targets) if relative else drift_points(weights, targets)
+
+
+def max_drift(portfolio: Portfolio, targets: Mapping[str, float], relative: bool = False) -> float:
+    """Largest absolute drift of any coin, in percentage points, or in percent of the coin's
+    target when ``relative``. Coins held but not targeted (target 0, no relative measure)
+    count with their weight in points in both modes: a removed coin's unsellable dust does
+    not look infinitely far off."""
     weights = portfolio.weights()
-    drifts = drift_points(weights, targets)
+    measured = drifts(weights, targets, relative)
     extra = [w * 100.0 for c, w in weights.items() if c not in targets]
-    return max([abs(d) for d in drifts.values()] + extra, default=0.0)
+    return max([abs(d) for d in measured.values()] + extra, default=0.0)
+
+
+@dataclass(frozen=True)
+class Band:
+    """The tolerance around every target: ``width`` percentage points either side of it, or
+    ``width`` percent of the target when ``relative`` (a 10% target with width 20 relative:
+    8% to 12%). A coin is off when its drift is *more than* the width."""
+
+    width: float
+    relative: bool = False
+
+    def half(self, target: float) -> float:
+        """Half-width around ``target``, as a fraction of the portfolio."""
+        return self.width / 100.0 * (target if self.relative else 1.0)
+
+    def drift(self, weight: float, target: float) -> float:
+        """Signed drift of one coin in the band's unit."""
+        points = (weight - target) * 100.0
+        return points / target if self.relative else points

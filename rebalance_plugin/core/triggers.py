@@ -2,6 +2,10 @@
 
 Times are POSIX seconds. Interval checks are counted from the portfolio's first buy: with a 7d
 interval and a first buy on Monday 10:00, checks fall every Monday 10:00.
+
+A trigger compares the portfolio's largest drift with its limit; the drift is measured in the
+unit of ``threshold_mode`` (``max_drift(..., relative)``): percentage points, or percent of each
+coin's target. The same mode applies to ``threshold`` and to ``interval_min_drift``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import math
 from dataclasses import dataclass
 
 from .config import RebalanceConfig
+from .portfolio import Band
 
 #: Drift is a difference of float ratios (0.55 - 0.5 = 0.05000000000000004): a drift within this
 #: many points of the limit counts as *at* the limit, which does not trigger ("more than").
@@ -18,7 +23,8 @@ DRIFT_EPSILON = 1e-9
 
 @dataclass(frozen=True)
 class ThresholdTrigger:
-    """Rebalance as soon as any coin is off its target by more than ``threshold`` points."""
+    """Rebalance as soon as any coin is off its target by more than ``threshold`` (points, or
+    percent of the target)."""
 
     threshold: float
 
@@ -62,3 +68,12 @@ def trigger_for(cfg: RebalanceConfig) -> Trigger:
     if cfg.trigger == "interval":
         return IntervalTrigger(cfg.interval_seconds, cfg.interval_min_drift)
     return ThresholdTrigger(cfg.threshold)
+
+
+def band_for(cfg: RebalanceConfig) -> Band | None:
+    """The band a triggered rebalance trades back to (``rebalance_to`` band): the active
+    trigger's limit (``threshold``, or ``interval_min_drift`` for an interval trigger), in the
+    same mode. None: all the way to the targets (``rebalance_to`` target)."""
+    if cfg.rebalance_to != "band":
+        return None
+    return Band(cfg.drift_limit, cfg.relative)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..core.messages import status_line, utc_time
-from ..core.portfolio import Portfolio, drift_points
+from ..core.messages import drift_text, status_line, utc_time
+from ..core.portfolio import Portfolio, drifts
 from ..core.triggers import IntervalTrigger, trigger_for
 from .context import Context
 from .orders import OrderDesk
@@ -82,14 +82,16 @@ class StatusPublisher:
             self.reader.cash(trades),
         )
         weights = pf.weights()
-        drift = drift_points(weights, targets)
+        rel = cfg.relative  # threshold_mode relative: drift in percent of each coin's target
+        drift = drifts(weights, targets, rel)
         trigger = trigger_for(book.applied(cfg))
         if book.started is None:
             next_check = "after the first buys"
         elif isinstance(trigger, IntervalTrigger):
             next_check = utc_time(trigger.next_check(now, book.started))
         else:
-            next_check = f"every loop (threshold {cfg.threshold:g} points)"
+            unit = "% of target" if rel else " points"
+            next_check = f"every loop (threshold {cfg.threshold:g}{unit})"
         last = book.engine.last_rebalance
         common = {
             "portfolio_state": status_line(book),
@@ -102,7 +104,10 @@ class StatusPublisher:
             coin: {
                 "target_weight": f"{targets.get(coin, 0.0) * 100:.2f}%",
                 "weight": f"{weights.get(coin, 0.0) * 100:.2f}%",
-                "drift": f"{drift.get(coin, weights.get(coin, 0.0) * 100):+.2f} points",
+                # a coin held but not targeted: its weight in points, in both modes
+                "drift": drift_text(drift[coin], rel, "+")
+                if coin in drift
+                else drift_text(weights.get(coin, 0.0) * 100, False, "+"),
                 **common,
             }
             for coin in by_coin

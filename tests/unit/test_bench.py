@@ -35,3 +35,20 @@ def test_bucket_medians_and_journal_counts():
     ]
     assert bench.orders_per_trade_from_journal(lines) == {"BTC": 2, "ETH": 1}
     assert bench.parse_final_balance("│ Final balance   │ 179633.863 USDT  │") == 179633.863
+
+
+def test_trigger_modes_config_sets_the_options_and_keeps_the_base(tmp_path):
+    from rebalance_plugin.core.config import parse_rebalance_config
+    from tools import trigger_modes
+
+    base = json.loads(bench.BASE_CONFIG.read_text())
+    cfg = trigger_modes.mode_config(base, "relative", "band", 5, 1000, "1h", tmp_path, "1d")
+    parsed = parse_rebalance_config(cfg["rebalance"])
+    assert (parsed.threshold_mode, parsed.rebalance_to, parsed.trigger) == (
+        "relative",
+        "band",
+        "interval",
+    )
+    assert parsed.interval == "1d" and parsed.drift_limit == 5
+    assert "threshold_mode" not in base["rebalance"]  # config.json's dict is not modified
+    check_pairs(cfg, load_config(cfg))

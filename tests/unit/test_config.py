@@ -432,3 +432,55 @@ def test_interval_min_drift_of_100_points_or_more_is_refused(value):
     msg = refused(section(trigger="interval", interval_min_drift=value))
     assert "rebalance.interval_min_drift must be at least 0 and below 100" in msg
     assert f"got {value!r}" in msg
+
+
+# --- threshold_mode and rebalance_to (issue 9) ---------------------------------------------------
+
+
+def test_threshold_mode_and_rebalance_to_default_to_todays_behaviour():
+    cfg = parse_rebalance_config(SPEC_SECTION)  # the SPEC's section has neither key
+    assert (cfg.threshold_mode, cfg.rebalance_to) == ("absolute", "target")
+    assert not cfg.relative
+
+
+@pytest.mark.parametrize("mode", ["absolute", "relative"])
+@pytest.mark.parametrize("to", ["target", "band"])
+def test_threshold_mode_and_rebalance_to_accept_their_values(mode, to):
+    cfg = parse_rebalance_config(section(threshold_mode=mode, rebalance_to=to, threshold=20))
+    assert (cfg.threshold_mode, cfg.rebalance_to, cfg.threshold) == (mode, to, 20)
+    assert cfg.relative is (mode == "relative")
+
+
+@pytest.mark.parametrize("value", ["percent", "Relative", "", None, 1, ["relative"]])
+def test_a_bad_threshold_mode_is_refused_naming_key_value_and_choices(value):
+    assert refused(section(threshold_mode=value)) == (
+        f"rebalance.threshold_mode must be one of absolute, relative, got {value!r}"
+    )
+
+
+@pytest.mark.parametrize("value", ["edge", "targets", None, True])
+def test_a_bad_rebalance_to_is_refused_naming_key_value_and_choices(value):
+    assert refused(section(rebalance_to=value)) == (
+        f"rebalance.rebalance_to must be one of target, band, got {value!r}"
+    )
+
+
+def test_relative_thresholds_are_the_same_list_in_percent_of_the_target():
+    # relative allows the same values: 20 relative on a 15% coin is a band of 12%-18%
+    for t in (0.5, 1, 2, 5, 10, 20, 30, 50):
+        assert parse_rebalance_config(section(threshold_mode="relative", threshold=t)).threshold
+    assert refused(section(threshold_mode="relative", threshold=15)) == (
+        "rebalance.threshold must be one of 0.5, 1, 2, 5, 10, 20, 30, 50 "
+        "(percent of each coin's target), got 15"
+    )
+
+
+def test_relative_interval_min_drift_is_in_percent_of_the_target():
+    cfg = parse_rebalance_config(
+        section(trigger="interval", threshold_mode="relative", interval_min_drift=10)
+    )
+    assert cfg.drift_limit == 10  # 10% of each target: a 30% coin may move 27% to 33%
+    assert refused(section(threshold_mode="relative", interval_min_drift=100)) == (
+        "rebalance.interval_min_drift must be at least 0 and below 100 (percent of each coin's "
+        "target, threshold_mode relative), got 100.0"
+    )

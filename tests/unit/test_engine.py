@@ -6,7 +6,7 @@ import pytest
 
 from rebalance_plugin.core.config import parse_rebalance_config
 from rebalance_plugin.core.engine import Snapshot, State, step
-from rebalance_plugin.core.messages import SKIP_MESSAGE
+from rebalance_plugin.core.messages import SKIP_MESSAGE, describe
 from rebalance_plugin.core.portfolio import Portfolio
 from rebalance_plugin.core.rules import MarketRules
 
@@ -205,3 +205,134 @@ def test_state_round_trips_through_plain_data():
         skipped_rebalances=1,
     )
     assert State.from_dict(json.loads(json.dumps(state.to_dict()))) == state
+
+
+# --- threshold_mode and rebalance_to (issue 9) ---------------------------------------------------
+DOGE_COINS = {"BTC": 60, "ETH": 35, "DOGE": 5}
+DOGE_PRICES = {"BTC": 1.0, "ETH": 1.0, "DOGE": 1.0}
+DOGE_RULES = {c: MarketRules(min_notional=5) for c in DOGE_COINS}
+
+
+def doge_snap(qty, cash=0.0, now=3600.0, force=False):
+    return Snapshot(now, Portfolio(qty, DOGE_PRICES, cash), DOGE_RULES, 0.0, 0.0, force=force)
+
+
+def test_relative_threshold_rebalances_a_small_coin_that_absolute_lets_fall():
+    # Targets 60/35/5 of 1000; DOGE fell from 50 to 10, ETH from 350 to 340: BTC 600 / ETH 340
+    # / DOGE 10 = 950. Weights 63.16% / 35.79% / 1.05%.
+    # absolute 5: drifts +3.16, +0.79, -3.95 points: nothing happens.
+    # relative 20: DOGE is -3.95 / 5 = -78.95% of its target: rebalance to target (950 x
+    # 60/35/5 = 570 / 332.5 / 47.5): sell BTC 30 and ETH 7.5, buy DOGE 37.5 once they filled.
+    section = {"coins": DOGE_COINS, "investment": 1000, "threshold": 20}
+    holdings = {"BTC": 600.0, "ETH": 340.0, "DOGE": 10.0}
+    absolute = parse_rebalance_config({**section, "threshold": 5})
+    assert step(absolute, State(), doge_snap(holdings)).orders == {}
+    relative = parse_rebalance_config({**section, "threshold_mode": "relative"})
+    out = step(relative, State(), doge_snap(holdings))
+    assert {c: (leg.side, leg.qty) for c, leg in out.orders.items()} == {
+        "BTC": ("sell", pytest.approx(30.0)),
+        "ETH": ("sell", pytest.approx(7.5)),
+    }
+    assert out.state.pending_buys == {"DOGE": pytest.approx(37.5)}
+    (event,) = out.events
+    assert event.relative and event.drift == pytest.approx(78.947368, abs=1e-6)
+    assert describe(event).startswith("Rebalance (drift 78.95% of target): sell 30 BTC")
+
+
+def test_relative_band_buys_the_small_coin_back_to_its_lower_edge_only():
+    # The same portfolio, relative 20, rebalance_to band: DOGE's band is 5% +- 20% of 5% =
+    # 4% to 6%. DOGE buys to 4% of 950 = 38 (28); the 28 come from the coin furthest above its
+    # target in relative terms, BTC (+3.16 / 60 = +5.3%; ETH +0.79 / 35 = +2.3%), which sells
+    # 28 (to 572, still above its 570). Turnover 56 instead of the target's 75.
+    cfg = parse_rebalance_config(
+        {
+            "coins": DOGE_COINS,
+            "investment": 1000,
+            "threshold": 20,
+            "threshold_mode": "relative",
+            "rebalance_to": "band",
+        }
+    )
+    first = step(cfg, State(), doge_snap({"BTC": 600.0, "ETH": 340.0, "DOGE": 10.0}))
+    assert {c: (leg.side, leg.qty) for c, leg in first.orders.items()} == {
+        "BTC": ("sell", pytest.approx(28.0))
+    }
+    assert first.state.phase == "selling"
+    # the sale filled: 28 cash; phase 2 buys DOGE for it
+    second = step(
+        cfg, first.state, doge_snap({"BTC": 572.0, "ETH": 340.0, "DOGE": 10.0}, 28.0, 7200.0)
+    )
+    assert {c: (leg.side, leg.qty) for c, leg in second.orders.items()} == {
+        "DOGE": ("buy", pytest.approx(28.0))
+    }
+    # DOGE 38 of 950: 4%, on its lower edge: the next candle at these prices does nothing
+    calm = step(
+        cfg, second.state, doge_snap({"BTC": 572.0, "ETH": 340.0, "DOGE": 38.0}, 0.0, 10800.0)
+    )
+    assert calm.orders == {} and calm.events == ()
+
+
+BAND_CFG = parse_rebalance_config(
+    {"coins": {"BTC": 50, "BNB": 50}, "investment": 1000, "threshold": 1, "rebalance_to": "band"}
+)
+
+
+def test_band_sells_to_the_edge_then_buys_with_what_the_sale_freed():
+    # BTC 450 / BNB 550, threshold 1, band: BNB (+5 points) sells to 51% of 1000 = 510 (40);
+    # BTC (-5, off too) buys to 49% = 490 (40). Target mode sells 50 and buys 50.
+    first = step(BAND_CFG, State(), snap({"BTC": 450, "BNB": 550}, 0.0))
+    assert {c: (leg.side, leg.qty) for c, leg in first.orders.items()} == {
+        "BNB": ("sell", pytest.approx(40.0))
+    }
+    assert first.state.pending_buys == {"BTC": pytest.approx(40.0)}
+    second = step(BAND_CFG, first.state, snap({"BTC": 450, "BNB": 510}, 40.0, now=7200.0))
+    assert second.orders["BTC"].qty == pytest.approx(40.0)
+
+
+def test_funds_added_still_go_to_the_targets_with_rebalance_to_band():
+    # SPEC §3: forced by added funds, a band portfolio invests them at the targets: BTC 495 /
+    # BNB 505 + 1000 cash -> buy BTC 505 and BNB 495 (both end at 1000), as in target mode.
+    out = step(
+        BAND_CFG,
+        State(),
+        Snapshot(
+            3600.0, Portfolio({"BTC": 495, "BNB": 505}, ONE, 1000.0), RULES, 0.0, 0.0, force=True
+        ),
+    )
+    assert {c: (leg.side, round(leg.qty, 6)) for c, leg in out.orders.items()} == {
+        "BTC": ("buy", 505.0),
+        "BNB": ("buy", 495.0),
+    }
+
+
+def test_an_interval_trigger_with_band_trades_back_to_interval_min_drift():
+    # interval 1d, interval_min_drift 2, band: at the first check (first buy + 1 day) BTC 530 /
+    # BNB 470 is 3 points off: BTC sells to 52% = 520 (10), BNB buys to 48% = 480 (10).
+    cfg = parse_rebalance_config(
+        {
+            "coins": {"BTC": 50, "BNB": 50},
+            "investment": 1000,
+            "trigger": "interval",
+            "interval": "1d",
+            "interval_min_drift": 2,
+            "rebalance_to": "band",
+        }
+    )
+    assert step(cfg, State(), snap({"BTC": 530, "BNB": 470}, 0.0, now=3600.0)).orders == {}
+    out = step(cfg, State(), snap({"BTC": 530, "BNB": 470}, 0.0, now=86400.0))
+    assert {c: (leg.side, leg.qty) for c, leg in out.orders.items()} == {
+        "BTC": ("sell", pytest.approx(10.0))
+    }
+    assert out.state.pending_buys == {"BNB": pytest.approx(10.0)}
+
+
+def test_messages_and_journal_say_the_drift_in_the_modes_unit():
+    from rebalance_plugin.core.engine import Event
+    from rebalance_plugin.core.journal import record
+
+    skipped = Event("skipped", 0.0, 26.0, {}, {}, message=SKIP_MESSAGE, relative=True)
+    assert describe(skipped) == f"Rebalance skipped (drift 26.00% of target): {SKIP_MESSAGE}"
+    assert record(skipped)["drift_unit"] == "% of target"
+    points = Event("skipped", 0.0, 5.2, {}, {}, message=SKIP_MESSAGE)
+    assert describe(points) == f"Rebalance skipped (drift 5.20 points): {SKIP_MESSAGE}"
+    assert "drift_unit" not in record(points)  # absolute: the record as before

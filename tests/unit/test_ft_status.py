@@ -165,3 +165,15 @@ def test_a_backtest_publishes_nothing(mocker):
 
     assert trade.custom_data_writes == 0
     glue.kv.store_value.assert_not_called()
+
+
+def test_relative_threshold_mode_shows_drift_in_percent_of_the_target(mocker):
+    # The module's portfolio with threshold 20 relative: BTC +2.50 points of a 55% target is
+    # +2.5 / 55 = +4.55% of it; ETH -5.00 of 45 is -11.11%.
+    glue, trades = portfolio(mocker, {**SECTION, "threshold": 20, "threshold_mode": "relative"})
+
+    status = glue.status.portfolio_status(trades, NOW)
+
+    assert status["BTC"]["drift"] == "+4.55% of target"
+    assert status["ETH"]["drift"] == "-11.11% of target"
+    assert status["ETH"]["next_check"] == "every loop (threshold 20% of target)"

@@ -513,3 +513,27 @@ def test_skip_risk_is_quiet_for_the_shipped_portfolio():
         {"coins": {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}, "investment": 1000}
     )
     assert skip_risk(cfg, dict.fromkeys(("BTC", "ETH", "BNB", "SOL"), 5.25)) is None
+
+
+def test_skip_risk_in_relative_mode_measures_the_smallest_targets_band():
+    from rebalance_plugin.core.config import parse_rebalance_config
+    from rebalance_plugin.core.plan import skip_risk
+
+    # Balanced growth, 1000 USDT, threshold 5 relative: the narrowest band is 5% of the 15%
+    # coins' target = 0.75 point; a leg is about 1000 x 0.75 / 100 / 3 = 2.50 USDT, under 5.25.
+    # Fix: 5.25 x 100 x 3 / 0.75 = 2100 USDT, or a threshold of 5.25 x 100 x 3 / 1000 / 0.15
+    # = 10.5 (% of target).
+    cfg = parse_rebalance_config(
+        {
+            "coins": {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15},
+            "investment": 1000,
+            "threshold_mode": "relative",
+        }
+    )
+    assert skip_risk(cfg, dict.fromkeys(("BTC", "ETH", "BNB", "SOL"), 5.25)) == (
+        "Skipped rebalances are likely: with rebalance.investment = 1000 and "
+        "rebalance.threshold = 5 (% of target, threshold_mode relative), a rebalance leg is "
+        "about 2.50 USDT, under the exchange "
+        "minimum order of 5.25 USDT; raise rebalance.investment to about 2100 USDT or "
+        "rebalance.threshold to about 10.5"
+    )

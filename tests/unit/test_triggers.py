@@ -1,12 +1,19 @@
-"""When to rebalance (SPEC §2): the threshold and interval triggers, and the drift they read."""
+"""When to rebalance (SPEC §2): the threshold and interval triggers, and the drift they read
+(in points, or in percent of each target with ``threshold_mode`` relative)."""
 
 from datetime import UTC, datetime
 
 import pytest
 
 from rebalance_plugin.core.config import parse_rebalance_config
-from rebalance_plugin.core.portfolio import Portfolio, drift_points, max_drift
-from rebalance_plugin.core.triggers import IntervalTrigger, ThresholdTrigger, trigger_for
+from rebalance_plugin.core.portfolio import (
+    Band,
+    Portfolio,
+    drift_points,
+    drift_relative,
+    max_drift,
+)
+from rebalance_plugin.core.triggers import IntervalTrigger, ThresholdTrigger, band_for, trigger_for
 
 HALF_HALF = {"BTC": 0.5, "BNB": 0.5}
 DAY = 86400
@@ -206,3 +213,88 @@ def test_trigger_for_a_30m_interval_checks_every_half_hour():
     assert not trigger.check_due(ts(2024, 1, 1, 10, 29), first, None)
     assert trigger.check_due(ts(2024, 1, 1, 10, 30), first, None)
     assert trigger.wants(0.51) and not trigger.wants(0.5)  # default interval_min_drift 0.5
+
+
+# --- threshold_mode relative ---------------------------------------------------------------------
+# Relative: a coin is off when |weight - target| / target exceeds the threshold, in percent of
+# its target (bt's RunIfOutOfBounds, Shrimpy). The trigger objects are the same; the drift they
+# read is measured in the mode's unit (max_drift(..., relative=True)).
+
+SMALL_COIN = {"BTC": 0.60, "ETH": 0.35, "DOGE": 0.05}
+
+
+def test_absolute_never_fires_from_below_for_a_small_weight_relative_does():
+    # BTC 600 / ETH 350 / DOGE 50 of 1000 at the targets 60/35/5; DOGE then falls 80%: 50 -> 10.
+    # Total 600 + 350 + 10 = 960: BTC 600/960 = 62.5%, ETH 350/960 = 36.458%, DOGE 10/960
+    # = 1.042%.
+    # Absolute (points): BTC +2.5, ETH +1.458, DOGE -3.958: largest 3.958, not more than 5.
+    # Even at DOGE = 0 its drift would be -5 points, still not *more* than 5: a 5% coin can
+    # vanish without an absolute 5-point threshold noticing.
+    # Relative (% of target): BTC 2.5/60 = +4.17%, ETH 1.458/35 = +4.17%, DOGE -3.958/5 =
+    # -79.17%: far more than 20.
+    p = Portfolio({"BTC": 600.0, "ETH": 350.0, "DOGE": 10.0}, {"BTC": 1.0, "ETH": 1.0, "DOGE": 1.0})
+    assert max_drift(p, SMALL_COIN) == pytest.approx(3.958333, abs=1e-6)
+    assert max_drift(p, SMALL_COIN, relative=True) == pytest.approx(79.166667, abs=1e-6)
+    assert not ThresholdTrigger(5).wants(max_drift(p, SMALL_COIN))
+    assert ThresholdTrigger(20).wants(max_drift(p, SMALL_COIN, relative=True))
+
+
+def test_relative_20_on_a_10_percent_target_is_a_band_from_8_to_12_percent():
+    # targets BTC 90 / ETH 10; threshold 20 relative: ETH is off below 8% or above 12%.
+    targets = {"BTC": 0.9, "ETH": 0.1}
+    trigger = ThresholdTrigger(20)
+    for eth, fires in ((120.0, False), (121.0, True), (80.0, False), (79.0, True)):
+        # ETH 120 of 1000 = 12%: (12 - 10) / 10 = 20% (not more); 12.1%: 21%; 8%: -20%; 7.9%: -21%
+        p = Portfolio({"BTC": 1000.0 - eth, "ETH": eth}, {"BTC": 1.0, "ETH": 1.0})
+        assert trigger.wants(max_drift(p, targets, relative=True)) is fires, eth
+        # the same portfolios in points: 2, 2.1, -2, -2.1: never over a 5-point threshold
+        assert not ThresholdTrigger(5).wants(max_drift(p, targets))
+
+
+def test_relative_drift_per_coin():
+    # GAL 50.6 / RDNT 49.0 / cash 0.4 of 100, targets 50/50: +0.6 and -1 points,
+    # i.e. +0.6/50 = +1.2% and -1/50 = -2% of target.
+    p = Portfolio({"GAL": 50.6, "RDNT": 49.0}, {"GAL": 1.0, "RDNT": 1.0}, cash=0.4)
+    got = drift_relative(p.weights(), {"GAL": 0.5, "RDNT": 0.5})
+    assert got == {"GAL": pytest.approx(1.2), "RDNT": pytest.approx(-2.0)}
+
+
+def test_a_held_coin_without_target_counts_in_points_in_relative_mode():
+    # BTC 495 / ETH 495 / DOGE 10 of 1000, targets BTC/ETH 50/50: DOGE has no target (no
+    # relative measure): its 1% weight counts as 1 (point); BTC and ETH are -0.5/50 = -1%.
+    p = Portfolio({"BTC": 495.0, "ETH": 495.0, "DOGE": 10.0}, {"BTC": 1.0, "ETH": 1.0, "DOGE": 1.0})
+    assert max_drift(p, {"BTC": 0.5, "ETH": 0.5}, relative=True) == pytest.approx(1.0)
+
+
+def test_relative_interval_min_drift_is_in_percent_of_target_too():
+    # targets 90/10, interval 1d, interval_min_drift 5 relative: at the check ETH at 10.4% is
+    # +4% of its target (no rebalance), at 10.6% +6% (rebalance). In points both are under 1.
+    cfg = parse_rebalance_config(
+        {
+            "coins": {"BTC": 90, "ETH": 10},
+            "investment": 1000,
+            "trigger": "interval",
+            "interval": "1d",
+            "interval_min_drift": 5,
+            "threshold_mode": "relative",
+        }
+    )
+    trigger = trigger_for(cfg)
+    assert trigger == IntervalTrigger(86400, 5)
+    targets = cfg.weights
+    calm = Portfolio({"BTC": 896.0, "ETH": 104.0}, {"BTC": 1.0, "ETH": 1.0})
+    off = Portfolio({"BTC": 894.0, "ETH": 106.0}, {"BTC": 1.0, "ETH": 1.0})
+    assert max_drift(calm, targets, relative=True) == pytest.approx(4.0)
+    assert not trigger.wants(max_drift(calm, targets, relative=True))
+    assert trigger.wants(max_drift(off, targets, relative=True))
+
+
+def test_band_for_follows_the_active_trigger_and_mode():
+    base = {"coins": {"BTC": 50, "BNB": 50}, "investment": 1000, "threshold": 2}
+    assert band_for(parse_rebalance_config(base)) is None  # rebalance_to target: no band
+    cfg = parse_rebalance_config({**base, "rebalance_to": "band"})
+    assert band_for(cfg) == Band(2, relative=False)
+    cfg = parse_rebalance_config(
+        {**base, "rebalance_to": "band", "threshold_mode": "relative", "trigger": "interval"}
+    )
+    assert band_for(cfg) == Band(0.5, relative=True)  # interval: interval_min_drift (0.5)
