@@ -36,24 +36,37 @@ DEFAULT_OUT = Path("user_data") / "sweep"
 
 @dataclass(frozen=True)
 class Point:
-    """One grid point: the keys of the ``rebalance`` section it changes."""
+    """One grid point: the keys of the ``rebalance`` section it changes. ``group``: the panel of
+    the heatmap it belongs to (trigger, and the threshold mode and target when not default)."""
 
     label: str
+    group: str
     overrides: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def trigger(self) -> str:
-        return str(self.overrides.get("trigger", "threshold"))
 
 
 def grid(
-    thresholds: Iterable[float] = THRESHOLDS, intervals: Iterable[str] = tuple(INTERVALS)
+    thresholds: Iterable[float] = THRESHOLDS,
+    intervals: Iterable[str] = tuple(INTERVALS),
+    modes: Iterable[str] = ("absolute",),
+    targets: Iterable[str] = ("target",),
 ) -> list[Point]:
-    """Every threshold, then every interval (its minimum drift as in the config)."""
-    points = [
-        Point(f"threshold {t:g}", {"trigger": "threshold", "threshold": t}) for t in thresholds
-    ]
-    points += [Point(f"interval {i}", {"trigger": "interval", "interval": i}) for i in intervals]
+    """Every threshold, then every interval (its minimum drift as in the config), for each
+    threshold mode and rebalance target asked for (``threshold_mode``, ``rebalance_to``)."""
+    thresholds, intervals = list(thresholds), list(intervals)
+    points = []
+    for mode in modes:
+        for to in targets:
+            extra: dict[str, Any] = {}
+            suffix = ""
+            if (mode, to) != ("absolute", "target"):
+                extra = {"threshold_mode": mode, "rebalance_to": to}
+                suffix = f" {mode}/{to}"
+            for t in thresholds:
+                overrides = {"trigger": "threshold", "threshold": t, **extra}
+                points.append(Point(f"threshold {t:g}{suffix}", f"threshold{suffix}", overrides))
+            for i in intervals:
+                overrides = {"trigger": "interval", "interval": i, **extra}
+                points.append(Point(f"interval {i}{suffix}", f"interval{suffix}", overrides))
     return points
 
 
@@ -62,6 +75,7 @@ class Row:
     """A grid point's figures (money in the stake currency; fractions: 0.12 = 12%)."""
 
     label: str
+    group: str
     final_value: float
     bh_final_value: float
     difference_pp: float  # total return minus buy-and-hold's, percentage points
@@ -149,6 +163,7 @@ class Engine:
         v = report.view
         return Row(
             label=point.label,
+            group=point.group,
             final_value=v.final_value,
             bh_final_value=v.bh_final_value,
             difference_pp=v.difference_pp,
@@ -274,36 +289,46 @@ def heatmap(rows: Sequence[Row], path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    groups = [
-        (name, [r for r in rows if r.label.startswith(name)]) for name in ("threshold", "interval")
-    ]
-    groups = [(n, g) for n, g in groups if g]
+    kinds = [k for k in ("threshold", "interval") if any(r.group.startswith(k) for r in rows)]
+    suffixes = list(dict.fromkeys(r.group.split(" ", 1)[1] if " " in r.group else "" for r in rows))
+    panels = {
+        (suffix, kind): [r for r in rows if r.group == (f"{kind} {suffix}" if suffix else kind)]
+        for suffix in suffixes
+        for kind in kinds
+    }
+    widths = [max(1, max(len(panels[(sfx, k)]) for sfx in suffixes)) for k in kinds]
     fig, axes = plt.subplots(
-        1,
-        len(groups),
-        figsize=(max(8.0, 1.05 * sum(len(g) for _, g in groups) + 2.5), 5.0),
+        len(suffixes),
+        len(kinds),
+        figsize=(max(8.0, 1.05 * sum(widths) + 2.5), 4.6 * len(suffixes)),
         squeeze=False,
-        gridspec_kw={"width_ratios": [len(g) for _, g in groups]},
+        gridspec_kw={"width_ratios": widths},
     )
-    for ax, (name, group) in zip(axes[0], groups, strict=True):
-        score = np.zeros((len(METRICS), len(group)))
-        for i, (_, attr, _, higher) in enumerate(METRICS):
-            values = np.array([float(getattr(r, attr)) for r in rows])
-            lo, hi = values.min(), values.max()
-            mine = np.array([float(getattr(r, attr)) for r in group])
-            scaled = (mine - lo) / (hi - lo) if hi > lo else np.full(len(group), 0.5)
-            score[i] = scaled if higher else 1.0 - scaled
-        ax.imshow(score, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
-        for i, (_, attr, fmt, _) in enumerate(METRICS):
-            for j, r in enumerate(group):
-                ax.text(j, i, fmt.format(getattr(r, attr)), ha="center", va="center", fontsize=7)
-        ax.set_xticks(range(len(group)), [r.label.split(" ", 1)[1] for r in group])
-        ax.set_yticks(range(len(METRICS)), [m[0] for m in METRICS])
-        ax.set_title(name, fontsize=10)
-        if ax is not axes[0][0]:
-            ax.set_yticklabels([])
+    for row_axes, suffix in zip(axes, suffixes, strict=True):
+        for ax, kind in zip(row_axes, kinds, strict=True):
+            group = panels[(suffix, kind)]
+            if not group:
+                ax.axis("off")
+                continue
+            score = np.zeros((len(METRICS), len(group)))
+            for i, (_, attr, _, higher) in enumerate(METRICS):
+                values = np.array([float(getattr(r, attr)) for r in rows])
+                lo, hi = values.min(), values.max()
+                mine = np.array([float(getattr(r, attr)) for r in group])
+                scaled = (mine - lo) / (hi - lo) if hi > lo else np.full(len(group), 0.5)
+                score[i] = scaled if higher else 1.0 - scaled
+            ax.imshow(score, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+            for i, (_, attr, fmt, _) in enumerate(METRICS):
+                for j, r in enumerate(group):
+                    text = fmt.format(getattr(r, attr))
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7)
+            ax.set_xticks(range(len(group)), [r.label.split(" ")[1] for r in group])
+            ax.set_yticks(range(len(METRICS)), [m[0] for m in METRICS])
+            ax.set_title(f"{kind} {suffix}".strip(), fontsize=10)
+            if ax is not row_axes[0]:
+                ax.set_yticklabels([])
     fig.suptitle(textwrap.fill(title, 90), fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -335,6 +360,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated intervals ('' for none)",
     )
     parser.add_argument(
+        "--threshold-modes",
+        default="absolute",
+        help="comma-separated threshold_mode values to compare: absolute, relative",
+    )
+    parser.add_argument(
+        "--rebalance-to",
+        default="target",
+        help="comma-separated rebalance_to values to compare: target, band",
+    )
+    parser.add_argument(
         "--jobs", "-j", type=int, default=0, help="worker processes (0: one per core)"
     )
     parser.add_argument(
@@ -346,15 +381,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def parse_points(thresholds: str, intervals: str) -> list[Point]:
-    ts = [float(t) for t in thresholds.split(",") if t.strip()]
-    iv = [i.strip() for i in intervals.split(",") if i.strip()]
-    return grid(ts, iv)
+def _items(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def parse_points(
+    thresholds: str, intervals: str, modes: str = "absolute", targets: str = "target"
+) -> list[Point]:
+    ts = [float(t) for t in _items(thresholds)]
+    return grid(ts, _items(intervals), _items(modes) or ["absolute"], _items(targets) or ["target"])
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        points = parse_points(args.thresholds, args.intervals)
+        points = parse_points(
+            args.thresholds, args.intervals, args.threshold_modes, args.rebalance_to
+        )
     except ValueError as err:
         print(f"--thresholds must be numbers separated by commas: {err}", file=sys.stderr)
         return 2
