@@ -109,23 +109,28 @@ def new_section(
     current: Mapping[str, Any] | None, coins: Mapping[str, float], args: argparse.Namespace
 ) -> tuple[dict[str, Any], set[str]]:
     """The section to write, and the keys this command set. Keys not given are kept from the
-    current section, else take the defaults; a new section is written in the contract's order."""
+    current section (a key it lacks keeps its default without being written); a new section is
+    written in full, in the contract's order."""
     given: dict[str, Any] = {"coins": dict(coins)}
     for key in ("investment", "trigger", "threshold", "interval", "interval_min_drift"):
         value = getattr(args, key)
         if value is not None:
             given[key] = value
-    section: dict[str, Any] = dict(current) if isinstance(current, Mapping) else {}
+    fresh = not (isinstance(current, Mapping) and current)
+    section: dict[str, Any] = {} if fresh else dict(current)  # type: ignore[arg-type]
     section.update(given)
-    for key in SECTION_ORDER:
-        if key not in section and key in DEFAULTS:
-            section[key] = DEFAULTS[key]
+    if (
+        fresh
+    ):  # a new section spells out every key; an existing one keeps its own (absent = default)
+        for key in SECTION_ORDER:
+            if key not in section and key in DEFAULTS:
+                section[key] = DEFAULTS[key]
     if "investment" not in section:
         raise Refused(
             "rebalance.investment: the config has none; pass --investment AMOUNT (stake "
             "currency to put in the portfolio, e.g. --investment 1000)"
         )
-    if not (isinstance(current, Mapping) and current):
+    if fresh:
         section = {k: section[k] for k in SECTION_ORDER if k in section}
     return section, set(given)
 

@@ -11,8 +11,8 @@ A rebalance runs in two phases so that buys never race the sells for cash:
    the cash actually available, sized from the values planned in phase 1 (``size_buys``).
 
 In a Freqtrade backtest the pairs of one candle are processed one after another with immediate
-fills, so phase 2 happens at the next candle's open. In live trading it is the next loop after
-the sells filled.
+fills: the adapter runs phase 2 at the first pair's turn after the last sell, in the same candle
+(``ft/orders.py``). In live trading it is the next loop after the sells filled.
 
 Two requests come from outside the trigger (a config change applied by the adapter):
 

@@ -1,8 +1,17 @@
 """Orders: the core's legs handed to Freqtrade, and followed until they close (dry/live).
 
 Each leg goes to its trade's ``adjust_trade_position`` (a coin without a trade is bought as a new
-trade through the entry signal). Live, an order is a limit Immediate-Or-Cancel order at the best
-price; what it leaves unfilled is sent once more at market on the next loop. An order with
+trade through the entry signal).
+
+Backtest timing: Freqtrade visits the pairs of a candle one after another (open trades first, in
+the order they were opened) and fills each order at once. The sells go to their pairs; once the
+last of them has been handed out, the cash they freed is there, so the buys are sized at the very
+next pair's turn (``after_sells``) and handed out in the same candle to every pair still to come.
+A pair already visited gets its buy at its next turn: the next candle of ``--timeframe-detail``,
+else the next candle, for the value planned (its quantity then follows that candle's open).
+
+Live, an order is a limit Immediate-Or-Cancel order at the best price; what it leaves unfilled
+is sent once more at market on the next loop. An order with
 nothing booked may still have been executed by the exchange (a lost answer, a crash): it is
 looked up there and booked, never sent twice.
 """
@@ -10,6 +19,7 @@ looked up there and booked, never sent twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,14 +59,38 @@ class OrderDesk:
         self.notifier = notifier
         self.orders: dict[str, Leg] = {}
         self.market: set[str] = set()  # pairs whose order this loop goes at market
+        # Backtest: the sells handed out this candle are awaited, then ``after_sells`` sizes the
+        # buys (set by the plugin). ``carried``: buys whose pair was visited before the cash was
+        # there, handed out at the pair's next turn (nothing else is decided meanwhile).
+        self.sells_left: set[str] = set()
+        self.buys_due = False
+        self.after_sells: Callable[[], None] | None = None
 
     # ---- a loop's orders ---------------------------------------------------------------------
     def new_loop(self) -> None:
-        """Forget last loop's orders; live, orders are limit IOC unless switched per order."""
-        self.orders = {}
+        """Forget last loop's orders (a backtest keeps the buys not handed out yet); live,
+        orders are limit IOC unless switched per order."""
+        if self.ctx.backtest and not self.store.book.stopped:
+            self.orders = {p: leg for p, leg in self.orders.items() if leg.side == "buy"}
+        else:
+            self.orders = {}
         self.market = set()
+        self.sells_left = set()
+        self.buys_due = False
         if not self.ctx.backtest:
             self._order_kind(market=False)
+
+    @property
+    def carried(self) -> bool:
+        """Backtest: buys of an earlier candle are still to be handed out."""
+        return bool(self.orders)
+
+    def _turn(self, pair: str) -> None:
+        """Backtest: ``pair``'s turn in this candle. The first turn after the last sell was
+        handed out (and filled) sizes the buys from the cash now there."""
+        if self.buys_due and not self.sells_left and self.after_sells is not None:
+            self.buys_due = False
+            self.after_sells()
 
     def _order_kind(self, market: bool) -> None:
         """Freqtrade reads ``order_types`` and ``order_time_in_force`` when it places each
@@ -68,6 +102,7 @@ class OrderDesk:
 
     def wanted(self, pair: str) -> bool:
         """Backtest fast path: False when this pair has no order this candle."""
+        self._turn(pair)
         return pair in self.orders
 
     def place(self, orders: dict[str, Leg], by_coin: dict[str, Any], market: bool) -> None:
@@ -89,6 +124,8 @@ class OrderDesk:
                 continue
             pair = cfg.pair(coin)
             self.orders[pair] = leg
+            if leg.side == "sell" and self.ctx.backtest:
+                self.sells_left.add(pair)
             if market:
                 self.market.add(pair)
             if not self.ctx.backtest:
@@ -135,9 +172,12 @@ class OrderDesk:
         """This trade's share of the current rebalance, as Freqtrade's stake (or None).
 
         A negative stake sells ``|stake| x amount / stake_amount`` (Freqtrade's cost basis)."""
+        if self.ctx.backtest:
+            self._turn(trade.pair)
         leg = self.orders.pop(trade.pair, None)
         if leg is None:
             return None
+        self.sells_left.discard(trade.pair)
         if not self.ctx.backtest:
             self._order_kind(market=trade.pair in self.market)
         coin = self.ctx.cfg.coin_of(trade.pair)
@@ -154,8 +194,15 @@ class OrderDesk:
             # a step more so float error cannot truncate it one step short.
             qty = min(leg.qty + step_ / 2, trade.amount)
             return -(qty * trade.stake_amount / trade.amount), "rebalance sell"
+        qty = leg.qty
+        if self.ctx.backtest and current_rate != leg.price:
+            # A buy carried to a later candle: the value planned, at this candle's open.
+            rule = self.markets.rules[coin]
+            qty = rule.floor_qty(leg.value / current_rate)
+            if rule.refusal(qty, current_rate) is not None:
+                return None
         # Freqtrade buys floor(stake / rate) to the step: again half a step of margin.
-        return (leg.qty + step_ / 2) * current_rate, "rebalance buy"
+        return (qty + step_ / 2) * current_rate, "rebalance buy"
 
     # ---- following orders in flight (dry/live) -------------------------------------------------
     def follow_inflight(self, by_coin: dict[str, Any]) -> bool:

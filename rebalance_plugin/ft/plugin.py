@@ -21,7 +21,7 @@ it uses the ticker.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -89,6 +89,8 @@ class RebalancePlugin:
         self.lifecycle = Lifecycle(ctx, self.store, self.reader, self.notifier, self.desk)
         self.changes = ConfigChanges(ctx, self.store, self.markets, self.reader, self.notifier)
         self.status = StatusPublisher(ctx, self.store, self.reader, self.desk)
+        self.desk.after_sells = self._buys_after_sells
+        self.current: Loop | None = None  # backtest: this candle's loop, for the buys
 
     @property
     def book(self) -> Book:
@@ -254,14 +256,37 @@ class RebalancePlugin:
 
     def _rebalance(self, loop: Loop) -> bool:
         assert loop.applied is not None and loop.portfolio is not None
+        busy = loop.busy or bool(self.store.book.entries)
+        if self.ctx.backtest:
+            busy = busy or self.desk.carried  # buys of the last candle still to be handed out
+        self._decide(loop, loop.portfolio, busy)
+        if self.ctx.backtest and self.desk.sells_left and self.store.book.engine.phase == "selling":
+            self.current = loop
+            self.desk.buys_due = True  # sized at the first turn after the sells (same candle)
+        return True
+
+    def _buys_after_sells(self) -> None:
+        """Backtest: the sells of this candle have filled; the buys are sized from the cash
+        they freed, at this candle's prices, and handed out to the pairs still to come."""
+        loop = self.current
+        assert loop is not None and loop.portfolio is not None
+        trades = self.reader.open_trades()
+        by_coin = self.reader.by_coin(trades)
+        held = {c: (by_coin[c].amount if c in by_coin else 0.0) for c in loop.portfolio.quantities}
+        portfolio = Portfolio(held, loop.prices, self.reader.cash(trades))
+        self._decide(replace(loop, trades=trades, by_coin=by_coin), portfolio, False)
+
+    def _decide(self, loop: Loop, portfolio: Portfolio, busy: bool) -> None:
+        """The core's engine on this portfolio: its orders placed, its events reported."""
+        assert loop.applied is not None
         book = self.store.book
         snap = Snapshot(
             now=loop.now,
-            portfolio=loop.portfolio,
+            portfolio=portfolio,
             rules=self.markets.rules,
             fee=self.markets.fee_rate,
             first_buy=book.started,
-            busy=loop.busy or bool(book.entries),
+            busy=busy,
             force=loop.force,
             withdraw=loop.withdraw,
         )
@@ -271,7 +296,6 @@ class RebalancePlugin:
         for event in result.events:
             self.notifier.report(event)
         self.desk.place(dict(result.orders), loop.by_coin, market=False)
-        return True
 
 
 class RebalanceMixin:

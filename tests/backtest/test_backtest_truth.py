@@ -7,8 +7,12 @@ call the plan, engine or rules code). It models what the product promises:
   quantities rounded down to the exchange step;
 - at every later candle, weights measured at that candle's open (cash included); when a coin is
   off by more than the threshold, every coin is brought to target: overweight coins sold at that
-  open, the proceeds (net of fee) spent one candle later, at that candle's open, on the
-  underweight coins in proportion to what they lacked; fees (0.1%) paid from the portfolio;
+  open, the proceeds (net of fee) spent on the underweight coins in proportion to what they
+  lacked: in the same candle, at the same open, for the coins Freqtrade visits after the last
+  coin sold (it visits the pairs in the order their trades opened: the coins' order), and at the
+  next candle's open, for the value planned, for the coins it visited before; when the last coin
+  sold is the last one visited, every buy is sized at the next candle's open from the cash then;
+  fees (0.1%) paid from the portfolio;
 - legs under Binance's minimum order value (5 USDT) or quantity, raised by Freqtrade's 5% reserve,
   are skipped;
 - at the end Freqtrade sells everything at the open of the last candle.
@@ -143,24 +147,43 @@ def simulate(
         cash -= q * p0[c] * (1 + FEE)
     orders = []
 
-    def buy(wanted, t, p):
+    def fill(c, q, t, p):
         nonlocal cash
+        hold[c] += q
+        cash -= q * p[c] * (1 + FEE)
+        orders.append((t, c, "buy", q))
+
+    def buy(wanted, t, p, now=lambda c: True):
+        """Buy ``wanted`` values with the cash there, scaled down pro rata if short; a coin
+        not bought ``now`` is carried to the next candle for the value planned."""
         want = sum(wanted.values()) * (1 + FEE)
         scale = min(1.0, cash / want) if want else 1.0
+        carried = {}
         for c, v in wanted.items():
             q = floor_step(v * scale / p[c], FILTERS[c][0])
             if tradeable(c, q, p[c]):
-                hold[c] += q
-                cash -= q * p[c] * (1 + FEE)
-                orders.append((t, c, "buy", q))
+                if now(c):
+                    fill(c, q, t, p)
+                else:
+                    carried[c] = q * p[c]
+        return carried
 
-    pending = None  # values to buy, one candle after the sells
+    pending = None  # values to buy at the next candle's open (their pairs came before the cash)
+    sized_later = None  # values to size and buy at the next candle's open
     last_check = None
     t = entry + timedelta(hours=1)
     while t <= end:
         p = opens.loc[t]
+        if sized_later is not None:
+            buy(sized_later, t, p)
+            sized_later = None
+            t += timedelta(hours=1)
+            continue
         if pending is not None:
-            buy(pending, t, p)
+            for c, v in pending.items():
+                q = floor_step(v / p[c], FILTERS[c][0])
+                if tradeable(c, q, p[c]):
+                    fill(c, q, t, p)
             pending = None
             t += timedelta(hours=1)
             continue
@@ -200,7 +223,18 @@ def simulate(
                     hold[c] -= q
                     cash += q * p[c] * (1 - FEE)
                     orders.append((t, c, "sell", q))
-                pending = buys
+                # Freqtrade visits the pairs in the order their trades opened (the coins'
+                # order): the coins after the last one sold are bought in this candle with the
+                # cash the sells freed; the others at the next candle's open.
+                # When the last coin sold is the last one visited, no turn is left in this
+                # candle: the buys are all sized at the next candle's open, from the cash then.
+                last = max(coins.index(c) for c, _ in sells)
+                if last == len(coins) - 1:
+                    sized_later = buys
+                else:
+                    pending = (
+                        buy(buys, t, p, now=lambda c, last=last: coins.index(c) > last) or None
+                    )
             else:
                 buy(buys, t, p)
         t += timedelta(hours=1)
@@ -249,7 +283,7 @@ def test_threshold_rebalancer_matches_independent_computation(tmp_path):
     run = run_backtest(cfg, "20240101-20240701")
     got, final = compare(run, weights, 1000, threshold=1)
     # A half year of real prices at a 1-point threshold rebalances many times; each rebalance
-    # sells first and buys one candle later.
+    # sells first; some buys come in the same candle, after the sells (issue 12).
     rebalances = [e for e in run.journal if e["kind"] == "rebalance"]
     assert len(rebalances) > 20
     assert {s for _, _, s, _ in got} == {"buy", "sell"}
