@@ -28,6 +28,7 @@ def make_config(tmp_path: Path, *, coins: dict[str, float] | None = None, **reba
     cfg["dry_run_wallet"] = max(cfg["dry_run_wallet"], cfg["rebalance"]["investment"])
     cfg["user_data_dir"] = str(tmp_path / "user_data")
     cfg["strategy_path"] = str(ROOT / "strategies")
+    cfg["hyperopt_path"] = str(ROOT / "hyperopts")
     (tmp_path / "user_data").mkdir(exist_ok=True)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
