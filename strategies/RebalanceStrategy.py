@@ -9,15 +9,15 @@ start-up, with an error naming any difference).
     freqtrade backtesting --config config.json --strategy RebalanceStrategy
 
 The strategy buys every coin once (``weight x investment``), never exits on ROI, stop-loss or
-signals, and rebalances through ``adjust_trade_position``.
+signals, and rebalances through ``adjust_trade_position``. Every callback below is a short
+delegation to ``self.rb`` (``rebalance_plugin.ft.plugin.RebalancePlugin``), which makes the
+decisions with the pure core (``rebalance_plugin.core``).
 
 Hyperopt: ``RebalanceMixin`` declares the trigger as parameters of the ``buy`` space
 (``trigger``, ``threshold``, ``interval``, ``interval_min_drift``; defaults from config.json's
-rebalance section), judged by the portfolio's own loss::
+rebalance section), judged by the portfolio's own loss (README, "Hyperopt")::
 
-    freqtrade hyperopt --config config.json --spaces buy --hyperopt-loss RebalancePortfolioLoss Every callback below is a short
-delegation to ``self.rb`` (``rebalance_plugin.ft.plugin.RebalancePlugin``), which makes the
-decisions with the pure core (``rebalance_plugin.core``).
+    freqtrade hyperopt --config config.json --spaces buy --hyperopt-loss RebalancePortfolioLoss
 """
 
 from datetime import datetime

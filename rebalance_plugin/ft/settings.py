@@ -25,6 +25,7 @@ from typing import Any
 from freqtrade.enums import RunMode
 
 from ..core.config import TRIGGER_KEYS, ConfigError, RebalanceConfig, with_trigger
+from ..core.messages import shown
 from . import params
 from .context import TRADING
 from .startup import Refusal
@@ -188,14 +189,14 @@ def trigger_conflicts(strategy: Any, config: dict[str, Any], file_name: str) -> 
     if config.get("runmode") not in TRADING or cfg is section:
         return []
     differ = ", ".join(
-        f"{k} {_shown(getattr(cfg, k))} (config.json: {_shown(getattr(section, k))})"
+        f"{k} = {shown(getattr(cfg, k))} (config.json: {shown(getattr(section, k))})"
         for k in TRIGGER_KEYS
         if getattr(cfg, k) != getattr(section, k)
     )
     return [
-        f"{file_name} (written by freqtrade hyperopt) sets the trigger to {differ}: a bot "
-        f"trades on config.json's rebalance section only; fix: copy {written} into the "
-        f"rebalance section of config.json, or delete {file_name}"
+        f"{file_name} (written by freqtrade hyperopt) sets {differ}: a bot trades on "
+        f"config.json's rebalance section only; fix: copy {written} into the rebalance section "
+        f"of config.json, or delete {file_name}"
     ]
 
 
