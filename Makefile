@@ -33,7 +33,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 typecheck: $(STAMP)
-	$(VENV)/bin/mypy rebalance_plugin strategies
+	$(VENV)/bin/mypy rebalance_plugin strategies hyperopts
 
 bench: $(STAMP)
 	$(PY) -m tools.bench

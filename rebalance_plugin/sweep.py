@@ -136,6 +136,7 @@ class Engine:
         from freqtrade.optimize.optimize_reports import generate_backtest_stats
         from freqtrade.resolvers import StrategyResolver
 
+        from .ft.params import IGNORE_FILE
         from .report import build_report
         from .report.loading import BacktestResult, load_journal
 
@@ -145,6 +146,8 @@ class Engine:
         user_data = self.scratch / f"point-{index}"
         config["user_data_dir"] = user_data
         strategy = StrategyResolver.load_strategy(config)
+        # The grid gives this point's trigger: a hyperopt parameter file must not replace it.
+        setattr(strategy, IGNORE_FILE, True)
         bt = self.backtesting
         min_date, max_date = bt.backtest_one_strategy(strategy, self.data, self.timerange)
         content = bt.all_bt_content.pop(STRATEGY)

@@ -12,6 +12,12 @@ The strategy buys every coin once (``weight x investment``), never exits on ROI,
 signals, and rebalances through ``adjust_trade_position``. Every callback below is a short
 delegation to ``self.rb`` (``rebalance_plugin.ft.plugin.RebalancePlugin``), which makes the
 decisions with the pure core (``rebalance_plugin.core``).
+
+Hyperopt: ``RebalanceMixin`` declares the trigger as parameters of the ``buy`` space
+(``trigger``, ``threshold``, ``interval``, ``interval_min_drift``; defaults from config.json's
+rebalance section), judged by the portfolio's own loss (README, "Hyperopt")::
+
+    freqtrade hyperopt --config config.json --spaces buy --hyperopt-loss RebalancePortfolioLoss
 """
 
 from datetime import datetime

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 #: Threshold trigger: allowed drift thresholds, in percentage points (SPEC §2).
@@ -36,6 +36,10 @@ THRESHOLD_MODES = ("absolute", "relative")
 #: Where a rebalance takes the coins: all the way to ``target`` (SPEC §2), or only back to the
 #: ``band``'s edge (the offending coins only).
 REBALANCE_TO = ("target", "band")
+
+#: The keys of the section that make the trigger (``freqtrade hyperopt --spaces buy`` searches
+#: them: ``rebalance_plugin.ft.params``).
+TRIGGER_KEYS = ("trigger", "threshold", "interval", "interval_min_drift")
 ON_STOP = ("sell_all", "keep")
 MIN_COINS, MAX_COINS = 2, 10
 
@@ -378,3 +382,21 @@ def check_investment_clears_minimums(
                 f"{need:.2f} {cfg.stake_currency} for {cfg.pair(coin)}; rebalance.investment "
                 f"needs at least {required:.2f} {cfg.stake_currency} for every coin's first buy"
             )
+
+
+def with_trigger(cfg: RebalanceConfig, values: Mapping[str, Any]) -> RebalanceConfig:
+    """``cfg`` with the trigger keys in ``values`` (``TRIGGER_KEYS``) replaced, each checked by the
+    section's own validation: raises ``ConfigError`` naming the key and the value. ``cfg`` itself
+    when ``values`` changes nothing."""
+    unknown = sorted(set(values) - set(TRIGGER_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"rebalance: {', '.join(unknown)} is not a trigger key ({', '.join(TRIGGER_KEYS)})"
+        )
+    if not values:
+        return cfg
+    current = {key: getattr(cfg, key) for key in TRIGGER_KEYS}
+    section = {"coins": dict(cfg.coins), "investment": cfg.investment, **current, **values}
+    parsed = parse_rebalance_config(section, cfg.stake_currency)
+    trigger = {key: getattr(parsed, key) for key in TRIGGER_KEYS}
+    return cfg if trigger == current else replace(cfg, **trigger)

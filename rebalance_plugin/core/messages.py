@@ -10,9 +10,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from .config import TRIGGER_KEYS
+
 if TYPE_CHECKING:
     from .book import Book
-    from .config import Level
+    from .config import Level, RebalanceConfig
     from .engine import Event
 
 #: SPEC §4: a rebalance was due but every leg is under the exchange's minimums.
@@ -194,6 +196,43 @@ def drift_text(drift: float, relative: bool = False, sign: str = "") -> str:
     shows the sign of a coin's drift."""
     unit = "% of target" if relative else " points"
     return f"{drift:{sign}.2f}{unit}"
+
+
+def shown(value: object) -> str:
+    """A value as config.json writes it: ``"interval"``, ``10``, ``0.5``."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def trigger_sources(
+    cfg: RebalanceConfig, section: RebalanceConfig, source: Mapping[str, str], file_name: str
+) -> str:
+    """A backtest run with trigger values from the parameter file: each value and where it came
+    from (the keys absent from ``source`` come from config.json)."""
+    parts = []
+    for key in TRIGGER_KEYS:
+        value, own = getattr(cfg, key), getattr(section, key)
+        if key in source:
+            where = f"{file_name}" + ("" if value == own else f", config.json says {shown(own)}")
+        else:
+            where = "config.json"
+        parts.append(f"rebalance.{key} = {shown(value)} ({where})")
+    return (
+        f"Trigger of this backtest, from the parameter file {file_name} (written by freqtrade "
+        f"hyperopt) over config.json's rebalance section: {', '.join(parts)}. freqtrade trade "
+        f"refuses to start while {file_name} differs from config.json's rebalance section: "
+        f"copy these values there to trade them"
+    )
+
+
+def trigger_file_agrees(file_name: str) -> str:
+    return (
+        f"The trigger values in {file_name} (written by freqtrade hyperopt) are config.json's: "
+        f"the bot runs on config.json's rebalance section"
+    )
 
 
 def describe(event: Event, stake: str = "USDT") -> str:

@@ -5,8 +5,11 @@ Freqtrade's run modes, decided here and nowhere else:
 
 - ``dry_run`` and ``live`` (``freqtrade trade``): a bot with its trade database, the ticker,
   Telegram and FreqUI; the portfolio's record lives in the database.
-- ``backtest`` and ``hyperopt``: one loop per candle, fills at the candle's open, no database;
-  the rebalance events go to the journal.
+- ``backtest``: one loop per candle, fills at the candle's open, no database; the rebalance
+  events go to the journal.
+- ``hyperopt``: one backtest per epoch, each with that epoch's trigger values (``params.py``),
+  often in worker processes side by side: no journal (the last backtest's is left alone), and
+  the rebalance events are logged at debug level only.
 - every other mode that loads a strategy (``lookahead-analysis`` and ``recursive-analysis``,
   which run backtests of their own; ``plot-dataframe``; the webserver behind FreqUI's backtest
   tab and its charts): simulated like a backtest, with no database and no journal (the last
@@ -25,7 +28,7 @@ from ..core.config import RebalanceConfig
 #: Run modes with a trading bot and its database.
 TRADING = (RunMode.DRY_RUN, RunMode.LIVE)
 #: Run modes whose rebalance events are journalled.
-JOURNALLED = (RunMode.BACKTEST, RunMode.HYPEROPT)
+JOURNALLED = (RunMode.BACKTEST,)
 
 
 @dataclass
@@ -33,12 +36,19 @@ class Context:
     strategy: Any  # the IStrategy this plugin is mixed into
     cfg: RebalanceConfig
     backtest: bool  # simulated: any run mode without a trading bot (no database, no messages)
-    journal: bool = False  # a backtest or hyperopt: rebalance events go to the journal
+    journal: bool = False  # a backtest: rebalance events go to the journal
+    hyperopt: bool = False  # one backtest per hyperopt epoch
 
     @classmethod
     def of(cls, strategy: Any, cfg: RebalanceConfig, config: dict[str, Any]) -> Context:
         mode = config.get("runmode")
-        return cls(strategy, cfg, mode not in TRADING, mode in JOURNALLED)
+        return cls(strategy, cfg, mode not in TRADING, mode in JOURNALLED, mode == RunMode.HYPEROPT)
+
+    @property
+    def checked(self) -> bool:
+        """The Freqtrade settings are checked at start-up: a bot, a backtest or hyperopt (the
+        analysis commands set exit settings for themselves)."""
+        return self.journal or self.hyperopt or not self.backtest
 
     @property
     def dp(self) -> Any:

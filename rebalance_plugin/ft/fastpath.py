@@ -109,11 +109,16 @@ def source_hashes() -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # 1. No deep copy of the trade before adjust_trade_position.
 # --------------------------------------------------------------------------------------------
-class NoTradeCopyMixin:
+class NoTradeCopyMixin(IStrategy):
     """Mix into an ``IStrategy``: calls ``adjust_trade_position`` with the trade itself.
 
     Same contract as ``IStrategy._adjust_trade_position_internal`` (errors are logged and mean
     "no adjustment"), minus the deep copy. The callback must not modify the trade.
+
+    Derives from ``IStrategy`` (see ``RebalanceMixin``): Freqtrade's hyperopt registers the module
+    of every base class of the strategy for pickling by value, walking up until ``IStrategy``; a
+    mixin based on ``object`` would register ``builtins`` and ``-j 2`` would fail with
+    "Could not pickle object as excessively deep recursion required".
     """
 
     def _adjust_trade_position_internal(
@@ -131,7 +136,7 @@ class NoTradeCopyMixin:
         **kwargs,
     ) -> tuple[float | None, str]:
         try:
-            resp = self.adjust_trade_position(  # type: ignore[attr-defined]
+            resp = self.adjust_trade_position(
                 trade=trade,
                 current_time=current_time,
                 current_rate=current_rate,

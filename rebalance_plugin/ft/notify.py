@@ -1,5 +1,6 @@
 """Telling the user: the log, and Telegram / FreqUI's message feed in dry/live; a backtest's
-rebalance events go to the journal (``core.journal``)."""
+rebalance events go to the journal (``core.journal``); hyperopt's epochs say nothing above debug
+level and write no journal."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Notifier:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.journal: Path | None = None
+        self.quiet = False  # hyperopt's epochs: said at debug level only (thousands of runs)
 
     def start_journal(self) -> None:
         """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder."""
@@ -30,7 +32,7 @@ class Notifier:
 
     def say(self, text: str) -> None:
         """Tell the user (log, and Telegram / FreqUI's message feed in dry/live)."""
-        logger.info(text)
+        logger.log(logging.DEBUG if self.quiet else logging.INFO, text)
         dp = self.ctx.dp
         if not self.ctx.backtest and dp:
             dp.send_msg(telegram_markdown(text), always_send=True)

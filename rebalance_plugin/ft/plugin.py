@@ -26,14 +26,15 @@ from datetime import datetime
 from typing import Any
 
 from freqtrade.exceptions import OperationalException
+from freqtrade.strategy import IStrategy
 
 from ..core import messages
 from ..core.book import Book
-from ..core.config import RebalanceConfig
+from ..core.config import DEFAULTS, ConfigError, RebalanceConfig, with_trigger
 from ..core.engine import Snapshot, step
 from ..core.plan import skip_risk
 from ..core.portfolio import Portfolio
-from . import settings, startup
+from . import params, settings, startup
 from .changes import ConfigChanges
 from .context import Context
 from .lifecycle import Lifecycle
@@ -78,11 +79,18 @@ class RebalancePlugin:
         # the bot runs on its last good portfolio (a /reload_config) or refuses to start.
         self.refused = refused
         self.section = config.get("rebalance")
-        self.price_gap: tuple[str, ...] = ()  # backtest: coins without a candle now
         # What the user wrote, before Freqtrade copies the strategy's own values into config.
         self.user_settings = settings.user_settings(config)
-        self.store = StateStore(ctx)
+        self.section_cfg = cfg  # the rebalance section as config.json gives it
+        self.last_loop: float | None = None  # simulated: the time of the last loop of this run
         self.markets = Markets(ctx)
+        self._assemble()
+
+    def _assemble(self) -> None:
+        """The objects that hold one run's state (all but the exchange's rules)."""
+        ctx = self.ctx
+        self.price_gap: tuple[str, ...] = ()  # backtest: coins without a candle now
+        self.store = StateStore(ctx)
         self.reader = PortfolioReader(ctx, self.store)
         self.notifier = Notifier(ctx)
         self.desk = OrderDesk(ctx, self.store, self.markets, self.reader, self.notifier)
@@ -104,8 +112,10 @@ class RebalancePlugin:
         if self.refused is not None:
             self._run_on_last_good(loaded)
         cfg = ctx.cfg
-        if ctx.journal or not ctx.backtest:  # analysis commands set these for themselves
+        if ctx.checked:  # analysis commands set these for themselves
             settings.check_settings(ctx.strategy, ctx.config, self.user_settings)
+        if not ctx.backtest and params.file_values(ctx.strategy):  # equal, or refused above
+            logger.info(messages.trigger_file_agrees(params.file_name(ctx.strategy)))
         exchange = ctx.config.get("exchange", {}).get("name", "the exchange")
         startup.check_markets(cfg, self.markets.missing(list(cfg.coin_names)), exchange)
         startup.check_minimums(cfg, {c: self.markets.first_buy_min(c) for c in cfg.coin_names})
@@ -139,6 +149,48 @@ class RebalancePlugin:
         ctx.cfg = cfg
         ctx.strategy.rebalance = cfg
 
+    # ---- a simulated run -------------------------------------------------------------------------
+    def _new_run(self) -> None:
+        """Simulated modes, at a run's first loop: the trigger values of this run (a backtest
+        with a parameter file, a hyperopt epoch: ``params.py``). Hyperopt runs one backtest per
+        epoch on the same strategy: a loop earlier than the last one starts the next, which
+        begins from a fresh portfolio (the candles and the exchange's rules are kept)."""
+        if self.last_loop is not None:
+            reader, journal = self.reader, self.notifier.journal
+            self._assemble()
+            self.reader.opens = reader.opens
+            self.reader.capital = reader.capital
+            if reader.capital is not None:  # raised by the last run's realised profit
+                self.ctx.config["available_capital"] = reader.capital
+            if journal is not None:
+                self.notifier.start_journal()
+        from . import fastpath  # hyperopt workers are new processes: install it there too
+
+        fastpath.install()
+        self.notifier.quiet = self.ctx.hyperopt
+        self._use_trigger(self.section_cfg, *params.for_run(self.ctx.strategy, self.ctx.hyperopt))
+
+    def _use_trigger(
+        self, section: RebalanceConfig, values: dict[str, Any], source: dict[str, str]
+    ) -> None:
+        """Run on ``section`` with the trigger ``values`` (from ``source``), said in a backtest's
+        log when a parameter file set any."""
+        ctx = self.ctx
+        if self.refused is not None:
+            return
+        try:
+            cfg = with_trigger(section, values)
+        except ConfigError as err:  # the values are checked at bot_start: not expected here
+            logger.error(f"Trigger values {values} refused ({err}); using config.json's")
+            cfg = section
+        if cfg is not ctx.cfg:
+            ctx.cfg = cfg
+            ctx.strategy.rebalance = cfg
+        if params.FROM_FILE in source.values() and not ctx.hyperopt:
+            logger.warning(
+                messages.trigger_sources(cfg, section, source, params.file_name(ctx.strategy))
+            )
+
     # ---- entries and exits -----------------------------------------------------------------------
     def confirm_entry(self, pair: str, amount: float) -> bool:
         if not self.lifecycle.entry_allowed(pair):
@@ -163,9 +215,14 @@ class RebalancePlugin:
     def loop(self, current_time: datetime) -> None:
         """One loop: each stage in turn until one ends it. Runs once per candle in a backtest:
         kept lean (see ``make bench``)."""
+        now = current_time.timestamp()
+        if self.ctx.backtest:
+            if self.last_loop is None or now <= self.last_loop:
+                self._new_run()
+            self.last_loop = now
         self.desk.new_loop()
         trades = self.reader.open_trades()
-        loop = Loop(current_time.timestamp(), trades, self.reader.by_coin(trades))
+        loop = Loop(now, trades, self.reader.by_coin(trades))
         running = not self.store.book.stopped
         for stage in (
             self._commands,  # /stopentry, /start (dry/live)
@@ -298,12 +355,29 @@ class RebalancePlugin:
         self.desk.place(dict(result.orders), loop.by_coin, market=False)
 
 
-class RebalanceMixin:
-    """Mix into an ``IStrategy`` (before it): checks the config, installs the backtest fast path
-    and builds the plugin (``self.rb``). The strategy's callbacks delegate to ``self.rb``."""
+class RebalanceMixin(IStrategy):
+    """Mix into an ``IStrategy`` (before it): checks the config, installs the backtest fast path,
+    declares the trigger's hyperopt parameters (``params.py``) and builds the plugin
+    (``self.rb``). The strategy's callbacks delegate to ``self.rb``.
+
+    Derives from ``IStrategy`` itself: hyperopt with several jobs pickles the strategy, and
+    Freqtrade registers the module of every base class for pickling by value, walking up the
+    bases until it reaches ``IStrategy`` (``HyperOptimizer.hyperopt_pickle_magic``). From a mixin
+    based on ``object`` it would reach ``object`` and register ``builtins``, and the pickling
+    would fail ("excessively deep recursion required")."""
 
     rb: RebalancePlugin
     rebalance: RebalanceConfig
+
+    # The trigger as hyperopt parameters of the buy space (params.py). These class-level
+    # declarations carry the section's documented defaults; each instance replaces them with
+    # parameters whose defaults are its config's rebalance section.
+    _declared = params.declare(DEFAULTS)
+    trigger = _declared["trigger"]
+    threshold = _declared["threshold"]
+    interval = _declared["interval"]
+    interval_min_drift = _declared["interval_min_drift"]
+    del _declared
 
     def __init__(self, config: dict[str, Any]) -> None:
         from . import fastpath
@@ -315,8 +389,10 @@ class RebalanceMixin:
             startup.check_security(config)  # never deferred
             self.rebalance = startup.placeholder(config)
             refused = err
+        for name, parameter in params.of_config(self.rebalance).items():
+            setattr(self, name, parameter)
         fastpath.install()
-        super().__init__(config)  # type: ignore[call-arg]
+        super().__init__(config)
         self.rb = RebalancePlugin(self, self.rebalance, config, refused)
 
     def ft_adjust_wanted(self, pair: str) -> bool:

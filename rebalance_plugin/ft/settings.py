@@ -3,10 +3,15 @@
 Freqtrade copies many settings from ``config.json`` over the strategy's own (``minimal_roi``,
 ``stoploss``, ``trailing_stop``, ``position_adjustment_enable``, ...), and loads a parameter
 file written by ``freqtrade hyperopt`` (``strategies/RebalanceStrategy.json``: the roi,
-stoploss and trailing spaces) on every later run, live included. Any of them would sell coins
-on a profit or a loss, or stop the rebalance orders. They are checked once Freqtrade has
+stoploss, trailing and buy spaces) on every later run, live included. Any of them would sell
+coins on a profit or a loss, or stop the rebalance orders. They are checked once Freqtrade has
 applied them (``bot_start``, before any order), and every conflict is refused at once with the
 setting, its value, where it came from and the fix.
+
+The file ``hyperopt --spaces buy`` writes holds the strategy's own "never exit" values in its
+roi, stoploss and trailing sections (``{}``, -1, false): accepted. Its buy section holds the
+trigger (``params.py``): refused when the rebalance section would refuse the values, and in
+dry-run and live when they differ from config.json's section.
 """
 
 from __future__ import annotations
@@ -19,6 +24,10 @@ from typing import Any
 
 from freqtrade.enums import RunMode
 
+from ..core.config import TRIGGER_KEYS, ConfigError, RebalanceConfig, with_trigger
+from ..core.messages import shown
+from . import params
+from .context import TRADING
 from .startup import Refusal
 
 #: Settings a user may put in config.json that Freqtrade copies over the strategy's attributes.
@@ -148,8 +157,9 @@ def conflicts(strategy: Any, config: dict[str, Any], from_config: frozenset[str]
             f"freqtrade hyperopt --spaces {' '.join(sorted(spaces))}: it would search ROI and "
             "stop-loss exits, which the rebalancer refuses, and write them to "
             f"{params_file.name} for every later run; fix: leave these spaces out "
-            "(RebalanceStrategy has no exit parameters to search)"
+            "(--spaces buy searches the rebalance trigger)"
         )
+    found += trigger_conflicts(strategy, config, params_file.name)
     for rule in CONFIG_RULES:
         value = config.get(rule.name)
         if not rule.ok(value):
@@ -157,6 +167,37 @@ def conflicts(strategy: Any, config: dict[str, Any], from_config: frozenset[str]
                 f"{rule.name} = {_shown(value)} in config.json: {rule.why}; fix: {rule.fix}"
             )
     return found
+
+
+def trigger_conflicts(strategy: Any, config: dict[str, Any], file_name: str) -> list[str]:
+    """The trigger values of a parameter file (its ``buy`` space): refused when the rebalance
+    section would refuse them; in dry-run and live, refused when they differ from config.json's
+    section, which is a running bot's one source of truth (a backtest runs on them and says so:
+    ``params.py``)."""
+    values = params.file_values(strategy)
+    section = getattr(strategy, "rebalance", None)
+    if not values or not isinstance(section, RebalanceConfig) or not section.coins:
+        return []  # no file values, or a refused section (reported on its own)
+    written = ", ".join(f'"{k}": {_shown(v)}' for k, v in values.items())
+    try:
+        cfg = with_trigger(section, values)
+    except ConfigError as err:
+        return [
+            f"{written} in {file_name} (buy parameters, written by freqtrade hyperopt): {err}; "
+            f"fix: correct or delete that file"
+        ]
+    if config.get("runmode") not in TRADING or cfg is section:
+        return []
+    differ = ", ".join(
+        f"{k} = {shown(getattr(cfg, k))} (config.json: {shown(getattr(section, k))})"
+        for k in TRIGGER_KEYS
+        if getattr(cfg, k) != getattr(section, k)
+    )
+    return [
+        f"{file_name} (written by freqtrade hyperopt) sets {differ}: a bot trades on "
+        f"config.json's rebalance section only; fix: copy {written} into the rebalance section "
+        f"of config.json, or delete {file_name}"
+    ]
 
 
 def check_settings(strategy: Any, config: dict[str, Any], from_config: frozenset[str]) -> None:

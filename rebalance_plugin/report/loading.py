@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rebalance_plugin.core import journal
+from rebalance_plugin.core.config import TRIGGER_KEYS
 
 from .metrics import ORDER_COLUMNS
 
@@ -28,7 +29,7 @@ class BacktestResult:
     strategy: str
     stats: dict[str, Any]  # Freqtrade's per-strategy stats
     trades: pd.DataFrame  # Freqtrade's trade list, with an ``orders`` column
-    config: dict[str, Any]  # the config stored with the result ({} if none)
+    config: dict[str, Any]  # the config stored with the result ({} if none): stored_config
 
     @property
     def pairs(self) -> list[str]:
@@ -44,16 +45,31 @@ class BacktestResult:
         return pd.Timestamp(self.stats["backtest_end_ts"], unit="ms", tz="UTC")
 
 
-def _stored_config(path: Path) -> dict[str, Any]:
-    """The config Freqtrade stores inside a zipped result (secrets removed), or {}."""
+def _stored_json(path: Path, suffix: str) -> dict[str, Any]:
+    """The JSON file whose name ends in ``suffix`` inside a zipped result, or {}."""
     if path.suffix != ".zip" or not path.is_file():
         return {}
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.endswith("_config.json")]
-            return json.loads(zf.read(names[0])) if names else {}
+            names = [n for n in zf.namelist() if n.endswith(suffix)]
+            found = json.loads(zf.read(names[0])) if names else {}
     except (OSError, ValueError, zipfile.BadZipFile):
         return {}
+    return found if isinstance(found, dict) else {}
+
+
+def stored_config(path: Path, strategy: str) -> dict[str, Any]:
+    """The config Freqtrade stores inside a zipped result (secrets removed), or {}; its
+    ``rebalance`` section carries the trigger the backtest ran on: the values of the parameter
+    file stored beside it (``<result>_<strategy>.json``, written by hyperopt), which a backtest
+    takes over config.json's (``rebalance_plugin.ft.params``)."""
+    config = _stored_json(path, "_config.json")
+    params = _stored_json(path, f"_{strategy}.json").get("params") or {}
+    buy = params.get("buy") if isinstance(params, dict) else None
+    section = config.get("rebalance")
+    if isinstance(buy, dict) and isinstance(section, dict):
+        config["rebalance"] = {**section, **{k: buy[k] for k in TRIGGER_KEYS if k in buy}}
+    return config
 
 
 def latest_result(results_dir: Path) -> Path:
@@ -91,7 +107,8 @@ def load_result(path: Path, strategy: str | None = None) -> BacktestResult:
     elif strategy not in names:
         raise ValueError(f"{path.name} holds no result of {strategy} (it has {', '.join(names)})")
     trades = load_backtest_data(path, strategy)
-    return BacktestResult(path, strategy, stats["strategy"][strategy], trades, _stored_config(path))
+    config = stored_config(path, strategy)
+    return BacktestResult(path, strategy, stats["strategy"][strategy], trades, config)
 
 
 def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:

@@ -3,8 +3,9 @@
 Before, every run mode that is neither a backtest nor a trading bot was treated as live trading,
 and ``lookahead-analysis``, ``plot-dataframe`` and FreqUI's chart of a backtest died with
 ``AttributeError: type object '_KeyValueStoreModel' has no attribute 'session'``;
-``recursive-analysis`` refused ``startup_candle_count`` 0. Each command here runs as a user runs
-it (the unchanged Freqtrade CLI, offline markets), on the real candles.
+``recursive-analysis`` refused ``startup_candle_count`` 0, and ``hyperopt --spaces buy`` found no
+parameter to search. Each command here runs as a user runs it (the unchanged Freqtrade CLI,
+offline markets), on the real candles.
 """
 
 from __future__ import annotations
@@ -17,21 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.ftrun import NO_SHARED_DATA, SHARED_DATA, make_config
+from tests.helpers.ftrun import (
+    NO_SHARED_DATA,
+    SHARED_DATA,
+    freqtrade,
+    make_config,
+    with_strategy_copy,
+)
+from tests.helpers.ftrun import cli_output as log
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 RANGE = "20240101-20240110"
-
-
-def freqtrade(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "rebalance_plugin.offline", args[0], "-c", str(config)]
-    cmd += ["--datadir", str(SHARED_DATA), *args[1:]]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
-
-
-def log(result: subprocess.CompletedProcess[str]) -> str:
-    """What the command printed, with lines joined (Freqtrade wraps long lines without a TTY)."""
-    return " ".join((result.stdout + result.stderr).split())
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +96,24 @@ def test_hyperopt_over_roi_and_stoploss_is_refused_with_the_reason(workdir):
     )
     out = log(result)
     assert "freqtrade hyperopt --spaces roi stoploss: it would search ROI" in out, out[-3000:]
+    assert "fix: leave these spaces out (--spaces buy searches the rebalance trigger)" in out
     params = Path(json.loads(workdir.read_text())["strategy_path"]) / "RebalanceStrategy.json"
     assert not params.exists()  # nothing written for later runs
+
+
+def test_hyperopt_over_the_buy_space_runs_to_its_end(workdir, tmp_path):
+    # It used to stop at once: "The 'buy' space is included into the hyperoptimization but no
+    # parameter for this space was found in your Strategy". The trigger is searched now
+    # (tests/backtest/test_hyperopt.py checks what it finds); the parameter file goes to a copy
+    # of the strategy folder.
+    config = tmp_path / "config.json"
+    config.write_text(workdir.read_text())
+    with_strategy_copy(config)
+    result = freqtrade(config, "hyperopt", "--timerange", RANGE, "--spaces", "buy", "-e", "2")
+    out = log(result)
+    assert result.returncode == 0, out[-3000:]
+    assert "no parameter for this space was found" not in out and "Traceback" not in out
+    assert "Best result:" in out and '"threshold":' in out
 
 
 def test_frequi_chart_of_a_backtest_in_webserver_mode(workdir, tmp_path):

@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from rebalance_plugin import report
-from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, make_config
+from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, make_config, with_strategy_copy
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 
@@ -42,6 +42,18 @@ def backtest_by_hand(tmp_path, **rebalance):
 def test_sweep_points_equal_separate_freqtrade_backtests(tmp_path):
     (tmp_path / "sweep").mkdir()
     config = make_config(tmp_path / "sweep")
+    # A parameter file left by hyperopt (threshold 50) does not replace the grid's triggers.
+    folder = with_strategy_copy(config)
+    (folder / "RebalanceStrategy.json").write_text(
+        json.dumps(
+            {
+                "strategy_name": "RebalanceStrategy",
+                "params": {"buy": {"trigger": "threshold", "threshold": 50}},
+                "ft_stratparam_v": 1,
+                "export_time": "2026-12-01 00:00:00.000000+00:00",
+            }
+        )
+    )
     out = tmp_path / "out"
     run = subprocess.run(
         [sys.executable, "-m", "rebalance_plugin.cli", "sweep", "-c", str(config)]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ def make_config(tmp_path: Path, *, coins: dict[str, float] | None = None, **reba
     cfg["dry_run_wallet"] = max(cfg["dry_run_wallet"], cfg["rebalance"]["investment"])
     cfg["user_data_dir"] = str(tmp_path / "user_data")
     cfg["strategy_path"] = str(ROOT / "strategies")
+    cfg["hyperopt_path"] = str(ROOT / "hyperopts")
     (tmp_path / "user_data").mkdir(exist_ok=True)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
@@ -41,6 +45,7 @@ class BacktestRun:
     strategy: Any
     final_balance: float
     journal: list[dict]
+    stats: dict[str, Any] | None = None  # Freqtrade's statistics of the strategy
 
 
 def run_backtest(
@@ -73,7 +78,33 @@ def run_backtest(
     content = bt.all_bt_content[strategy]
     strat = bt.strategylist[0]
     records = journal.read(journal.journal_path(config["user_data_dir"]))
-    return BacktestRun(config, content["results"], strat, content["final_balance"], records)
+    stats = bt.results["strategy"][strategy]
+    return BacktestRun(config, content["results"], strat, content["final_balance"], records, stats)
+
+
+def freqtrade(config: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The unchanged Freqtrade CLI with the offline markets: ``freqtrade <command> -c config
+    --datadir <real candles> <args>``, as a user runs it."""
+    cmd = [sys.executable, "-m", "rebalance_plugin.offline", args[0], "-c", str(config)]
+    cmd += ["--datadir", str(SHARED_DATA), *args[1:]]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def cli_output(result: subprocess.CompletedProcess[str]) -> str:
+    """What a command printed, with lines joined (Freqtrade wraps long lines without a TTY)."""
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def with_strategy_copy(config_path: Path) -> Path:
+    """Point the config at a copy of the strategy folder beside it (a parameter file written by
+    hyperopt lands there, never in the repository's strategies/). Returns that folder."""
+    folder = config_path.parent / "strategies"
+    folder.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "strategies" / "RebalanceStrategy.py", folder)
+    cfg = json.loads(config_path.read_text())
+    cfg["strategy_path"] = str(folder)
+    config_path.write_text(json.dumps(cfg))
+    return folder
 
 
 def load_opens(

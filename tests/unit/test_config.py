@@ -484,3 +484,41 @@ def test_relative_interval_min_drift_is_in_percent_of_the_target():
         "rebalance.interval_min_drift must be at least 0 and below 100 (percent of each coin's "
         "target, threshold_mode relative), got 100.0"
     )
+
+
+# ---- with_trigger: the trigger keys replaced (hyperopt's values, a parameter file's) ----------
+
+
+def test_with_trigger_replaces_the_trigger_keys_only():
+    from rebalance_plugin.core.config import with_trigger
+
+    cfg = parse_rebalance_config(SPEC_SECTION)
+    out = with_trigger(cfg, {"trigger": "interval", "interval": "1d", "interval_min_drift": 2.5})
+    assert (out.trigger, out.threshold, out.interval, out.interval_min_drift) == (
+        "interval",
+        5,
+        "1d",
+        2.5,
+    )
+    assert out.coins == cfg.coins and out.on_stop == cfg.on_stop and out.investment == 1000
+    # Nothing to change: the same object (the glue tells a change by identity).
+    assert with_trigger(cfg, {}) is cfg and with_trigger(cfg, {"threshold": 5}) is cfg
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        ({"threshold": 7}, "rebalance.threshold must be one of 0.5, 1, 2, 5, 10, 20, 30, 50"),
+        ({"threshold": True}, "rebalance.threshold must be a number, got True"),
+        ({"interval": "2d"}, "rebalance.interval must be one of 30m, 1h"),
+        ({"trigger": "drift"}, "rebalance.trigger must be one of threshold, interval"),
+        ({"interval_min_drift": 100}, "rebalance.interval_min_drift must be at least 0"),
+        ({"coins": {"BTC": 100}}, "rebalance: coins is not a trigger key"),
+    ],
+)
+def test_with_trigger_refuses_what_the_section_refuses(values, words):
+    from rebalance_plugin.core.config import with_trigger
+
+    with pytest.raises(ConfigError) as err:
+        with_trigger(parse_rebalance_config(SPEC_SECTION), values)
+    assert words in str(err.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from freqtrade.enums import RunMode
 
 from rebalance_plugin.ft.settings import conflicts
@@ -51,3 +52,56 @@ def test_hyperopt_over_exit_spaces_is_refused_and_other_modes_ignore_spaces():
 def test_futures_trading_is_refused():
     (found,) = conflicts(strategy(), {**SHIPPED, "trading_mode": "futures"}, frozenset())
     assert found.startswith('trading_mode = "futures" in config.json')
+
+
+# ---- the trigger values of a parameter file (its buy space: rebalance_plugin/ft/params.py) ----
+SECTION = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1000, "threshold": 5}
+
+
+def with_file(buy):
+    from rebalance_plugin.core.config import parse_rebalance_config
+
+    return strategy(
+        _ft_params_from_file={"buy": buy, "roi": {}, "stoploss": {"stoploss": -1.0}},
+        rebalance=parse_rebalance_config(SECTION),
+    )
+
+
+@pytest.mark.parametrize("runmode", [RunMode.DRY_RUN, RunMode.LIVE])
+def test_a_bot_refuses_a_parameter_file_whose_trigger_differs_from_config_json(runmode):
+    buy = {"trigger": "threshold", "threshold": 10, "interval": "7d"}
+    (found,) = conflicts(with_file(buy), {**SHIPPED, "runmode": runmode}, frozenset())
+    assert found == (
+        "RebalanceStrategy.json (written by freqtrade hyperopt) sets threshold = 10 "
+        "(config.json: 5): a bot trades on config.json's rebalance section only; fix: copy "
+        '"trigger": "threshold", "threshold": 10, "interval": "7d" into the rebalance section '
+        "of config.json, or delete RebalanceStrategy.json"
+    )
+
+
+def test_a_bot_accepts_a_parameter_file_that_agrees_and_a_backtest_any_allowed_one():
+    agreeing = {"trigger": "threshold", "threshold": 5, "interval_min_drift": 0.5}
+    assert conflicts(with_file(agreeing), {**SHIPPED, "runmode": RunMode.LIVE}, frozenset()) == []
+    differing = {"threshold": 20, "trigger": "interval", "interval": "1d"}
+    for mode in (RunMode.BACKTEST, RunMode.HYPEROPT):
+        assert conflicts(with_file(differing), {**SHIPPED, "runmode": mode}, frozenset()) == []
+
+
+@pytest.mark.parametrize("runmode", [RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.DRY_RUN])
+def test_a_trigger_value_the_section_would_refuse_is_refused_in_every_mode(runmode):
+    (found,) = conflicts(with_file({"threshold": 7}), {**SHIPPED, "runmode": runmode}, frozenset())
+    assert found == (
+        '"threshold": 7 in RebalanceStrategy.json (buy parameters, written by freqtrade '
+        "hyperopt): rebalance.threshold must be one of 0.5, 1, 2, 5, 10, 20, 30, 50 (percentage "
+        "points), got 7; fix: correct or delete that file"
+    )
+
+
+def test_hyperopt_over_exit_spaces_points_to_the_buy_space():
+    config = {**SHIPPED, "spaces": ["roi"], "runmode": RunMode.HYPEROPT}
+    (found,) = conflicts(strategy(), config, frozenset())
+    assert found.endswith(
+        "fix: leave these spaces out (--spaces buy searches the rebalance trigger)"
+    )
+    config["spaces"] = ["buy"]
+    assert conflicts(strategy(), config, frozenset()) == []

@@ -268,6 +268,28 @@ def test_orders_from_freqtrade_trades():
 @pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"real candles {SHARED_DATA} are absent on this machine"
 )
+def test_the_stored_config_carries_the_trigger_of_a_stored_parameter_file(tmp_path):
+    # Freqtrade stores, in a zipped result, config.json as read and the strategy's parameter
+    # file when one was used: the backtest ran on the file's trigger (ft/params.py).
+    import zipfile
+
+    section = {"coins": {"BTC": 60, "ETH": 40}, "investment": 1000, "threshold": 5}
+    buy = {"trigger": "interval", "interval": "1d", "interval_min_drift": 1.5, "threshold": 10}
+    path = tmp_path / "backtest-result-2026-01-01_00-00-00.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(
+            "backtest-result-2026-01-01_00-00-00_config.json", json.dumps({"rebalance": section})
+        )
+        zf.writestr(
+            "backtest-result-2026-01-01_00-00-00_RebalanceStrategy.json",
+            json.dumps({"params": {"buy": {**buy, "other": 1}, "roi": {}}}),
+        )
+    config = report.loading.stored_config(path, "RebalanceStrategy")
+    assert config["rebalance"] == {**section, **buy}
+    assert report.loading.stored_config(path, "OtherStrategy")["rebalance"] == section
+    assert report.loading.stored_config(tmp_path / "none.zip", "RebalanceStrategy") == {}
+
+
 def test_report_of_a_real_backtest(tmp_path):
     """Two months, 1-point threshold, the offline Freqtrade CLI, then the report."""
     config = json.loads((ROOT / "config.json").read_text())
