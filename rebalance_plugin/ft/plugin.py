@@ -37,6 +37,7 @@ from ..core.portfolio import Portfolio
 from . import params, settings, startup
 from .changes import ConfigChanges
 from .context import Context
+from .fastforward import FastForward
 from .lifecycle import Lifecycle
 from .markets import Markets
 from .notify import Notifier
@@ -99,6 +100,8 @@ class RebalancePlugin:
         self.status = StatusPublisher(ctx, self.store, self.reader, self.desk)
         self.desk.after_sells = self._buys_after_sells
         self.current: Loop | None = None  # backtest: this candle's loop, for the buys
+        self.fast_forward: FastForward | None = None  # backtest: candles to skip
+        self.skip_until = 0.0
 
     @property
     def book(self) -> Book:
@@ -219,7 +222,10 @@ class RebalancePlugin:
         if self.ctx.backtest:
             if self.last_loop is None or now <= self.last_loop:
                 self._new_run()
+                self.skip_until = 0.0
             self.last_loop = now
+            if now < self.skip_until:  # nothing can happen before then (fastforward.py)
+                return
         self.desk.new_loop()
         trades = self.reader.open_trades()
         loop = Loop(now, trades, self.reader.by_coin(trades))
@@ -241,6 +247,36 @@ class RebalancePlugin:
             self.status.publish_now(loop.trades, loop.now)
         if loop.publish:
             self.status.after_loop(loop.trades, loop.now)
+        if self.ctx.backtest:
+            self.skip_until = self._quiet_until(loop)
+
+    def _quiet_until(self, loop: Loop) -> float:
+        """Backtest: the next candle on which this loop can have anything to decide (0: the
+        next one). Only the trigger can act, and only when nothing is pending."""
+        book = self.store.book
+        cfg = loop.applied
+        if (
+            cfg is None
+            or loop.portfolio is None
+            or book.started is None
+            or book.stopped
+            or book.entries
+            or book.engine.phase != "idle"
+            or book.engine.skipping is not None
+            or self.desk.orders
+            or self.desk.sells_left
+            or self.price_gap
+            or cfg.stop_loss is not None
+            or cfg.take_profit is not None
+            or cfg is not self.ctx.cfg
+        ):
+            return 0.0
+        if self.fast_forward is None:
+            self.fast_forward = FastForward(self.reader.opens)
+        portfolio = loop.portfolio
+        return self.fast_forward.until(
+            cfg, loop.now, book.started, portfolio.quantities, portfolio.cash
+        )
 
     def _commands(self, loop: Loop) -> bool:
         self.lifecycle.commands(loop.now, loop.trades)
