@@ -1,11 +1,13 @@
 """``freqtrade-rebalance tax`` of a backtest result, against an independent computation from the
-result file and against rp2; the realised gain of the report and the sweep.
+result file and against rp2; the realised gain of the report (the sweep shows the report's:
+tests/backtest/test_sweep.py).
 
 One real backtest (the offline ``freqtrade backtesting`` CLI, Balanced growth, 1-point
 threshold, 2022-11-15 -> 2023-02-15 on the real Binance candles: two tax years), exported as
 Freqtrade exports it. The independent computation reads the orders from the result's zip with
-``zipfile``/``json`` (no Freqtrade, no plugin code) and matches lots with its own FIFO/HIFO;
-rp2 computes FIFO and HIFO from its own input format (tests/helpers/rp2run.py).
+``zipfile``/``json`` (no Freqtrade, no plugin code) and matches lots with its own FIFO/HIFO
+(tests/helpers/taxcheck.py); rp2 computes FIFO and HIFO from its own input format
+(tests/helpers/rp2run.py).
 
 A backtest ends by selling what is still held at its last candle (Freqtrade's ``force_exit``):
 over the whole result every method then realises the same total, Freqtrade's profit.
@@ -20,7 +22,6 @@ import math
 import subprocess
 import sys
 import zipfile
-from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from rebalance_plugin import report
 from rebalance_plugin.cli import main
 from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, make_config
 from tests.helpers.rp2run import Trade, rp2_sales, rp2_us_gains
+from tests.helpers.taxcheck import COINTRACKING, KOINLY, lots_by_hand, replay
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 
@@ -78,30 +80,6 @@ def stored(config: Path) -> tuple[list[Trade], list[dict], dict]:
             orders.append((when, Trade(when, coin, side, q, p, q * p * rate), o["ft_order_tag"]))
     orders.sort(key=lambda x: x[0])  # stable: same-time orders keep the result's order
     return [t for _, t, _ in orders], [tag for _, _, tag in orders], stats
-
-
-def lots_by_hand(trades: list[Trade], highest_first: bool) -> list[tuple[float, float]]:
-    """(proceeds, cost basis) of every sale: lots per coin, oldest first (FIFO) or the highest
-    cost per coin first (HIFO); a buy costs value + fee, a sale brings value - fee."""
-    lots: dict[str, list[list[float]]] = defaultdict(list)  # [quantity, cost, order]
-    out = []
-    for n, t in enumerate(trades):
-        if t.side == "buy":
-            lots[t.coin].append([t.quantity, t.quantity * t.price + t.fee, n])
-            continue
-        need, basis = t.quantity, 0.0
-        while need > 1e-12:
-            held = lots[t.coin]
-            held.sort(key=lambda lot: (-lot[1] / lot[0], lot[2]) if highest_first else lot[2])
-            take = min(need, held[0][0])
-            cost = held[0][1] * take / held[0][0]
-            basis, need = basis + cost, need - take
-            held[0][0] -= take
-            held[0][1] -= cost
-            if held[0][0] <= 1e-12:
-                held.pop(0)
-        out.append((t.quantity * t.price - t.fee, basis))
-    return out
 
 
 def export(config: Path, out: Path, *args: str, capsys) -> tuple[str, list[dict[str, str]]]:
@@ -192,20 +170,9 @@ def test_koinly_and_cointracking_replay_freqtrades_final_balance(result, tmp_pat
     _, koinly = export(result, tmp_path / "k.csv", "--format", "koinly", capsys=capsys)
     _, ct = export(result, tmp_path / "c.csv", "--format", "cointracking", capsys=capsys)
     assert len(koinly) == len(ct) == len(trades)
-    for rows, (sent, sent_cur, got, got_cur, fee) in (
-        (
-            koinly,
-            ("Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount"),
-        ),
-        (ct, ("Sell Amount", "Sell Currency", "Buy Amount", "Buy Currency", "Fee")),
-    ):
-        balance: dict[str, float] = defaultdict(float)
-        balance["USDT"] = float(stats["starting_balance"])
-        for row in rows:
-            balance[row[sent_cur]] -= float(row[sent])
-            balance[row[got_cur]] += float(row[got])
-            balance["USDT"] -= float(row[fee])
+    for rows, columns in ((koinly, KOINLY), (ct, COINTRACKING)):
+        balance = replay(rows, columns, float(stats["starting_balance"]))
         assert balance["USDT"] == pytest.approx(stats["final_balance"], abs=0.005)
-        assert all(abs(v) < 1e-9 for c, v in balance.items() if c != "USDT"), dict(balance)
+        assert all(abs(v) < 1e-9 for c, v in balance.items() if c != "USDT"), balance
     assert all("BACKTEST" in r["Description"] for r in koinly)
     assert all("BACKTEST" in r["Comment"] for r in ct)

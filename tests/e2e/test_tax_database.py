@@ -13,10 +13,11 @@ stand-in so that the bot trades a known story:
    dearer second), SOL is bought;
 4. ``/stopentry`` (Freqtrade's RPC ``_rpc_pause``): the portfolio stops and sells every coin.
 
-The independent computation reads the orders straight from the SQLite file (``sqlite3``, no
-Freqtrade, no plugin code) and matches lots with its own FIFO/HIFO; rp2 computes FIFO and HIFO
-from its own input format (tests/helpers/rp2run.py), and its ``rp2_us`` command's report gives
-the gain per year and coin.
+The independent computation (tests/helpers/taxcheck.py) reads the orders straight from the
+SQLite file (``sqlite3``, no Freqtrade, no plugin code) and matches lots with its own FIFO/HIFO;
+rp2 computes FIFO and HIFO from its own input format (tests/helpers/rp2run.py), and its
+``rp2_us`` command's report gives the gain per year and coin. The last test trades the same
+story on PostgreSQL (marker ``postgres``).
 """
 
 from __future__ import annotations
@@ -26,146 +27,39 @@ import hashlib
 import math
 import re
 import sqlite3
-from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
 import pytest
+import sqlalchemy
 
+from rebalance_plugin import tax
 from rebalance_plugin.cli import main
-from tests.helpers.ftbot import SIM_START, as_a_fresh_process, bot_config, candles_dir
-from tests.helpers.rp2run import Trade, rp2_sales, rp2_us_gains
+from tests.helpers.rp2run import rp2_sales, rp2_us_gains
+from tests.helpers.taxcheck import (
+    COINS,
+    COINTRACKING,
+    KOINLY,
+    ORDERS_SQL,
+    lots_by_hand,
+    orders_from_sqlite,
+    orders_of_rows,
+    replay,
+    trade_the_story,
+)
 
-COINS = ("BTC", "ETH", "BNB", "SOL")
 
-
-# ---- the bot -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def database(tmp_path_factory) -> Path:
-    """The SQLite database of a dry-run bot that traded the story above (then shut down)."""
-    from freqtrade.freqtradebot import FreqtradeBot
-    from freqtrade.persistence import Trade as FtTrade
-    from freqtrade.util.coin_gecko import FtCoinGeckoApi
-
-    from binance_standin import start_server
-
-    tmp = tmp_path_factory.mktemp("taxbot")
-    datadir, _real = candles_dir(lambda: tmp / "candles")
-    server, url = start_server(0, datadir=datadir, start=SIM_START, balances={"USDT": 1000})
-    sim = server.sim
-    mp = pytest.MonkeyPatch()
-    mp.setattr(FtCoinGeckoApi, "get_coins_list", lambda self, **kw: [])
-    mp.setattr(FtCoinGeckoApi, "get_price", lambda self, ids, vs_currencies, **kw: {})
-    try:
-        with as_a_fresh_process():
-            config = bot_config(
-                tmp / "bot", url, rebalance={"on_stop": "sell_all"}, telegram={"enabled": False}
-            )
-            hold = {c: sim.prices()[f"{c}USDT"]["price"] for c in COINS}
-
-            def move(**factors: float) -> None:
-                for coin, factor in factors.items():
-                    hold[coin] *= factor
-                for coin in COINS:
-                    sim.set_price(f"{coin}USDT", hold[coin])
-
-            def filled() -> int:
-                return sum(
-                    1 for t in FtTrade.get_trades_proxy() for o in t.orders if not o.ft_is_open
-                )
-
-            def settle(what: str) -> None:
-                """Loops until no order is open and two loops in a row fill nothing."""
-                quiet, before = 0, filled()
-                for _ in range(20):
-                    bot.process()
-                    now = filled()
-                    busy = any(t.has_open_orders for t in FtTrade.get_trades_proxy())
-                    quiet = quiet + 1 if (now == before and not busy) else 0
-                    before = now
-                    if quiet >= 2:
-                        return
-                raise AssertionError(f"{what}: the bot kept trading")
-
-            move()
-            bot = FreqtradeBot(config)
-            try:
-                bot.startup()
-                settle("the first buys")
-                assert len(FtTrade.get_open_trades()) == 4
-                move(SOL=1.6, BTC=1.1)
-                settle("the rebalance after SOL x1.6")
-                move(BTC=1.5, SOL=0.5)
-                settle("the rebalance after BTC x1.5")
-                bot.rpc._rpc._rpc_pause()  # /stopentry
-                settle("the sales of /stopentry")
-                assert FtTrade.get_open_trades() == []
-            finally:
-                bot.cleanup()
-    finally:
-        mp.undo()
-        server.shutdown()
-    path = Path(config["db_url"].removeprefix("sqlite:///"))
+    """The SQLite database of a dry-run bot that traded the story."""
+    path = Path(trade_the_story(tmp_path_factory.mktemp("taxbot")).removeprefix("sqlite:///"))
     assert path.is_file()
     return path
 
 
-# ---- the independent computation ---------------------------------------------------------------
-def orders_from_sqlite(path: Path) -> list[Trade]:
-    """Every filled order, straight from the file: quantity filled (less a fee taken in the
-    coin), the average fill price, the fee at the trade's rate, by fill time."""
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
-        rows = con.execute(
-            """select o.order_filled_date, t.pair, o.ft_order_side, o.filled,
-                      coalesce(o.ft_fee_base, 0), coalesce(o.average, o.price),
-                      t.fee_open, t.fee_close
-               from orders o join trades t on t.id = o.ft_trade_id
-               where o.ft_is_open = 0 and o.filled > 0
-               order by o.order_filled_date, t.id, o.id"""
-        ).fetchall()
-    trades = []
-    for when, pair, side, filled, fee_base, price, fee_open, fee_close in rows:
-        quantity = filled - fee_base
-        rate = fee_open if side == "buy" else fee_close
-        trades.append(
-            Trade(
-                time=datetime.fromisoformat(when).replace(tzinfo=UTC),
-                coin=pair.split("/")[0],
-                side=side,
-                quantity=quantity,
-                price=price,
-                fee=fee_base * price if fee_base else quantity * price * rate,
-            )
-        )
-    return trades
-
-
-def lots_by_hand(trades: list[Trade], highest_first: bool) -> list[tuple[float, float]]:
-    """(proceeds, cost basis) of every sale: lots per coin, oldest first (FIFO) or highest cost
-    per coin first (HIFO); a buy's cost includes its fee, a sale's proceeds exclude it."""
-    lots: dict[str, list[list[float]]] = defaultdict(list)  # [quantity, cost, order]
-    out = []
-    for n, t in enumerate(trades):
-        if t.side == "buy":
-            lots[t.coin].append([t.quantity, t.quantity * t.price + t.fee, n])
-            continue
-        need, basis = t.quantity, 0.0
-        while need > 1e-12:
-            held = lots[t.coin]
-            held.sort(key=lambda lot: (-lot[1] / lot[0], lot[2]) if highest_first else lot[2])
-            lot = held[0]
-            take = min(need, lot[0])
-            cost = lot[1] * take / lot[0]
-            basis, need = basis + cost, need - take
-            lot[0], lot[1] = lot[0] - take, lot[1] - cost
-            if lot[0] <= 1e-12:
-                held.pop(0)
-        out.append((t.quantity * t.price - t.fee, basis))
-    return out
-
-
-def export(path: Path, out: Path, *args: str, capsys) -> tuple[str, list[dict[str, str]]]:
-    code = main(["tax", "--db-url", f"sqlite:///{path}", "--out", str(out), *args])
+def export(source: Path | str, out: Path, *args: str, capsys) -> tuple[str, list[dict[str, str]]]:
+    db_url = source if isinstance(source, str) else f"sqlite:///{source}"
+    code = main(["tax", "--db-url", db_url, "--out", str(out), *args])
     text = capsys.readouterr().out
     assert code == 0, text
     with out.open() as fh:
@@ -252,21 +146,32 @@ def test_koinly_and_cointracking_replay_the_account(database, tmp_path, capsys):
     _, koinly = export(database, tmp_path / "k.csv", "--format", "koinly", capsys=capsys)
     _, ct = export(database, tmp_path / "c.csv", "--format", "cointracking", capsys=capsys)
     assert len(koinly) == len(ct) == len(trades)
-    for rows, (sent, sent_cur, got, got_cur, fee) in (
-        (
-            koinly,
-            ("Sent Amount", "Sent Currency", "Received Amount", "Received Currency", "Fee Amount"),
-        ),
-        (ct, ("Sell Amount", "Sell Currency", "Buy Amount", "Buy Currency", "Fee")),
-    ):
-        balance: dict[str, float] = defaultdict(float)
-        balance["USDT"] = 1000.0
-        for row in rows:
-            balance[row[sent_cur]] -= float(row[sent])
-            balance[row[got_cur]] += float(row[got])
-            balance["USDT"] -= float(row[fee])
+    for rows, columns in ((koinly, KOINLY), (ct, COINTRACKING)):
+        balance = replay(rows, columns, 1000.0)
         assert balance["USDT"] == pytest.approx(cash, abs=1e-6)
-        assert all(abs(balance[c]) < 1e-9 for c in COINS), dict(balance)
+        assert all(abs(balance[c]) < 1e-9 for c in COINS), balance
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", r["Date"]) for r in koinly)
     assert all(r["TxHash"] for r in koinly)  # the exchange's order ids
     assert all(re.fullmatch(r"\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d", r["Date"]) for r in ct)
+
+
+@pytest.mark.postgres
+def test_the_same_story_on_postgresql(pg_database, tmp_path, capsys):
+    """A bot on PostgreSQL (``db_url`` postgresql+psycopg://...): the export reads it in
+    read-only transactions, and its FIFO gains match the independent computation from the
+    rows psycopg reads, to the cent."""
+    db_url = trade_the_story(tmp_path / "bot", pg_database())
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        trades = orders_of_rows(conn.execute(ORDERS_SQL).fetchall())
+    by_hand = lots_by_hand(trades, highest_first=False)
+    assert len(by_hand) == 6
+    text, rows = export(db_url, tmp_path / "gains.csv", capsys=capsys)
+    for row, (proceeds, basis) in zip(rows, by_hand, strict=True):
+        assert abs(float(row["gain"]) - (proceeds - basis)) <= 0.005 + 1e-9
+    assert total_of(text)[4] == f"{math.fsum(p - b for p, b in by_hand):.2f}"
+    # The export's connection cannot write.
+    engine = tax._readonly_engine(db_url)
+    with pytest.raises(sqlalchemy.exc.InternalError, match="read-only transaction"):
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("create table tax_probe (i int)"))
+    engine.dispose()

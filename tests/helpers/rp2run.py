@@ -24,6 +24,7 @@ rp2's ``hifo`` picks the lot with the highest ``spot_price`` first (then the old
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from collections import defaultdict
@@ -142,6 +143,9 @@ def _ts(t: Trade) -> str:
 def rp2_sales(trades: list[Trade], method: str, folder: Path) -> list[Rp2Sale]:
     """rp2's gains, one record per sale (its per-lot ``GainLoss`` records summed), in the
     order of ``trades``."""
+    ini, ods = write_input(trades, folder)
+    with contextlib.chdir(folder):  # rp2 makes ./log and its log file when first imported
+        import rp2.logger  # noqa: F401
     from prezzemolo.avl_tree import AVLTree
     from rp2.accounting_engine import AccountingEngine
     from rp2.configuration import MIN_DATE, Configuration
@@ -149,7 +153,6 @@ def rp2_sales(trades: list[Trade], method: str, folder: Path) -> list[Rp2Sale]:
     from rp2.plugin.country.us import US
     from rp2.tax_engine import compute_tax
 
-    ini, ods = write_input(trades, folder)
     configuration = Configuration(str(ini), US())
     methods: AVLTree = AVLTree()
     module = import_module(f"rp2.plugin.accounting_method.{method}")

@@ -202,3 +202,16 @@ def test_the_written_gains_csv_parses_back(tmp_path):
     (row,) = csv.DictReader(io.StringIO(path.read_text()))
     assert float(row["gain"]) == pytest.approx(158.85)
     assert at("2023-03-01").strftime("%Y-%m-%d %H:%M:%S") == row["date"]
+
+
+def test_the_export_opens_sqlite_read_only(tmp_path):
+    import sqlalchemy
+
+    path = tmp_path / "bot.sqlite"
+    with sqlite3.connect(path) as con:
+        con.execute("create table trades (x int)")
+    engine = tax._readonly_engine(f"sqlite:///{path}")
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="readonly database"):
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("insert into trades values (1)"))
+    engine.dispose()
