@@ -5,8 +5,9 @@ Each grid point is a real backtest by Freqtrade's own engine (``Backtesting``), 
 that command's. What is shared: the candles are loaded once, and Freqtrade's ``Backtesting``
 object (exchange, pair list, wallet) is built once; the worker processes are forked from the
 process holding both, so each point only analyses and backtests. Figures come from the same code
-as ``freqtrade-rebalance report`` (final value, buy-and-hold over the same candles, CAGR, max
-drawdown from the equity curve, rebalances, turnover, fees).
+as ``freqtrade-rebalance report`` (final value, the gain its sales realised by FIFO before the
+end, buy-and-hold over the same candles, CAGR, max drawdown from the equity curve, rebalances,
+turnover, fees).
 
 Freqtrade is imported inside the functions: ``--help`` stays fast.
 """
@@ -77,6 +78,7 @@ class Row:
     label: str
     group: str
     final_value: float
+    realised_gain: float  # FIFO gain of the sales before the end (the report's, taxable)
     bh_final_value: float
     difference_pp: float  # total return minus buy-and-hold's, percentage points
     cagr: float
@@ -168,6 +170,7 @@ class Engine:
             label=point.label,
             group=point.group,
             final_value=v.final_value,
+            realised_gain=v.realised_gain,
             bh_final_value=v.bh_final_value,
             difference_pp=v.difference_pp,
             cagr=v.cagr,
@@ -226,6 +229,7 @@ def sweep(
 HEADER = (
     "point",
     "final value",
+    "gain FIFO",
     "vs B&H (pp)",
     "CAGR",
     "max DD",
@@ -240,6 +244,7 @@ def table(rows: Sequence[Row], stake: str = "USDT") -> str:
         (
             r.label,
             f"{r.final_value:,.2f}",
+            f"{r.realised_gain:,.2f}",
             f"{r.difference_pp:+.2f}",
             f"{r.cagr * 100:+.2f}%",
             f"{r.max_drawdown * 100:.2f}%",
@@ -256,7 +261,8 @@ def table(rows: Sequence[Row], stake: str = "USDT") -> str:
     if rows:
         out.append(
             f"buy-and-hold of the starting allocation: {rows[0].bh_final_value:,.2f} {stake}; "
-            "money columns in " + stake
+            "money columns in " + stake + "; gain FIFO: the gain the sales realised before the "
+            "end (taxable as they happen), where buy-and-hold realises none"
         )
     return "\n".join(out)
 
@@ -274,6 +280,7 @@ def write_csv(rows: Sequence[Row], path: Path) -> Path:
 #: The heatmap's rows: (title, Row attribute, format, higher is better).
 METRICS: tuple[tuple[str, str, str, bool], ...] = (
     ("final value", "final_value", "{:,.0f}", True),
+    ("realised gain (FIFO)", "realised_gain", "{:,.0f}", False),
     ("vs B&H (pp)", "difference_pp", "{:+.1f}", True),
     ("CAGR", "cagr", "{:+.1%}", True),
     ("max drawdown", "max_drawdown", "{:.1%}", False),

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 #: The subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("init", "presets", "report", "sweep")
+SUBCOMMANDS: tuple[str, ...] = ("init", "presets", "report", "sweep", "tax")
 
 PROG = "freqtrade-rebalance"
 
@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Choose a portfolio for the freqtrade-rebalance plugin, see the presets "
-        "and their returns, and the portfolio view of a backtest.",
+        "and their returns, the portfolio view of a backtest, the triggers compared, and the "
+        "realised gains for taxes.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in SUBCOMMANDS:

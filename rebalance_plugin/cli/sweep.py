@@ -15,8 +15,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="backtest the portfolio under every threshold and interval",
         description="Backtest one portfolio under every threshold (0.5 ... 50) and interval "
         "(30m ... 28d) with Freqtrade's own engine, the candles loaded once and the runs spread "
-        "over the cores; print a table (final value, against buy-and-hold, CAGR, max drawdown, "
-        "rebalances, turnover, fees) and save sweep.csv and a heatmap sweep.png.",
+        "over the cores; print a table (final value, realised gain FIFO, against buy-and-hold, "
+        "CAGR, max drawdown, rebalances, turnover, fees) and save sweep.csv and a heatmap "
+        "sweep.png.",
     )
     add_arguments(parser)
     return parser

@@ -15,9 +15,13 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import pandas as pd
 
+from rebalance_plugin.core import taxlots
+
 YEAR = pd.Timedelta(days=365)
 ORDER_COLUMNS = ["time", "coin", "side", "amount", "price", "fee", "tag"]
 REBALANCE_TAG = "rebalance"
+#: The tag of the sales Freqtrade makes when a backtest ends with trades open.
+FINAL_EXIT_TAG = "force_exit"
 
 
 def _times(times: Iterable[Any]) -> pd.DatetimeIndex:
@@ -200,6 +204,49 @@ def mark_prices(
     return pd.concat([first, closes]).sort_index()
 
 
+def fills(orders: pd.DataFrame, end: Any = None) -> list[taxlots.Fill]:
+    """The orders as tax-lot fills (fee = value × fee rate, in the stake currency). With
+    ``end`` (a backtest's end), the sales tagged ``force_exit`` at that time are marked
+    ``final``: Freqtrade's closing of the trades still open when the backtest ends."""
+    at_end = _times([end])[0] if end is not None else None
+    out = []
+    times = _times(orders["time"]) if len(orders) else _times([])
+    for time, row in zip(times, orders.itertuples(index=False), strict=True):
+        tag = row.tag if isinstance(row.tag, str) else ""
+        value = float(row.amount) * float(row.price)
+        out.append(
+            taxlots.Fill(
+                time=time.to_pydatetime(),
+                coin=str(row.coin),
+                side=str(row.side),
+                quantity=float(row.amount),
+                price=float(row.price),
+                fee=value * float(row.fee),
+                tag=tag,
+                final=bool(
+                    at_end is not None
+                    and row.side == "sell"
+                    and tag == FINAL_EXIT_TAG
+                    and time == at_end
+                ),
+            )
+        )
+    return out
+
+
+def realised_gain(orders: pd.DataFrame, end: Any) -> tuple[float, int, float]:
+    """(gain, sales, gain of the final exits) by FIFO: what the sales before ``end`` realised
+    (the taxable gain a configuration produces while it runs), how many sales that is, and
+    what the closing sales at ``end`` add (a backtest's force-exits, not the strategy's)."""
+    sales = taxlots.match(fills(orders, end), "fifo")
+    during = [s for s in sales if not s.final]
+    return (
+        float(taxlots.total(during).gain),
+        len(during),
+        float(taxlots.total([s for s in sales if s.final]).gain),
+    )
+
+
 @dataclass
 class PortfolioView:
     """Everything the summary and the plot show."""
@@ -224,6 +271,11 @@ class PortfolioView:
     skipped_legs: int
     rebalance_times: list[pd.Timestamp] = field(default_factory=list)
     skipped_times: list[pd.Timestamp] = field(default_factory=list)
+    # FIFO, stake currency: the gain the sales before the end realised, their number, and the
+    # gain of the backtest's closing sales at the end (see realised_gain)
+    realised_gain: float = 0.0
+    realised_sales: int = 0
+    final_exit_gain: float = 0.0
 
     @property
     def final_value(self) -> float:
@@ -271,6 +323,7 @@ def portfolio_view(
         return [pd.Timestamp(e["ts"], unit="s", tz="UTC") for e in journal if e.get("kind") == kind]
 
     final = float(equity.iloc[-1])
+    gain, sales, final_gain = realised_gain(orders, end)
     return PortfolioView(
         start=start,
         end=end,
@@ -292,4 +345,7 @@ def portfolio_view(
         skipped_legs=skipped_legs,
         rebalance_times=when("rebalance"),
         skipped_times=when("skipped"),
+        realised_gain=gain,
+        realised_sales=sales,
+        final_exit_gain=final_gain,
     )

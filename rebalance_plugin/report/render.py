@@ -85,6 +85,7 @@ def format_summary(report: Report, note: str | None = None) -> str:
         ("Annualised (CAGR)", _pct(v.cagr, True), _pct(v.bh_cagr, True)),
         ("Max drawdown", _pct(v.drawdown.depth), _pct(v.bh_drawdown.depth)),
         ("  peak -> trough", span(v.drawdown), span(v.bh_drawdown)),
+        ("Realised gain, FIFO", _money(v.realised_gain), _money(0.0)),
     ]
     w0, w1 = 21, max(24, max(len(b) for _, b, _ in rows) + 2)
     for a, b, c in rows:
@@ -104,6 +105,10 @@ def format_summary(report: Report, note: str | None = None) -> str:
         f"orders ({multiple:.1f}x the starting investment)",
         f"  Fees paid            {_money(v.fees)} {stake} on {v.orders} orders (first buys, "
         "rebalances and final exits)",
+        f"  Realised gain        the FIFO gain of the {v.realised_sales} sales before the end "
+        "(taxable as they happen; buy-and-hold sells nothing before the end); the closing "
+        f"sales at the last candle add {_money(v.final_exit_gain)} {stake} (every sale: "
+        "freqtrade-rebalance tax)",
     ]
     if r.stats.get("final_balance") is not None:
         lines.append(

@@ -68,6 +68,8 @@ def test_sweep_points_equal_separate_freqtrade_backtests(tmp_path):
     # Progress, one line per finished point, then the table.
     assert "[3/3]" in run.stdout and "on 2 worker(s); candles loaded once" in run.stdout
     assert "threshold 1" in run.stdout and "interval 7d" in run.stdout
+    header = next(line for line in run.stdout.splitlines() if line.startswith("point"))
+    assert header.split()[:5] == ["point", "final", "value", "gain", "FIFO"]
     with (out / "sweep.csv").open() as fh:
         rows = {r["label"]: r for r in csv.DictReader(fh)}
     assert list(rows) == ["threshold 1", "threshold 5", "interval 7d"]
@@ -86,6 +88,8 @@ def test_sweep_points_equal_separate_freqtrade_backtests(tmp_path):
         assert float(row["final_value"]) == pytest.approx(stats_final, abs=0.01), label
         assert float(row["final_value"]) == pytest.approx(v.final_value, abs=1e-6), label
         assert float(row["bh_final_value"]) == pytest.approx(v.bh_final_value, abs=1e-6)
+        # the taxable gain of the sales before the end (tests/backtest/test_tax_backtest.py)
+        assert float(row["realised_gain"]) == pytest.approx(v.realised_gain, abs=1e-6), label
         assert int(row["rebalances"]) == v.rebalances > 0, label
         assert float(row["turnover"]) == pytest.approx(v.turnover, abs=1e-6), label
         assert float(row["fees"]) == pytest.approx(v.fees, abs=1e-9), label
