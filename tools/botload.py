@@ -76,6 +76,7 @@ def measure(
         moved_at: float | None = None
         reaction: float | None = None
         peak_rss = 0.0
+        samples: list[tuple[int, float]] = []  # (wall ms, CPU seconds so far)
         try:
             while time.monotonic() - started < minutes * 60:
                 now = time.monotonic() - started
@@ -90,6 +91,7 @@ def measure(
                 stat = proc_stat(pid)
                 if stat:
                     peak_rss = max(peak_rss, stat.rss_mib)
+                    samples.append((int(time.time() * 1000), stat.cpu_s))
                 time.sleep(0.5)
             stat = proc_stat(pid)
             trades = len(bot.open_trades())
@@ -108,6 +110,13 @@ def measure(
         and m["start_ms"] + 60_000 <= quiet_end
     ]
     elapsed = time.monotonic() - started
+    # CPU over the same quiet stretch: from the first whole minute after the start to the move.
+    window = [(t, c) for t, c in samples if (start_ms // 60_000 + 1) * 60_000 <= t <= quiet_end]
+    quiet_cpu = (
+        round((window[-1][1] - window[0][1]) / ((window[-1][0] - window[0][0]) / 60_000), 2)
+        if len(window) > 1 and window[-1][0] > window[0][0]
+        else None
+    )
     return {
         "coins": len(coins),
         "strategy": strategy,
@@ -122,6 +131,7 @@ def measure(
         "peak_rss_mib": round(max(peak_rss, stat.peak_mib if stat else 0.0), 1),
         "cpu_s": round(stat.cpu_s, 1) if stat else None,
         "cpu_s_per_min": round(stat.cpu_s / (elapsed / 60), 2) if stat else None,
+        "quiet_cpu_s_per_min": quiet_cpu,
         "reaction_s": round(reaction, 1) if reaction is not None else None,
     }
 
@@ -157,7 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     for endpoint, w in result["by_endpoint"].items():
         print(f"    {endpoint:40s} {w}")
     print(f"  memory: RSS {result['rss_mib']} MiB (peak {result['peak_rss_mib']} MiB)")
-    print(f"  CPU: {result['cpu_s']} s ({result['cpu_s_per_min']} s per minute)")
+    print(
+        f"  CPU: {result['cpu_s']} s in all ({result['cpu_s_per_min']} s per minute), "
+        f"{result['quiet_cpu_s_per_min']} s per quiet minute"
+    )
     if args.move:
         print(f"  reaction: first order {result['reaction_s']} s after the price move")
     return 0

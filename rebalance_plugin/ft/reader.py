@@ -51,7 +51,8 @@ class PortfolioReader:
             return
         pairs = set(self.ctx.cfg.pairs) | {t.pair for t in trades}
         pairs |= {self.ctx.cfg.pair(c) for c, _ in self.store.book.coins}
-        self.quoted = self.quotes.refresh(pairs)
+        dp = self.ctx.dp
+        self.quoted = self.quotes.refresh(p for p in pairs if dp.market(p))  # listed ones
 
     def refresh_wallets(self) -> None:
         """Read the account from the exchange now (a deposit shows up at once)."""

@@ -239,3 +239,41 @@ def test_changed_freqtrade_code_leaves_the_exchange_alone(monkeypatch, caplog):
     assert not privates.frugal_exchange(exchange, quotes, AccountBook())
     assert not privates.frugal_installed(exchange)
     assert any("Exchange.get_rates" in r.getMessage() for r in caplog.records)
+
+
+class FakeApi:
+    """ccxt's client: one fetch_tickers request for all pairs."""
+
+    def __init__(self, prices: dict[str, float]) -> None:
+        self.prices = prices
+        self.requests: list[list[str]] = []
+
+    def fetch_tickers(self, pairs: list[str]) -> dict[str, Any]:
+        self.requests.append(list(pairs))
+        return {
+            p: {"last": self.prices[p], "bid": self.prices[p], "ask": self.prices[p]} for p in pairs
+        }
+
+
+def test_the_reader_prices_every_coin_from_one_request_per_loop(mocker, monkeypatch):
+    from tests.unit.ft_fakes import FakeTrade, make_glue
+
+    monkeypatch.setattr(privates, "_checked", None)
+    monkeypatch.setattr(privates, "_frugal_checked", None)
+    glue = make_glue(mocker, dry_run=False, prices={"BTC/USDT": 1.0, "ETH/USDT": 1.0})
+    exchange = FakeExchange()
+    exchange._api = FakeApi({"BTC/USDT": 50000.0, "ETH/USDT": 3000.0})  # type: ignore[attr-defined]
+    bot = type("Bot", (), {"exchange": exchange})()
+    glue.dp._DataProvider__rpc = type("M", (), {"_rpc": type("R", (), {"_freqtrade": bot})()})()
+    trades = [FakeTrade("BTC/USDT", 0.01, 500.0), FakeTrade("ETH/USDT", 0.1, 300.0, id=2)]
+    glue.reader.refresh_prices(trades)
+    assert exchange._api.requests == [["BTC/USDT", "ETH/USDT"]]
+    assert glue.reader.price("BTC/USDT", 0) == 50000.0  # not the data provider's ticker (1.0)
+    assert glue.reader.price("ETH/USDT", 0) == 3000.0
+    # Freqtrade's own rate look-ups of the loop: answered from the same request.
+    assert exchange.fetch_l2_order_book("ETH/USDT", 1)["bids"] == [[3000.0, 0.0]]
+    assert exchange.calls == []
+    # Live: the account is kept by the bot (a deposit is read at once when asked for).
+    assert isinstance(glue.reader.account, AccountBook)
+    glue.reader.refresh_wallets()
+    assert glue.wallets.updates == 1
