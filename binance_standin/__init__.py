@@ -28,7 +28,12 @@ codes, messages and HTTP statuses, so ccxt raises the exception classes it raise
 * signed ``/sapi/v1`` odds and ends ccxt or Freqtrade may ask for: ``spot/delist-schedule``
   (nothing is delisted), ``asset/tradeFee``, ``capital/config/getall``, ``margin/allPairs``,
   ``margin/isolated/allPairs`` (empty), ``system/status`` (normal).
-* ``X-MBX-USED-WEIGHT-1M`` on every answer (approximate Binance weights).
+* Binance's request weight limit (``weights``): every request costs the weight Binance documents
+  for it (order book by ``limit``, tickers by symbol count, ``account`` 20, ...), counted per
+  calendar minute for the one IP every client shares; ``X-MBX-USED-WEIGHT-1M`` on every answer.
+  Past ``--weight-limit`` (default 6000, Binance's) a request is answered HTTP 429 ``-1003``
+  with ``Retry-After``; a client that goes on sending is banned: HTTP 418 for 2 minutes, doubled
+  at each new ban. So a test that uses too much weight fails loudly.
 * anything else answers HTTP 404 with a plain-text body and a WARNING log line
   ("UNEXPECTED request"), and is listed in ``/sim/state`` ``unexpected_requests`` - so a
   request that would have gone to a part of Binance the sim does not model is visible.
@@ -91,7 +96,7 @@ Matching and account: how faithful
   pays quote; reported as ``commission``/``commissionAsset`` in ``fills`` and ``myTrades``,
   rounded to 8 decimals. Balances are exact decimals and can never become negative.
 * Not modelled: the real, moving order book (our own orders never appear in ``depth``),
-  per-symbol order ids, rate limiting (unless faulted), order-count limits, BNB fee discount.
+  per-symbol order ids, the RAW_REQUESTS and order-count limits, BNB fee discount.
 
 Control API (JSON, no auth)
 ---------------------------
@@ -128,6 +133,11 @@ Control API (JSON, no auth)
   ``http429``/``http5xx``/``timeout`` take ``"process": true`` to execute the request anyway
   (e.g. an order that is placed although the client saw an error); default false. They match
   any request unless ``path``/``method`` say otherwise.
+* ``GET /sim/weights`` -> the weight limit, the largest weight of a calendar minute and of any
+  rolling 60 s, the 429/418 answered, and every minute's weight and requests, per endpoint and
+  per client (the ``X-Sim-Client`` request header, e.g. ccxt's ``"headers"`` config; ``-``
+  without it). ``POST /sim/weights`` ``{"reset": true}`` and/or ``{"limit": 6000}``: forget the
+  counts and bans, set the limit. ``/sim/state`` carries the summary as ``weights``.
 * ``POST /sim/reset`` ``{}`` or ``{"balances": {"USDT": 1000}}``: fresh account, no orders,
   faults or price overrides (the clock keeps running).
 
@@ -136,9 +146,10 @@ Modules
 ``exchange`` (:class:`SimExchange`, the facade behind one lock) composes ``candles`` (history
 replayed in the present), ``market`` (prices, book, public endpoints), ``filters`` (order
 validation, one check per Binance filter), ``matching`` (the synthetic book and fills),
-``account`` (balances, orders, trades) and ``faults``; ``routes`` and ``control`` are the HTTP
-side, ``server`` runs it (:func:`start_server`, :func:`ccxt_overrides`), ``__main__`` is the
-command line. A development tool: it is not part of the shipped ``rebalance_plugin`` package.
+``account`` (balances, orders, trades), ``faults`` and ``weights`` (the request weight limit);
+``routes`` and ``control`` are the HTTP side, ``server`` runs it (:func:`start_server`,
+:func:`ccxt_overrides`), ``__main__`` is the command line. A development tool: it is not part
+of the shipped ``rebalance_plugin`` package.
 """
 
 from __future__ import annotations

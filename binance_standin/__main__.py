@@ -16,6 +16,7 @@ from typing import Any
 
 from binance_standin.common import DAY, INTERVALS, iso
 from binance_standin.server import start_server
+from binance_standin.weights import DEFAULT_LIMIT
 
 log = logging.getLogger("binance_standin")
 
@@ -68,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
         help="quote value per order-book level (default 50000)",
     )
     p.add_argument("--levels", type=int, default=10, help="order-book levels per side")
+    p.add_argument(
+        "--weight-limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"request weight per minute before 429/418, as Binance (default {DEFAULT_LIMIT})",
+    )
     return p
 
 
@@ -90,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             spread=args.spread,
             depth=args.depth,
             levels=args.levels,
+            weight_limit=args.weight_limit,
         )
     except (OSError, ValueError) as err:
         print(f"sim: cannot start: {err}", file=sys.stderr, flush=True)

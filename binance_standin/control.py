@@ -1,5 +1,6 @@
 """The control API (JSON, no auth) tests use to steer the stand-in: ``/sim/state``,
-``/sim/price``, ``/sim/balance``, ``/sim/fault``, ``/sim/reset`` (see the package doc)."""
+``/sim/price``, ``/sim/balance``, ``/sim/fault``, ``/sim/reset``, ``/sim/weights`` (see the
+package doc)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,14 @@ def control(sim: SimExchange, method: str, path: str, body: str) -> tuple[int, A
             if data.get("clear"):
                 return 200, {"cleared": sim.clear_faults()}, {}
             return 200, sim.add_fault(data), {}
+        if (method, path) == ("GET", "/sim/weights"):
+            return 200, sim.limiter.history(), {}
+        if (method, path) == ("POST", "/sim/weights"):
+            if not data.get("reset") and "limit" not in data:
+                raise ValueError('expected {"reset": true} and/or {"limit": 6000}')
+            limit = data.get("limit")
+            sim.limiter.reset(int(limit) if limit is not None else None)
+            return 200, sim.limiter.summary(), {}
         if (method, path) == ("POST", "/sim/reset"):
             sim.reset(data.get("balances"))
             return 200, {"balances": sim.balances()}, {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +14,6 @@ from binance_standin.candles import CandleStore, Replay
 from binance_standin.common import (
     DEFAULT_BALANCES,
     INTERVALS,
-    MINUTE,
     dec,
     fmt,
     iso,
@@ -29,6 +27,7 @@ from binance_standin.filters import SymbolRules, validate_order
 from binance_standin.market import Market
 from binance_standin.matching import Book, plan_fills, settle_status, walk
 from binance_standin.orders import Order, trade_state
+from binance_standin.weights import DEFAULT_LIMIT, WeightLimiter
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +49,8 @@ class SimExchange:
     :param spread: relative bid/ask spread around the price.
     :param depth: quote value per order-book level.
     :param levels: order-book levels per side.
+    :param weight_limit: Binance's request weight per minute per IP (``weights.py``); requests
+        beyond it are answered 429, then 418.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class SimExchange:
         levels: int = 10,
         clock: Callable[[], int] | None = None,
         exchange_info: dict[str, Any] | None = None,
+        weight_limit: int = DEFAULT_LIMIT,
     ) -> None:
         if timeframe not in INTERVALS:
             raise ValueError(f"sim: unknown timeframe {timeframe!r}")
@@ -107,8 +109,8 @@ class SimExchange:
         self._initial = Ledger.parse_balances(
             balances if balances is not None else DEFAULT_BALANCES
         )
-        self._weights: deque[tuple[int, int]] = deque()
-        self.requests = 0
+        # Per IP (one for every client here), on the wall clock like Binance; /sim/reset keeps it.
+        self.limiter = WeightLimiter(weight_limit)
         self.reset()
         self.replay.warn_short_data()
 
@@ -158,16 +160,6 @@ class SimExchange:
     def symbol_rules(self, symbol: str | None) -> SymbolRules:
         """The rules of a served symbol (Binance's errors for a missing or unknown one)."""
         return self.market.symbol_rules(symbol)
-
-    def used_weight(self, weight: int) -> int:
-        """Count a request of ``weight``; the weight used in the last minute."""
-        with self._lock:
-            now = wall_ms()
-            self.requests += 1
-            self._weights.append((now, weight))
-            while self._weights and self._weights[0][0] <= now - MINUTE:
-                self._weights.popleft()
-            return sum(w for _, w in self._weights)
 
     # ---------------------------------------------------------------- market data
     def candle_price(self, symbol: str, now: int | None = None) -> float:
@@ -484,7 +476,8 @@ class SimExchange:
                 "faults_pending": [dict(f) for f in self.faults_pending],
                 "faults_fired": [dict(f) for f in self.faults_fired],
                 "unexpected_requests": list(self.unexpected),
-                "requests": self.requests,
+                "requests": self.limiter.requests,
+                "weights": self.limiter.summary(),
                 "config": {
                     "timeframe": self.timeframe,
                     "price_timeframes": dict(self.price_tf),

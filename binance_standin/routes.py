@@ -1,5 +1,6 @@
-"""The HTTP side of the stand-in: Binance's routes with their weights, the SIGNED checks,
-and the request handler that answers Binance API and control requests and logs each one."""
+"""The HTTP side of the stand-in: Binance's routes, the SIGNED checks, the request weight limit
+(``weights.py``), and the request handler that answers Binance API and control requests and
+logs each one."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from binance_standin.control import control
 from binance_standin.errors import BinanceError, int_param, mandatory, symbols_param
 from binance_standin.exchange import SimExchange
 from binance_standin.faults import NET_FAULTS, answer_net_fault
+from binance_standin.weights import CLIENT_HEADER, request_weight
 
 if TYPE_CHECKING:
     from binance_standin.server import SimHTTPServer
@@ -28,39 +30,39 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Route:
-    """A Binance endpoint: the :func:`api_call` handler, SIGNED or not, its request weight."""
+    """A Binance endpoint: the :func:`api_call` handler, SIGNED or not (its request weight:
+    :func:`~binance_standin.weights.request_weight`)."""
 
     handler: str
     signed: bool
-    weight: int
 
 
 ROUTES: dict[tuple[str, str], Route] = {
-    ("GET", "/api/v3/ping"): Route("ping", False, 1),
-    ("GET", "/api/v3/time"): Route("time", False, 1),
-    ("GET", "/api/v3/exchangeInfo"): Route("exchange_info", False, 20),
-    ("GET", "/api/v3/klines"): Route("klines", False, 2),
-    ("GET", "/api/v3/uiKlines"): Route("klines", False, 2),
-    ("GET", "/api/v3/ticker/24hr"): Route("ticker_24hr", False, 2),
-    ("GET", "/api/v3/ticker/price"): Route("ticker_price", False, 2),
-    ("GET", "/api/v3/ticker/bookTicker"): Route("book_ticker", False, 2),
-    ("GET", "/api/v3/depth"): Route("depth", False, 5),
-    ("GET", "/api/v3/avgPrice"): Route("avg_price", False, 2),
-    ("GET", "/api/v3/account"): Route("account", True, 20),
-    ("POST", "/api/v3/order"): Route("new_order", True, 1),
-    ("POST", "/api/v3/order/test"): Route("test_order", True, 1),
-    ("GET", "/api/v3/order"): Route("query_order", True, 4),
-    ("DELETE", "/api/v3/order"): Route("cancel_order", True, 1),
-    ("GET", "/api/v3/openOrders"): Route("open_orders", True, 6),
-    ("DELETE", "/api/v3/openOrders"): Route("cancel_open_orders", True, 1),
-    ("GET", "/api/v3/allOrders"): Route("all_orders", True, 20),
-    ("GET", "/api/v3/myTrades"): Route("my_trades", True, 20),
-    ("GET", "/sapi/v1/spot/delist-schedule"): Route("empty_list", True, 100),
-    ("GET", "/sapi/v1/capital/config/getall"): Route("empty_list", True, 10),
-    ("GET", "/sapi/v1/margin/allPairs"): Route("empty_list", True, 1),
-    ("GET", "/sapi/v1/margin/isolated/allPairs"): Route("empty_list", True, 10),
-    ("GET", "/sapi/v1/asset/tradeFee"): Route("trade_fee", True, 1),
-    ("GET", "/sapi/v1/system/status"): Route("system_status", False, 1),
+    ("GET", "/api/v3/ping"): Route("ping", False),
+    ("GET", "/api/v3/time"): Route("time", False),
+    ("GET", "/api/v3/exchangeInfo"): Route("exchange_info", False),
+    ("GET", "/api/v3/klines"): Route("klines", False),
+    ("GET", "/api/v3/uiKlines"): Route("klines", False),
+    ("GET", "/api/v3/ticker/24hr"): Route("ticker_24hr", False),
+    ("GET", "/api/v3/ticker/price"): Route("ticker_price", False),
+    ("GET", "/api/v3/ticker/bookTicker"): Route("book_ticker", False),
+    ("GET", "/api/v3/depth"): Route("depth", False),
+    ("GET", "/api/v3/avgPrice"): Route("avg_price", False),
+    ("GET", "/api/v3/account"): Route("account", True),
+    ("POST", "/api/v3/order"): Route("new_order", True),
+    ("POST", "/api/v3/order/test"): Route("test_order", True),
+    ("GET", "/api/v3/order"): Route("query_order", True),
+    ("DELETE", "/api/v3/order"): Route("cancel_order", True),
+    ("GET", "/api/v3/openOrders"): Route("open_orders", True),
+    ("DELETE", "/api/v3/openOrders"): Route("cancel_open_orders", True),
+    ("GET", "/api/v3/allOrders"): Route("all_orders", True),
+    ("GET", "/api/v3/myTrades"): Route("my_trades", True),
+    ("GET", "/sapi/v1/spot/delist-schedule"): Route("empty_list", True),
+    ("GET", "/sapi/v1/capital/config/getall"): Route("empty_list", True),
+    ("GET", "/sapi/v1/margin/allPairs"): Route("empty_list", True),
+    ("GET", "/sapi/v1/margin/isolated/allPairs"): Route("empty_list", True),
+    ("GET", "/sapi/v1/asset/tradeFee"): Route("trade_fee", True),
+    ("GET", "/sapi/v1/system/status"): Route("system_status", False),
 }
 
 #: request parameters worth a mention in the one-line request log
@@ -266,7 +268,14 @@ class Handler(BaseHTTPRequestHandler):
             return 404, msg, {}, "UNEXPECTED (not served by the sim)"
         params = dict(parse_qsl(query, keep_blank_values=True))
         params.update(parse_qsl(body, keep_blank_values=True))
-        weight_headers = {"X-MBX-USED-WEIGHT-1M": str(sim.used_weight(route.weight))}
+        verdict = sim.limiter.admit(
+            request_weight(method, path, params),
+            f"{method} {path}",
+            self.headers.get(CLIENT_HEADER),
+        )
+        weight_headers = verdict.headers
+        if verdict.status != 200:  # over the limit (429), or banned (418)
+            return verdict.status, verdict.body, weight_headers, f"LIMIT used={verdict.used}"
         claimed = sim.claim_fault(method, path, params, NET_FAULTS)
         if claimed is None:
             status, payload = self._run(route, method, path, query, body, params)

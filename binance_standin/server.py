@@ -50,7 +50,7 @@ def start_server(
     """Start the sim on 127.0.0.1:``port`` (0 = any free port) in a daemon thread.
 
     ``options`` go to :class:`SimExchange` (timeframe, start, balances, fee, key, secret,
-    spread, depth, levels, clock, exchange_info). Returns ``(server, base_url)``;
+    spread, depth, levels, clock, exchange_info, weight_limit). Returns ``(server, base_url)``;
     ``server.sim`` is the exchange, ``server.shutdown()`` stops it.
     """
     if datadir is None:

@@ -68,9 +68,8 @@ class ConfigChanges:
             )
 
         def available() -> float:
+            self.reader.refresh_wallets()  # a deposit made just now counts
             wallets = self.ctx.wallets
-            if wallets:
-                wallets.update()
             free = wallets.get_free(stake) if wallets else math.inf
             own = self.reader.cash(trades)
             return float(free - own + ADD_FUNDS_SLACK * book.investment)

@@ -15,7 +15,8 @@ Mapping (one Freqtrade trade per coin, opened once and kept for the life of the 
 
 Prices: in a backtest Freqtrade fills at the *open* of the candle at ``current_time``; the
 snapshot uses exactly those opens (kept from ``populate_indicators``), never a later price. Live,
-it uses the ticker.
+it uses the tickers of every coin, fetched in one request at the start of the loop, which also
+answer Freqtrade's own price look-ups of that loop (``quotes.py``, ``privates.py``).
 """
 
 from __future__ import annotations
@@ -228,6 +229,7 @@ class RebalancePlugin:
                 return
         self.desk.new_loop()
         trades = self.reader.open_trades()
+        self.reader.refresh_prices(trades)  # dry/live: every price of this loop, one request
         loop = Loop(now, trades, self.reader.by_coin(trades))
         running = not self.store.book.stopped
         for stage in (

@@ -12,9 +12,28 @@ to book an order the exchange executed without Freqtrade hearing of it. The plug
   it, a crash before the fill was stored) is booked with Freqtrade's own recovery,
   ``FreqtradeBot.handle_onexchange_order``, and looked up with ``Exchange.fetch_orders``.
 
+Many bots on one account (issue 12): Freqtrade asks Binance for an order book per open trade
+twice per loop and reads the whole account up to three times per order; twenty portfolios on
+one IP would pass Binance's request weight limit. :func:`frugal_exchange` makes the bot's own
+``Exchange`` instance (``FreqtradeBot.exchange``) answer those reads from what it already knows:
+
+- ``fetch_ticker`` / ``fetch_l2_order_book`` (one level), which ``Exchange.get_rate`` and
+  ``get_rates`` call through ``self``, from the loop's tickers (``quotes.py``); the tickers
+  themselves come in one request, ``Exchange._api.fetch_tickers`` (ccxt), without touching
+  Freqtrade's ticker cache (``_fetch_tickers_cache``, whose full-market content its balance
+  conversion expects);
+- live only: ``get_balances`` (called by ``Wallets._update_live``), ``create_order``,
+  ``fetch_order`` (through ``fetch_order_or_stoploss_order``), ``cancel_order`` (through
+  ``cancel_order_with_result``) and ``fetch_orders`` through the :class:`AccountBook`
+  (``balances.py``).
+
+Each wrapper is an attribute of that one instance; everything it cannot answer goes to
+Freqtrade's own method.
+
 Safety: the source of each of those Freqtrade functions must still have the sha256 recorded
-in ``EXPECTED_SOURCE_SHA256`` (freqtrade==2026.9). After an upgrade that changes one, the bot
-is not reached (the features above are off, with one warning in the log) and
+in ``EXPECTED_SOURCE_SHA256`` (bot access) or ``EXPECTED_FRUGAL_SHA256`` (the frugal exchange),
+as of freqtrade==2026.9. After an upgrade that changes one, that feature is off (with one
+warning in the log: the bot then makes Freqtrade's own requests) and
 ``tests/unit/test_privates.py`` fails, so the access is re-checked against the new code.
 """
 
@@ -23,8 +42,12 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from .balances import AccountBook
+from .quotes import Quotes
 
 logger = logging.getLogger(__name__)
 
@@ -104,3 +127,171 @@ def exchange_orders(bot: Any, pair: str, since: datetime) -> list[dict[str, Any]
 def book_exchange_order(bot: Any, trade: Any) -> None:
     """Let Freqtrade book, on ``trade``, the orders the exchange executed for it."""
     bot.handle_onexchange_order(trade)
+
+
+# ---- the frugal exchange (issue 12: many bots on one IP) --------------------------------------
+def frugal_sites() -> dict[str, Any]:
+    """The Freqtrade functions whose calls the frugal exchange answers, or whose calling it
+    relies on (``get_rate``/``get_rates`` call ``self.fetch_l2_order_book``/``fetch_ticker``,
+    ``Wallets._update_live`` calls ``get_balances``, the order look-ups go through
+    ``self.fetch_order``, cancels through ``self.cancel_order``)."""
+    from freqtrade.exchange import Exchange
+    from freqtrade.wallets import Wallets
+
+    return {
+        "Exchange.get_rate": Exchange.get_rate,
+        "Exchange.get_rates": Exchange.get_rates,
+        "Exchange.fetch_ticker": Exchange.fetch_ticker,
+        "Exchange.fetch_l2_order_book": Exchange.fetch_l2_order_book,
+        "Exchange.get_balances": Exchange.get_balances,
+        "Exchange.create_order": Exchange.create_order,
+        "Exchange.fetch_order": Exchange.fetch_order,
+        "Exchange.fetch_order_or_stoploss_order": Exchange.fetch_order_or_stoploss_order,
+        "Exchange.cancel_order": Exchange.cancel_order,
+        "Exchange.cancel_order_with_result": Exchange.cancel_order_with_result,
+        "Exchange.fetch_orders": Exchange.fetch_orders,
+        "Wallets._update_live": Wallets._update_live,
+    }
+
+
+#: sha256 of ``inspect.getsource`` of each frugal site, as of freqtrade==2026.9.
+EXPECTED_FRUGAL_SHA256: dict[str, str] = {
+    "Exchange.get_rate": "2a48ec5364413c4ee130ce372b74afa26bce67f0fc1011b3afa1fafbbfff19b3",
+    "Exchange.get_rates": "42228845c87a71b7edb6511977cebc833edd29a5e53c5bbb8f38e4554d450b02",
+    "Exchange.fetch_ticker": "83915ff22f22f984546b9d851cef36b96ce91d87ea692de2c1f8869046346917",
+    "Exchange.fetch_l2_order_book": (
+        "4dca57b69f15823b53bc8edcde8cb8782ea2ec0daa784045cf21b17af00eb9df"
+    ),
+    "Exchange.get_balances": "4e8dd3458d436f005cb6fa68ef4b256d3cc4cb56c4b90b330dc3309e5b8412c6",
+    "Exchange.create_order": "327a1f34a6f921030bc9eb10173ff7276304b6cca92fb925dbafcf3a33aea121",
+    "Exchange.fetch_order": "0d2ff5593b790abd36f03179f9cabb9fb6a8d30003266c95183ef657507d769c",
+    "Exchange.fetch_order_or_stoploss_order": (
+        "8cf08ab59403aac6ec6d9512633b47c094615aa9de437229e4f435c284fd263c"
+    ),
+    "Exchange.cancel_order": "546458125b77815344bd4e2cffe98e4ae6c4afc5858c472b84397262478dc51f",
+    "Exchange.cancel_order_with_result": (
+        "ffa077856c6178dcde7a8a472360ce16ee1b250c22790cae58f9c37a1c508a4c"
+    ),
+    "Exchange.fetch_orders": "8d62ebcd9544dd0e9397521a38c453b8339d21ac88e1856c8246e1c860ddb923",
+    "Wallets._update_live": "9cff4649e8e1e9310d8870505295b728727605cbb9333edbb0ccd3286e39062f",
+}
+
+_frugal_checked: bool | None = None
+
+
+def frugal_hashes() -> dict[str, str]:
+    return {
+        name: hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
+        for name, func in frugal_sites().items()
+    }
+
+
+def frugal_verified() -> bool:
+    """True when the code the frugal exchange relies on is unchanged (checked once)."""
+    global _frugal_checked
+    if _frugal_checked is None:
+        current = frugal_hashes()
+        changed = [n for n, h in EXPECTED_FRUGAL_SHA256.items() if current.get(n) != h]
+        _frugal_checked = not changed and set(current) == set(EXPECTED_FRUGAL_SHA256)
+        if not _frugal_checked:
+            logger.warning(
+                "freqtrade-rebalance: Freqtrade internals changed (%s); every price and balance "
+                "is asked of the exchange as Freqtrade does by itself (more request weight). "
+                "Pin freqtrade==2026.9.",
+                ", ".join(changed) or "hash table incomplete",
+            )
+    return _frugal_checked
+
+
+def fetch_tickers(exchange: Any, pairs: list[str]) -> dict[str, Any]:
+    """The tickers of ``pairs`` in one request (Binance: ``ticker/24hr`` with ``symbols``),
+    straight from ccxt, leaving Freqtrade's ticker cache alone."""
+    return dict(exchange._api.fetch_tickers(pairs))
+
+
+def frugal_exchange(exchange: Any, quotes: Quotes, book: AccountBook | None) -> bool:
+    """Make ``exchange`` (the bot's own instance) answer rate look-ups from ``quotes`` and,
+    when ``book`` is given (live), account and finished-order reads from ``book``. Installed
+    once per instance (a /reload_config builds a new one); False when Freqtrade's code changed."""
+    if exchange is None or not frugal_verified():
+        return False
+    own = exchange.__dict__
+    if own.get("_rebalance_frugal") is not None:
+        own["_rebalance_frugal"] = (quotes, book)  # a new plugin on the same exchange
+        return True
+    own["_rebalance_frugal"] = (quotes, book)
+
+    def current() -> tuple[Quotes, AccountBook | None]:
+        found: tuple[Quotes, AccountBook | None] = own["_rebalance_frugal"]
+        return found
+
+    fetch_ticker: Callable[..., Any] = exchange.fetch_ticker
+    fetch_book: Callable[..., Any] = exchange.fetch_l2_order_book
+
+    def ticker(pair: str) -> Any:
+        return current()[0].ticker(pair) or fetch_ticker(pair)
+
+    def order_book(pair: str, limit: int = 100) -> Any:
+        return current()[0].order_book(pair, limit) or fetch_book(pair, limit)
+
+    own["fetch_ticker"] = ticker
+    own["fetch_l2_order_book"] = order_book
+    if book is None:
+        return True
+
+    get_balances: Callable[..., Any] = exchange.get_balances
+    create_order: Callable[..., Any] = exchange.create_order
+    fetch_order: Callable[..., Any] = exchange.fetch_order
+    cancel_order: Callable[..., Any] = exchange.cancel_order
+    fetch_orders: Callable[..., Any] = exchange.fetch_orders
+
+    def account() -> AccountBook:
+        found = current()[1]
+        assert found is not None
+        return found
+
+    def balances(params: dict | None = None) -> Any:
+        if params:
+            return get_balances(params)
+        return account().balances(get_balances)
+
+    def place(**kwargs: Any) -> Any:
+        try:
+            order = create_order(**kwargs)
+        except Exception:
+            account().invalidate()  # the exchange may have taken it all the same
+            raise
+        account().placed(order)
+        return order
+
+    def look_up(order_id: str, pair: str, params: dict | None = None) -> Any:
+        if not params:
+            known = account().finished(order_id)
+            if known is not None:
+                return known
+        order = fetch_order(order_id, pair, params)
+        account().seen(order)
+        return order
+
+    def cancel(order_id: str, pair: str, params: dict | None = None) -> Any:
+        account().invalidate()
+        try:
+            return cancel_order(order_id, pair, params)
+        finally:
+            account().invalidate()
+
+    def orders_since(pair: str, since: datetime, params: dict | None = None) -> Any:
+        found = fetch_orders(pair, since, params)
+        account().invalidate()
+        return found
+
+    own["get_balances"] = balances
+    own["create_order"] = place
+    own["fetch_order"] = look_up
+    own["cancel_order"] = cancel
+    own["fetch_orders"] = orders_since
+    return True
+
+
+def frugal_installed(exchange: Any) -> bool:
+    return exchange is not None and "_rebalance_frugal" in exchange.__dict__

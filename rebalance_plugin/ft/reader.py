@@ -1,5 +1,5 @@
-"""Reading the portfolio from Freqtrade: its open trades, prices (a backtest's candle opens, the
-ticker live) and the portfolio's own cash."""
+"""Reading the portfolio from Freqtrade: its open trades, prices (a backtest's candle opens; live,
+the tickers fetched once per loop, ``quotes.py``) and the portfolio's own cash."""
 
 from __future__ import annotations
 
@@ -8,8 +8,14 @@ from typing import Any
 
 from freqtrade.persistence import Trade
 
+from . import privates
+from .balances import AccountBook
 from .context import Context
+from .quotes import Quotes
 from .store import StateStore
+
+#: Seconds a loop's tickers answer Freqtrade's own rate look-ups, beyond the loop's throttle.
+QUOTE_SLACK = 10.0
 
 
 class PortfolioReader:
@@ -20,6 +26,41 @@ class PortfolioReader:
         self.store = store
         self.opens: dict[str, dict[int, float]] = {}
         self.capital = ctx.config.get("available_capital")  # as the user set it
+        throttle = float(ctx.config.get("internals", {}).get("process_throttle_secs", 5))
+        self.quotes = Quotes(self._fetch_tickers, throttle + QUOTE_SLACK)
+        # Live: the account as last read plus this bot's own fills (balances.py).
+        self.account = None if ctx.config.get("dry_run", True) else AccountBook()
+        self.frugal = False  # the bot's exchange answers from the quotes and the account
+        self.quoted = False  # this loop's tickers were fetched
+
+    def _exchange(self) -> Any:
+        bot = privates.freqtrade_bot(self.ctx.dp)
+        return getattr(bot, "exchange", None)
+
+    def _fetch_tickers(self, pairs: list[str]) -> dict[str, Any]:
+        return privates.fetch_tickers(self._exchange(), pairs)
+
+    def refresh_prices(self, trades: list[Any]) -> None:
+        """Dry/live, at the start of each loop: the tickers of every pair the portfolio
+        targets or holds, in one request; Freqtrade's rate look-ups of this loop use them."""
+        if self.ctx.backtest:
+            return
+        if not self.frugal:
+            self.frugal = privates.frugal_exchange(self._exchange(), self.quotes, self.account)
+        if not self.frugal:  # Freqtrade's code changed: every price is asked as before
+            return
+        pairs = set(self.ctx.cfg.pairs) | {t.pair for t in trades}
+        pairs |= {self.ctx.cfg.pair(c) for c, _ in self.store.book.coins}
+        dp = self.ctx.dp
+        self.quoted = self.quotes.refresh(p for p in pairs if dp.market(p))  # listed ones
+
+    def refresh_wallets(self) -> None:
+        """Read the account from the exchange now (a deposit shows up at once)."""
+        if self.account is not None:
+            self.account.invalidate()
+        wallets = self.ctx.wallets
+        if wallets:
+            wallets.update()
 
     def open_trades(self) -> list[Any]:
         """The open trades; none in an analysis command that runs no backtest (plot-dataframe,
@@ -51,9 +92,14 @@ class PortfolioReader:
         return {self.ctx.cfg.coin_of(p): min(o) for p, o in self.opens.items() if o}
 
     def price(self, pair: str, ts: int) -> float | None:
-        """The price a decision at ``ts`` uses: the candle's open (backtest), the ticker (live)."""
+        """The price a decision at ``ts`` uses: the candle's open (backtest), this loop's
+        ticker (live; None when this loop's tickers could not be fetched)."""
         if self.ctx.backtest:
             return self.opens.get(pair, {}).get(ts)
+        if self.frugal:
+            quoted = self.quotes.price(pair)
+            if quoted or not self.quoted:
+                return quoted
         ticker = self.ctx.dp.ticker(pair) or {}
         price: float | None = ticker.get("last") or ticker.get("close")
         return price

@@ -541,6 +541,35 @@ def test_http_faults_map_to_ccxt_network_errors(sim, ex):
     assert totals(sim.test_url)["BTC"] == pytest.approx(0.50999)
 
 
+def test_the_request_weight_limit_answers_429_then_bans_with_418(sim, ex):
+    """Binance's documented weights, per calendar minute for the IP: beyond the limit a 429,
+    and a client that goes on sending is banned (418); ccxt raises DDoSProtection for both."""
+    control(sim.test_url, "/sim/weights", {"reset": True, "limit": 70})
+    ex.fetch_order_book("BTC/USDT", 5)  # depth, limit 5: weight 5
+    ex.fetch_balance()  # account: 20
+    ex.fetch_tickers(["BTC/USDT", "ETH/USDT"])  # ticker/24hr with 2 symbols: 2
+    ex.fetch_ticker("BTC/USDT")  # ticker/24hr, one symbol: 2
+    resp = requests.get(sim.test_url + "/api/v3/ticker/bookTicker", timeout=5)  # all: 4
+    assert resp.headers["X-MBX-USED-WEIGHT-1M"] == "33"
+    if time.time() % 60 > 50:  # the rest in one calendar minute
+        time.sleep(60 - time.time() % 60 + 0.1)
+    control(sim.test_url, "/sim/weights", {"reset": True})
+    for _ in range(3):
+        ex.fetch_balance()  # 60
+    with pytest.raises(ccxt.DDoSProtection, match="429 .*current limit is 70 request weight"):
+        ex.fetch_balance()
+    with pytest.raises(ccxt.DDoSProtection, match="418 .*IP banned until"):
+        ex.fetch_time()
+    resp = requests.get(sim.test_url + "/api/v3/ping", timeout=5)
+    assert resp.status_code == 418 and 100 < int(resp.headers["Retry-After"]) <= 120
+    weights = control(sim.test_url, "/sim/weights")
+    assert (weights["answered_429"], weights["answered_418"], weights["bans"]) == (1, 2, 1)
+    assert weights["limit"] == 70 and weights["minutes"][-1]["by_endpoint"]["GET /api/v3/account"]
+    assert state(sim.test_url)["weights"]["banned_until"] is not None
+    control(sim.test_url, "/sim/weights", {"reset": True, "limit": 6000})
+    ex.fetch_time()  # the ban is lifted with the reset
+
+
 def test_timeout_fault(sim):
     impatient = client(sim.test_url, timeout=200)
     impatient.load_markets()

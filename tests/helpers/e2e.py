@@ -307,6 +307,11 @@ class Sim:
         """Arm a fault: reject|partial|expire|http429|http5xx|timeout (+count, path, method...)."""
         return self._call("POST", "/sim/fault", {"kind": kind, **params})
 
+    def weights(self) -> dict[str, Any]:
+        """``GET /sim/weights``: the request weight limit, the largest weight of a calendar
+        minute and of any rolling 60 s (also per client), 429/418 answered, every minute."""
+        return self._call("GET", "/sim/weights")
+
     def balances(self) -> dict[str, float]:
         """Total (free + locked) per asset."""
         return {asset: _total(value) for asset, value in self.state()["balances"].items()}
@@ -423,12 +428,14 @@ class Bot:
         self.jwt_secret = "jwt-" + secrets.token_urlsafe(24)
         self.proc: subprocess.Popen | None = None
         self.client = None  # FtRestClient, set by start()
+        self._launched = 0.0
         self.config: dict[str, Any] = {}
         self._write_config(rebalance or {}, extra or {})
 
     # config
     def _write_config(self, rebalance: dict[str, Any], extra: dict[str, Any]) -> None:
         from binance_standin import ccxt_overrides
+        from binance_standin.weights import CLIENT_HEADER
 
         cfg = json.loads((ROOT / "config.json").read_text())
         cfg["rebalance"].update(copy.deepcopy(rebalance))
@@ -444,6 +451,8 @@ class Bot:
         ex = cfg["exchange"]
         ex["pair_whitelist"] = [f"{coin}/{stake}" for coin in cfg["rebalance"]["coins"]]
         overrides = ccxt_overrides(self.sim.url)
+        # The stand-in books each request's weight under this name (one IP for every bot).
+        overrides["headers"] = {CLIENT_HEADER: self.name}
         ex["ccxt_config"] = copy.deepcopy(overrides)
         ex["ccxt_async_config"] = copy.deepcopy(overrides)
         ex["enable_ws"] = False  # Freqtrade would otherwise open Binance websockets
@@ -501,6 +510,11 @@ class Bot:
     # lifecycle
     def start(self) -> Bot:
         """Start ``freqtrade trade`` and wait until its API answers ``/ping``."""
+        return self.launch().wait_started()
+
+    def launch(self) -> Bot:
+        """Start ``freqtrade trade`` without waiting (several bots start side by side; then
+        :meth:`wait_started`)."""
         from freqtrade_client import FtRestClient
 
         if self.proc is not None and self.proc.poll() is None:
@@ -520,10 +534,18 @@ class Bot:
                 cmd, cwd=self.workdir, stdout=out, stderr=subprocess.STDOUT, env=self._env()
             )
         self.client = FtRestClient(self.url, API_USER, self.password, timeout=10)
+        self._launched = time.monotonic()
+        return self
+
+    def wait_started(self) -> Bot:
+        """Wait until the launched bot's API answers (``start_timeout`` from the launch)."""
+        from freqtrade_client import FtRestClient
+
+        assert self.proc is not None, f"bot {self.name} was not launched"
         # FtRestClient.ping() is show_config (authenticated) reduced to pong / not_running;
         # asking show_config directly also accepts a bot whose initial_state is "stopped".
         pinger = FtRestClient(self.url, API_USER, self.password, timeout=2)
-        deadline = time.monotonic() + self.start_timeout
+        deadline = self._launched + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(

@@ -13,6 +13,9 @@ def test_freqtrade_code_is_the_code_the_privates_were_written_against():
     # If this fails after upgrading Freqtrade: re-read the functions named in privates.sites()
     # against their uses in privates.py, then update EXPECTED_SOURCE_SHA256.
     assert privates.source_hashes() == privates.EXPECTED_SOURCE_SHA256
+    # The frugal exchange (many bots on one IP): re-read privates.frugal_sites() against
+    # frugal_exchange(), then update EXPECTED_FRUGAL_SHA256.
+    assert privates.frugal_hashes() == privates.EXPECTED_FRUGAL_SHA256
 
 
 def _dp_holding(bot):
