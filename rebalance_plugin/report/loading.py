@@ -111,6 +111,42 @@ def load_result(path: Path, strategy: str | None = None) -> BacktestResult:
     return BacktestResult(path, strategy, stats["strategy"][strategy], trades, config)
 
 
+def find_result(
+    results_dir: Path, strategy: str, timeframe: str, timerange: str | None
+) -> tuple[float, pd.DataFrame, dict[str, Any]] | None:
+    """The newest result file in ``results_dir`` of ``strategy`` on ``timeframe`` whose
+    backtest ran over ``timerange`` (as given to ``--timerange``; any when None): (the time it
+    ran, its trades, its stored config), or None."""
+    from freqtrade.data.btanalysis import (
+        get_backtest_resultlist,
+        load_backtest_data,
+        load_backtest_stats,
+    )
+
+    try:
+        entries = get_backtest_resultlist(Path(results_dir))
+    except (OSError, ValueError):
+        return None
+    entries = [
+        e for e in entries if e.get("strategy") == strategy and e.get("timeframe") == timeframe
+    ]
+    entries.sort(key=lambda e: e.get("backtest_start_time") or 0, reverse=True)
+    for entry in entries:
+        path = Path(results_dir) / f"{entry['filename']}.zip"
+        if not path.is_file():
+            path = path.with_suffix(".json")
+        try:
+            stats = load_backtest_stats(path)["strategy"][strategy]
+        except (OSError, ValueError, KeyError):
+            continue
+        if timerange and stats.get("timerange") != timerange:
+            continue
+        trades = load_backtest_data(path, strategy)
+        ran = float(entry.get("backtest_start_time") or 0)
+        return ran, trades, stored_config(path, strategy)
+    return None
+
+
 def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:
     """Freqtrade's trades (with their ``orders``) as an orders frame of filled orders."""
     rows = []

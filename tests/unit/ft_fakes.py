@@ -210,7 +210,7 @@ def make_glue(
     store = StateStore(ctx)
     mkts = Markets(ctx)
     reader = PortfolioReader(ctx, store)
-    notifier = Notifier(ctx)
+    notifier = Notifier(ctx, store)
     desk = OrderDesk(ctx, store, mkts, reader, notifier)
     glue = Glue(
         ctx=ctx,
