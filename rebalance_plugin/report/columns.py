@@ -174,9 +174,9 @@ def pair_columns(frame: pd.DataFrame, coin: str, target: float, half_band: float
     return pd.DataFrame(
         {
             WEIGHT: weight,
-            TARGET: target * 100.0,
-            BAND_LOW: max(0.0, target - half_band) * 100.0,
-            BAND_HIGH: min(1.0, target + half_band) * 100.0,
+            TARGET: round(target * 100.0, 9),
+            BAND_LOW: round(max(0.0, target - half_band) * 100.0, 9),
+            BAND_HIGH: round(min(1.0, target + half_band) * 100.0, 9),
             VALUE: value,
             BUY_HOLD: frame["buy_hold"],
         },
