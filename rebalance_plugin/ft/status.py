@@ -31,6 +31,7 @@ def versus(value: float, base: float | None, stake: str) -> str:
         return "-"
     return f"{(value / base - 1) * 100:+.2f}% ({value - base:+.2f} {stake})"
 
+
 #: Seconds between two refreshes of the per-trade custom data shown by FreqUI and Telegram.
 PUBLISH_EVERY = 30.0
 
