@@ -554,7 +554,7 @@ def write_config(config_path: Path, workdir: Path, standin: str, port: int, out:
     print(f"wrote {bot_path} (a dry-run bot against {standin}), {rest} and {jwt_path}", file=out)
     print("start the bot with the password and JWT secret from those files:", file=out)
     print(
-        f"  export FREQTRADE__API_SERVER__PASSWORD=\"$(python -c 'import json; "
+        f"  export FREQTRADE__API_SERVER__PASSWORD=\"$(.venv/bin/python -c 'import json; "
         f'print(json.load(open("{rest}"))["api_server"]["password"])\')"',
         file=out,
     )
