@@ -30,9 +30,12 @@ class Notifier:
         self.quiet = False  # hyperopt's epochs: said at debug level only (thousands of runs)
 
     def start_journal(self) -> None:
-        """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder."""
+        """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder. The last
+        run's journal is kept beside it (``journal.keep``): the report of an older result
+        finds its own (``report.loading.find_journal``)."""
         path = journal.journal_path(self.ctx.config.get("user_data_dir", "user_data"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        journal.keep(path)
         path.write_text("")
         self.journal = path
 
