@@ -27,6 +27,7 @@ from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
 from rebalance_plugin.ft import RebalanceMixin
+from rebalance_plugin.ft.chart import PLOT_CONFIG
 from rebalance_plugin.ft.fastpath import NoTradeCopyMixin
 
 
@@ -65,6 +66,11 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
     }
     order_time_in_force = {"entry": "IOC", "exit": "IOC"}
 
+    # FreqUI and plot-dataframe, on every pair's chart: the coin's weight against its target
+    # and the threshold band, and the portfolio's value against buy-and-hold of the starting
+    # allocation (columns rb_*, from the orders filled up to each candle and its close).
+    plot_config = PLOT_CONFIG
+
     def bot_start(self, **kwargs) -> None:
         # Every coin has a market, the investment clears the minimums; dry/live restores the
         # portfolio's record from Freqtrade's database.
@@ -78,12 +84,14 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # A backtest keeps each candle's open: the price the rebalance decides and fills at.
         self.rb.reader.remember_opens(dataframe, metadata["pair"])
-        return dataframe
+        # Dry/live and FreqUI's backtest view: the portfolio's columns of plot_config.
+        return self.rb.chart.populate(dataframe, metadata["pair"])
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # Buy each coin of the portfolio once (confirm_trade_entry lets through only the first
-        # buys, after trigger_price, and coins new to the allocation).
-        dataframe["enter_long"] = 1
+        # buys, after trigger_price, and coins new to the allocation). A backtest signals on
+        # every candle; dry/live and the charts of a backtest mark only the real first buys.
+        dataframe["enter_long"] = self.rb.chart.entry_signal(dataframe, metadata["pair"])
         return dataframe
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 #: The subcommand modules, in the order ``--help`` lists them.
-SUBCOMMANDS: tuple[str, ...] = ("init", "presets", "report", "sweep", "tax")
+SUBCOMMANDS: tuple[str, ...] = ("init", "presets", "report", "sweep", "tax", "try_live")
 
 PROG = "freqtrade-rebalance"
 

@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strategy", default=None, help="strategy to show if the result holds several"
     )
+    parser.add_argument(
+        "--log-scale",
+        action="store_true",
+        help="the plot's value axis in log scale (a portfolio that grew manifold)",
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

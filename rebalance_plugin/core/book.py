@@ -40,6 +40,15 @@ class Book:
     # The last rebalance section accepted (raw, as in config.json): the portfolio a bot runs on
     # when a /reload_config brings a section it must refuse.
     section: Mapping[str, Any] | None = None
+    # What FreqUI's chart and custom data compare against (dry/live): the starting allocation
+    # (the coins the first buys bought, the cash they left, when they were complete), money moved
+    # in (+) or out (-) of the portfolio besides trading (time, amount), and the last thing the
+    # bot announced (time, text).
+    start_time: float | None = None
+    start_holdings: Mapping[str, float] = field(default_factory=dict)
+    start_cash: float | None = None
+    moves: tuple[tuple[float, float], ...] = ()
+    said: tuple[float, str] | None = None
 
     @classmethod
     def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
@@ -74,7 +83,24 @@ class Book:
             "inflight": {c: v.to_dict() for c, v in self.inflight.items()},
             "engine": self.engine.to_dict(),
             **({"section": dict(self.section)} if self.section is not None else {}),
+            **self._shown(),
         }
+
+    def _shown(self) -> dict[str, Any]:
+        """The fields kept for the chart and the custom data, when set (a record without them
+        is written as before)."""
+        shown: dict[str, Any] = {}
+        if self.start_time is not None:
+            shown["start"] = {
+                "time": self.start_time,
+                "holdings": dict(self.start_holdings),
+                "cash": self.start_cash,
+            }
+        if self.moves:
+            shown["moves"] = [list(m) for m in self.moves]
+        if self.said is not None:
+            shown["said"] = list(self.said)
+        return shown
 
     def _entry_qty(self) -> dict[str, float]:
         """The planned quantities of the first buys still to make (others are history)."""
@@ -82,6 +108,8 @@ class Book:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Book:
+        start = data.get("start") or {}
+        said = data.get("said")
         return cls(
             coins=tuple((str(c), float(w)) for c, w in data["coins"]),
             investment=float(data["investment"]),
@@ -98,4 +126,9 @@ class Book:
             inflight={c: InFlight.from_dict(v) for c, v in data.get("inflight", {}).items()},
             engine=State.from_dict(data.get("engine", {})),
             section=data.get("section"),
+            start_time=start.get("time"),
+            start_holdings={str(c): float(q) for c, q in start.get("holdings", {}).items()},
+            start_cash=start.get("cash"),
+            moves=tuple((float(t), float(a)) for t, a in data.get("moves", [])),
+            said=(float(said[0]), str(said[1])) if said else None,
         )

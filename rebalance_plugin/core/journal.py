@@ -35,6 +35,33 @@ def journal_path(user_data_dir: str | Path) -> Path:
     return Path(user_data_dir) / JOURNAL_PATH
 
 
+def kept_name(written: float) -> str:
+    """The name a finished run's journal is kept under, from the time it was last written:
+    ``rebalance_journal.2024-01-03_05-00-00.jsonl``."""
+    stamp = datetime.fromtimestamp(written).strftime("%Y-%m-%d_%H-%M-%S")
+    return f"{Path(JOURNAL_NAME).stem}.{stamp}{Path(JOURNAL_NAME).suffix}"
+
+
+def keep(path: Path) -> Path | None:
+    """Before a new backtest empties the journal at ``path``: keep the last run's under
+    :func:`kept_name`, beside it (the results of older runs stay in the folder too)."""
+    if not path.is_file():
+        return None
+    kept = path.with_name(kept_name(path.stat().st_mtime))
+    n = 1
+    while kept.exists():
+        kept = path.with_name(f"{Path(kept_name(path.stat().st_mtime)).stem}-{n}.jsonl")
+        n += 1
+    path.rename(kept)
+    return kept
+
+
+def kept(folder: Path) -> list[Path]:
+    """The journals kept from earlier runs in ``folder``, newest first."""
+    stem = Path(JOURNAL_NAME).stem
+    return sorted(Path(folder).glob(f"{stem}.*.jsonl"), reverse=True)
+
+
 def record(event: Event) -> dict[str, Any]:
     """The journal line of ``event`` (a plain dict, ready for ``json.dumps``)."""
     return {

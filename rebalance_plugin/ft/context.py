@@ -13,7 +13,8 @@ Freqtrade's run modes, decided here and nowhere else:
 - every other mode that loads a strategy (``lookahead-analysis`` and ``recursive-analysis``,
   which run backtests of their own; ``plot-dataframe``; the webserver behind FreqUI's backtest
   tab and its charts): simulated like a backtest, with no database and no journal (the last
-  backtest's journal is left alone).
+  backtest's journal is left alone). ``plot-dataframe`` and the webserver's charts
+  (``viewer``) show a backtest's result: its portfolio columns and first buys (``chart.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from ..core.config import RebalanceConfig
 TRADING = (RunMode.DRY_RUN, RunMode.LIVE)
 #: Run modes whose rebalance events are journalled.
 JOURNALLED = (RunMode.BACKTEST,)
+#: Run modes that only show a strategy's dataframe (FreqUI's charts of a backtest through
+#: ``freqtrade webserver``, ``plot-dataframe``): no backtest runs on its signals.
+VIEWERS = (RunMode.WEBSERVER, RunMode.PLOT)
 
 
 @dataclass
@@ -38,11 +42,19 @@ class Context:
     backtest: bool  # simulated: any run mode without a trading bot (no database, no messages)
     journal: bool = False  # a backtest: rebalance events go to the journal
     hyperopt: bool = False  # one backtest per hyperopt epoch
+    viewer: bool = False  # a chart of a backtest's result (VIEWERS)
 
     @classmethod
     def of(cls, strategy: Any, cfg: RebalanceConfig, config: dict[str, Any]) -> Context:
         mode = config.get("runmode")
-        return cls(strategy, cfg, mode not in TRADING, mode in JOURNALLED, mode == RunMode.HYPEROPT)
+        return cls(
+            strategy,
+            cfg,
+            mode not in TRADING,
+            mode in JOURNALLED,
+            mode == RunMode.HYPEROPT,
+            mode in VIEWERS,
+        )
 
     @property
     def checked(self) -> bool:

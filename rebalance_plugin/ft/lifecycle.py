@@ -111,6 +111,12 @@ class Lifecycle:
             spent = math.fsum(
                 by_coin[c].stake_amount * (1.0 + (by_coin[c].fee_open or 0.0)) for c in coins
             )
+            # The starting allocation, for buy-and-hold in FreqUI's chart and custom data.
+            self.store.update(
+                start_time=max(by_coin[c].open_date_utc for c in coins).timestamp(),
+                start_holdings={c: float(by_coin[c].amount) for c in coins},
+                start_cash=book.funded - spent,
+            )
             self.notifier.say(messages.bought(book, spent, cfg.stake_currency))
         self.store.save()
 
@@ -198,8 +204,15 @@ class Lifecycle:
         else:
             cash = self.reader.cash([])  # what the portfolio's sales returned
             closed = self.reader.closed_profit()
+            funded = min(cfg.investment, cash)
+            # Money the restart leaves out of the portfolio (a profit beyond the investment):
+            # a move, for the chart's cash before it; what was said stays shown.
+            move = (now, funded - self.reader.own_cash([]))
             self.store.book = replace(
-                Book.fresh(cfg, closed_base=closed), funded=min(cfg.investment, cash)
+                Book.fresh(cfg, closed_base=closed),
+                funded=funded,
+                moves=(*book.moves, move),
+                said=book.said,
             )
             # Freqtrade locks a pair for the rest of the candle after its trade closed; the
             # user asked to buy again now.

@@ -5,12 +5,17 @@ level and write no journal."""
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core import journal
 from ..core.engine import Event
 from ..core.messages import describe, telegram_markdown
 from .context import Context
+
+if TYPE_CHECKING:
+    from .store import StateStore
 
 logger = logging.getLogger("rebalance_plugin.ft")
 
@@ -18,15 +23,19 @@ logger = logging.getLogger("rebalance_plugin.ft")
 class Notifier:
     """Owns the journal file of a backtest."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, store: StateStore | None = None) -> None:
         self.ctx = ctx
+        self.store = store  # dry/live: the last announcement is kept in the record
         self.journal: Path | None = None
         self.quiet = False  # hyperopt's epochs: said at debug level only (thousands of runs)
 
     def start_journal(self) -> None:
-        """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder."""
+        """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder. The last
+        run's journal is kept beside it (``journal.keep``): the report of an older result
+        finds its own (``report.loading.find_journal``)."""
         path = journal.journal_path(self.ctx.config.get("user_data_dir", "user_data"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        journal.keep(path)
         path.write_text("")
         self.journal = path
 
@@ -36,6 +45,9 @@ class Notifier:
         dp = self.ctx.dp
         if not self.ctx.backtest and dp:
             dp.send_msg(telegram_markdown(text), always_send=True)
+        if not self.ctx.backtest and self.store is not None:
+            # FreqUI shows no strategy message: the custom data shows the last one (status.py).
+            self.store.update(said=(time.time(), text))
 
     def report(self, event: Event) -> None:
         """A rebalance event: journalled in a backtest, said in dry/live."""

@@ -37,6 +37,7 @@ from ..core.plan import skip_risk
 from ..core.portfolio import Portfolio
 from . import params, settings, startup
 from .changes import ConfigChanges
+from .chart import Charts, signal_override_verified
 from .context import Context
 from .fastforward import FastForward
 from .lifecycle import Lifecycle
@@ -94,11 +95,12 @@ class RebalancePlugin:
         self.price_gap: tuple[str, ...] = ()  # backtest: coins without a candle now
         self.store = StateStore(ctx)
         self.reader = PortfolioReader(ctx, self.store)
-        self.notifier = Notifier(ctx)
+        self.notifier = Notifier(ctx, self.store)
         self.desk = OrderDesk(ctx, self.store, self.markets, self.reader, self.notifier)
         self.lifecycle = Lifecycle(ctx, self.store, self.reader, self.notifier, self.desk)
         self.changes = ConfigChanges(ctx, self.store, self.markets, self.reader, self.notifier)
         self.status = StatusPublisher(ctx, self.store, self.reader, self.desk)
+        self.chart = Charts(ctx, self.store, self.reader)
         self.desk.after_sells = self._buys_after_sells
         self.current: Loop | None = None  # backtest: this candle's loop, for the buys
         self.fast_forward: FastForward | None = None  # backtest: candles to skip
@@ -432,6 +434,17 @@ class RebalanceMixin(IStrategy):
         fastpath.install()
         super().__init__(config)
         self.rb = RebalancePlugin(self, self.rebalance, config, refused)
+
+    def get_entry_signal(self, pair: str, timeframe: str, dataframe: Any) -> Any:
+        """Dry/live: Freqtrade asks for the signal of a pair without an open trade. The
+        dataframe's ``enter_long`` marks only the real first buys (FreqUI's chart,
+        ``chart.py``); whether a first buy is due is ``confirm_trade_entry``'s decision, as
+        before: the latest candle signals. Backtests read the dataframe, not this."""
+        if self.rb.ctx.backtest or len(dataframe) == 0 or not signal_override_verified():
+            return super().get_entry_signal(pair, timeframe, dataframe)
+        latest = dataframe.iloc[-1:].copy()
+        latest["enter_long"] = 1
+        return super().get_entry_signal(pair, timeframe, latest)
 
     def ft_adjust_wanted(self, pair: str) -> bool:
         """Backtest fast path (``fastpath.py``): False when this pair has no order this candle."""

@@ -104,17 +104,22 @@ class PortfolioReader:
         price: float | None = ticker.get("last") or ticker.get("close")
         return price
 
-    def cash(self, trades: list[Any]) -> float:
-        """The portfolio's own cash: what it was funded with, plus what its trades returned,
-        less what they cost (Freqtrade books the entry fee of a position only at exit, so it
-        is taken here), never more than the wallet's free stake. Closed trades count from the
-        portfolio's start (in a backtest trades close only at the end)."""
+    def own_cash(self, trades: list[Any]) -> float:
+        """The portfolio's own cash by its books: what it was funded with, plus what its
+        trades returned, less what they cost (Freqtrade books the entry fee of a position only
+        at exit, so it is taken here). Closed trades count from the portfolio's start (in a
+        backtest trades close only at the end)."""
         book = self.store.book
         own = book.funded + math.fsum(
             t.realized_profit - t.stake_amount * (1.0 + (t.fee_open or 0.0)) for t in trades
         )
         if not self.ctx.backtest:
             own += Trade.get_total_closed_profit() - book.closed_base
+        return own
+
+    def cash(self, trades: list[Any]) -> float:
+        """The portfolio's own cash (``own_cash``), never more than the wallet's free stake."""
+        own = self.own_cash(trades)
         wallets = self.ctx.wallets
         free = wallets.get_free(self.ctx.stake) if wallets else own
         return max(0.0, min(own, free))

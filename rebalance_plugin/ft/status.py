@@ -1,6 +1,13 @@
 """The portfolio's state, visible per trade (dry/live): FreqUI's trade detail ("Show custom
-data") and Telegram's ``/list_custom_data`` show each coin's target and current weight, drift,
-the portfolio's value and state, the last rebalance and the next check."""
+data") and Telegram's ``/list_custom_data`` show what a portfolio owner asks first: the
+portfolio's state and value, against the money invested and against buy-and-hold of the
+starting allocation since the first buys, the number of rebalances, the last rebalance, the last
+thing the bot announced (FreqUI does not show strategy messages) and the next check; then the
+trade's coin: its target and current weight and drift.
+
+Freqtrade's own per-trade figures mean little here: a coin's trade is one position kept for the
+life of the portfolio, its profit is the coin's own (a coin whose gains were sold into the
+others shows them as its profit), and it closes only when the portfolio ends."""
 
 from __future__ import annotations
 
@@ -16,6 +23,14 @@ from .reader import PortfolioReader
 from .store import StateStore
 
 logger = logging.getLogger("rebalance_plugin.ft")
+
+
+def versus(value: float, base: float | None, stake: str) -> str:
+    """``+5.23% (+52.30 USDT)``: ``value`` against ``base``."""
+    if not base:
+        return "-"
+    return f"{(value / base - 1) * 100:+.2f}% ({value - base:+.2f} {stake})"
+
 
 #: Seconds between two refreshes of the per-trade custom data shown by FreqUI and Telegram.
 PUBLISH_EVERY = 30.0
@@ -93,25 +108,66 @@ class StatusPublisher:
             unit = "% of target" if rel else " points"
             next_check = f"every loop (threshold {cfg.threshold:g}{unit})"
         last = book.engine.last_rebalance
+        stake = cfg.stake_currency
+        held = self.buy_and_hold(trades, now)
+        said = book.said
         common = {
             "portfolio_state": status_line(book),
             "portfolio_value": round(pf.total, 2),
+            "invested": round(book.funded, 2),
+            "vs_invested": versus(pf.total, book.funded, stake),
+            "buy_and_hold_value": round(held, 2) if held is not None else "-",
+            "vs_buy_and_hold": versus(pf.total, held, stake) if held is not None else "-",
+            "rebalances": book.engine.rebalances,
             "last_rebalance": utc_time(last) if last else "never",
+            "last_announcement": f"{utc_time(said[0])}: {said[1]}" if said else "-",
             "next_check": next_check,
             "on_stop": cfg.on_stop,
         }
         return {
             coin: {
+                **common,
                 "target_weight": f"{targets.get(coin, 0.0) * 100:.2f}%",
                 "weight": f"{weights.get(coin, 0.0) * 100:.2f}%",
                 # a coin held but not targeted: its weight in points, in both modes
                 "drift": drift_text(drift[coin], rel, "+")
                 if coin in drift
                 else drift_text(weights.get(coin, 0.0) * 100, False, "+"),
-                **common,
             }
             for coin in by_coin
         }
+
+    def buy_and_hold(self, trades: list[Any], now: float) -> float | None:
+        """What the starting allocation would be worth now, held: the coins the first buys
+        bought at today's prices, plus the cash they left, plus money added (less money taken)
+        since. None before the first buys (or without a price)."""
+        book = self.store.book
+        cfg = self.ctx.cfg
+        if book.started is None:
+            return None
+        holdings, cash = dict(book.start_holdings), book.start_cash
+        if book.start_time is None or cash is None:  # a record of an earlier release
+            holdings, cash = self._first_buys(trades, book.funded)
+        since = book.start_time if book.start_time is not None else book.started
+        prices = {c: self.reader.price(cfg.pair(c), int(now)) for c in holdings}
+        if not all(prices.values()):
+            return None
+        moved = sum(a for t, a in book.moves if t >= since)
+        return sum(q * float(prices[c] or 0.0) for c, q in holdings.items()) + cash + moved
+
+    @staticmethod
+    def _first_buys(trades: list[Any], funded: float) -> tuple[dict[str, float], float]:
+        """The first filled buy of each open trade, and the cash ``funded`` less their cost."""
+        holdings: dict[str, float] = {}
+        cost = 0.0
+        for trade in trades:
+            buys = [o for o in trade.orders if o.ft_order_side == "buy" and o.safe_filled]
+            if not buys:
+                continue
+            first = min(buys, key=lambda o: o.order_filled_utc or o.order_date_utc)
+            holdings[trade.pair.split("/")[0]] = float(first.safe_amount_after_fee)
+            cost += first.safe_filled * first.safe_price * (1.0 + (trade.fee_open or 0.0))
+        return holdings, funded - cost
 
     def publish(self, trades: list[Any], now: float) -> None:
         status = self.portfolio_status(trades, now)

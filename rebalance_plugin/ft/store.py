@@ -14,6 +14,7 @@ it in chunks.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -74,7 +75,13 @@ class StateStore:
         self._head: dict[str, Any] = {"format": FORMAT, "buffer": 1, "sizes": [0, 0]}
 
     def update(self, **changes: Any) -> Book:
-        """Replace fields of the record (in memory; ``save`` persists it)."""
+        """Replace fields of the record (in memory; ``save`` persists it). Dry/live, a change
+        of ``funded`` (funds added or removed) is kept with its time in ``moves``: the chart's
+        cash before it (``ft.chart``)."""
+        funded = changes.get("funded")
+        if funded is not None and funded != self.book.funded and not self.ctx.backtest:
+            move = (time.time(), float(funded) - self.book.funded)
+            changes["moves"] = (*changes.get("moves", self.book.moves), move)
         self.book = replace(self.book, **changes)
         return self.book
 

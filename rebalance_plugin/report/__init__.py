@@ -57,6 +57,7 @@ from .loading import (
     ROOT,
     BacktestResult,
     default_datadirs,
+    find_journal,
     has_candles,
     journal_file,
     latest_result,
@@ -113,6 +114,7 @@ __all__ = [
     "ROOT",
     "BacktestResult",
     "default_datadirs",
+    "find_journal",
     "has_candles",
     "journal_file",
     "latest_result",
@@ -210,7 +212,10 @@ def _checks(
     if outside:
         warnings.append(f"{len(outside)} journal events fall outside the backtest period")
     if not journal and view.rebalance_orders:
-        warnings.append("no rebalance journal found: rebalance counts are shown as 0")
+        warnings.append(
+            "no journal of this run found (a run before this release, or its journal was "
+            "removed): rebalance counts are shown as 0 and the plot marks no rebalance"
+        )
     return warnings
 
 
@@ -231,6 +236,7 @@ def run(
     strategy: str | None = None,
     note: str | None = None,
     out: TextIO | None = None,
+    log_scale: bool = False,
 ) -> Report:
     """Load, compute, print the summary, write the PNG. Returns the report."""
     out = out or sys.stdout
@@ -256,7 +262,7 @@ def run(
                 f"{', '.join(str(p) for p in default_datadirs(user_data, exchange))}: "
                 "pass the backtest's --datadir"
             )
-    journal = load_journal(journal_file(result.path, results_dir))
+    _, journal = find_journal(result, results_dir)  # this run's own, never another's
     if not result.config:
         result.config = config
     if note is None and "synthetic" in Path(datadir).parts:
@@ -269,6 +275,7 @@ def run(
         report,
         Path(plot_path) if plot_path else user_data / "backtest_results" / DEFAULT_PLOT.name,
         note=note,
+        log_scale=log_scale,
     )
     print(f"\n  Equity plot written to {png.resolve()}", file=out, flush=True)
     return report
@@ -283,7 +290,14 @@ DESCRIPTION = (
 def run_args(args: argparse.Namespace) -> int:
     """Run the view from parsed arguments; the exit code (2 with a one-line error)."""
     try:
-        run(args.config, args.datadir, args.result, args.plot, args.strategy)
+        run(
+            args.config,
+            args.datadir,
+            args.result,
+            args.plot,
+            args.strategy,
+            log_scale=getattr(args, "log_scale", False),
+        )
     except (FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

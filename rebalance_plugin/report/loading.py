@@ -111,6 +111,42 @@ def load_result(path: Path, strategy: str | None = None) -> BacktestResult:
     return BacktestResult(path, strategy, stats["strategy"][strategy], trades, config)
 
 
+def find_result(
+    results_dir: Path, strategy: str, timeframe: str, timerange: str | None
+) -> tuple[float, pd.DataFrame, dict[str, Any]] | None:
+    """The newest result file in ``results_dir`` of ``strategy`` on ``timeframe`` whose
+    backtest ran over ``timerange`` (as given to ``--timerange``; any when None): (the time it
+    ran, its trades, its stored config), or None."""
+    from freqtrade.data.btanalysis import (
+        get_backtest_resultlist,
+        load_backtest_data,
+        load_backtest_stats,
+    )
+
+    try:
+        entries = get_backtest_resultlist(Path(results_dir))
+    except (OSError, ValueError):
+        return None
+    entries = [
+        e for e in entries if e.get("strategy") == strategy and e.get("timeframe") == timeframe
+    ]
+    entries.sort(key=lambda e: e.get("backtest_start_time") or 0, reverse=True)
+    for entry in entries:
+        path = Path(results_dir) / f"{entry['filename']}.zip"
+        if not path.is_file():
+            path = path.with_suffix(".json")
+        try:
+            stats = load_backtest_stats(path)["strategy"][strategy]
+        except (OSError, ValueError, KeyError):
+            continue
+        if timerange and stats.get("timerange") != timerange:
+            continue
+        trades = load_backtest_data(path, strategy)
+        ran = float(entry.get("backtest_start_time") or 0)
+        return ran, trades, stored_config(path, strategy)
+    return None
+
+
 def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:
     """Freqtrade's trades (with their ``orders``) as an orders frame of filled orders."""
     rows = []
@@ -140,9 +176,47 @@ def orders_from_trades(trades: pd.DataFrame) -> pd.DataFrame:
 
 
 def journal_file(result_path: Path, results_dir: Path) -> Path:
-    """The journal of a result: the one beside the result file, else the results folder's."""
+    """The latest journal near a result: the one beside the result file, else the results
+    folder's (it may be another run's: :func:`find_journal` finds the result's own)."""
     beside = Path(result_path).parent / journal.JOURNAL_NAME
     return beside if beside.is_file() else Path(results_dir) / journal.JOURNAL_NAME
+
+
+def _legs(records: Sequence[dict[str, Any]]) -> list[tuple[str, str, float]]:
+    return sorted(
+        (str(leg["coin"]), str(leg["side"]), float(leg["qty"]))
+        for e in records
+        for leg in e.get("legs") or []
+    )
+
+
+def find_journal(result: BacktestResult, results_dir: Path) -> tuple[Path | None, list[Any]]:
+    """The journal of ``result``'s own run: among the latest journal and those kept from
+    earlier runs (``rebalance_journal.<time>.jsonl``, beside the result and in the results
+    folder, newest first), the first whose rebalance legs are the result's rebalance orders
+    (the same coins and sides, each quantity within 10 %: a
+    leg may fill one quantity step off its plan) and whose events fall in its period.
+    (None, []) when no journal is this run's: its rebalance counts and markers are unknown."""
+    orders = orders_from_trades(result.trades)
+    rebalance = orders[orders["tag"].fillna("").astype(str).str.startswith("rebalance")]
+    wanted = sorted(zip(rebalance["coin"], rebalance["side"], rebalance["amount"].astype(float)))
+    start, end = result.start.timestamp(), result.end.timestamp()
+    folders = list(dict.fromkeys([Path(result.path).parent, Path(results_dir)]))
+    candidates = [f / journal.JOURNAL_NAME for f in folders]
+    candidates += [p for f in folders for p in journal.kept(f)]
+    for path in dict.fromkeys(candidates):
+        if not path.is_file():
+            continue
+        records = journal.read(path)
+        legs = _legs(records)
+        if len(legs) != len(wanted) or any(not start <= e.get("ts", 0) <= end for e in records):
+            continue
+        if all(
+            (a[0], a[1]) == (b[0], b[1]) and abs(a[2] - b[2]) <= 0.1 * abs(b[2])
+            for a, b in zip(legs, wanted)
+        ):
+            return path, records
+    return None, []
 
 
 def load_journal(path: Path) -> list[dict[str, Any]]:

@@ -19,6 +19,18 @@ if TYPE_CHECKING:
 #: Where ``python -m rebalance_plugin.report`` saves the PNG (its folder is the user data's).
 DEFAULT_PLOT = Path("user_data") / "backtest_results" / "rebalance_equity.png"
 
+#: Printed before the portfolio view, which follows Freqtrade's own report in the demo: what
+#: of Freqtrade's figures holds for a portfolio, and why most of them do not.
+FREQTRADE_NOTE = """\
+  Reading Freqtrade's report: each coin is one trade, kept open from its first buy until the
+  backtest ends, when Freqtrade sells every coin. Its figures of closed trades therefore
+  describe those few final sales, not the portfolio: "Drawdown" and the drawdowns "(closed
+  trades)" see no loss before the end, "Win%", best/worst trade and pair give each coin's own
+  result (a coin whose gains were sold into the others shows them as its profit), and Sharpe,
+  Sortino, Calmar "(closed trades)", SQN, profit factor, expectancy, durations and best/worst
+  day have only those sales to go on. Meaningful there: final balance, total profit, CAGR,
+  market change and the "Wallet based Metrics". The portfolio's own figures:"""
+
 
 def _money(x: float) -> str:
     return f"{x:,.2f}"
@@ -64,6 +76,8 @@ def format_summary(report: Report, note: str | None = None) -> str:
     lines = [f"*** {note} ***"] if note else []
     lines += [
         f"PORTFOLIO VIEW - {r.strategy}, {r.path.name}",
+        "",
+        FREQTRADE_NOTE,
         "",
         f"  Period               {v.start:%Y-%m-%d %H:%M} -> {v.end:%Y-%m-%d %H:%M} UTC "
         f"({days:g} days, {r.stats.get('timeframe', '?')} candles)",
@@ -121,8 +135,25 @@ def format_summary(report: Report, note: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def plot(report: Report, path: Path, note: str | None = None) -> Path:
-    """Equity vs buy-and-hold with the rebalances marked, and the weights, as a PNG."""
+def _target_styles(targets: Mapping[str, float], coins: list[str]) -> dict[str, Any]:
+    """A dash pattern per coin's target line: coins with the same target get interleaved
+    dashes (one line in turn of each coin's colour), so that each stays visible."""
+    groups: dict[float, list[str]] = {}
+    for coin in coins:
+        if coin in targets:
+            groups.setdefault(round(targets[coin], 9), []).append(coin)
+    dash = 8.0
+    styles: dict[str, Any] = {}
+    for group in groups.values():
+        k = len(group)
+        for j, coin in enumerate(group):
+            styles[coin] = (j * dash, (dash, (k - 1) * dash)) if k > 1 else (0, (4.0, 3.0))
+    return styles
+
+
+def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = False) -> Path:
+    """Equity vs buy-and-hold with the rebalances marked, and the weights, as a PNG.
+    ``log_scale``: the value axis in log scale (a portfolio that grew tenfold)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -131,7 +162,7 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
     v = report.view
     stake = report.result.stats.get("stake_currency", "USDT")
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(12, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+        2, 1, figsize=(14, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
     )
     top.plot(
         v.equity.index,
@@ -169,25 +200,50 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
             zorder=3,
             label=f"Skipped rebalance ({v.skipped_rebalances})",
         )
-    top.set_ylabel(f"Portfolio value ({stake})")
+    if log_scale:
+        from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+
+        top.set_yscale("log")
+        plain = FuncFormatter(lambda y, _: f"{y:,.0f}")
+        low = float(min(v.equity.min(), v.bh_equity.min()))
+        high = float(max(v.equity.max(), v.bh_equity.max()))
+        wide = low > 0 and high / low > 4  # 1-2-5 steps; else evenly spaced values
+        top.yaxis.set_major_locator(
+            LogLocator(base=10, subs=(1.0, 2.0, 5.0)) if wide else MaxNLocator(6)
+        )
+        top.yaxis.set_major_formatter(plain)
+        top.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
+    top.set_ylabel(f"Portfolio value ({stake}{', log scale' if log_scale else ''})")
     top.set_title(
         f"{report.result.strategy}: {v.start:%Y-%m-%d} -> {v.end:%Y-%m-%d}, "
         f"{v.difference_pp:+.1f} pp vs buy-and-hold, max drawdown "
         f"{v.drawdown.depth * 100:.1f}% (buy-and-hold {v.bh_drawdown.depth * 100:.1f}%)"
     )
     top.grid(alpha=0.3)
-    top.legend(loc="upper left", fontsize=9)
+    # Legends beside the plots, never over the lines.
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+    top.legend(fontsize=9, **outside)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     weights = v.weights[v.weights.sum(axis=1) > 0]  # not before the first buys / after exits
+    styles = _target_styles(report.targets, list(weights.columns))
     for i, coin in enumerate(weights.columns):
         color = colors[i % len(colors)]
-        bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color, label=coin)
-        if coin in report.targets:
-            bottom.axhline(report.targets[coin] * 100, color=color, ls="--", lw=0.8, alpha=0.8)
+        target = report.targets.get(coin)
+        label = f"{coin} (target {target * 100:g}%)" if target is not None else coin
+        bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color, label=label)
+        if target is not None:
+            bottom.axhline(target * 100, color=color, ls=styles[coin], lw=1.2, alpha=0.9)
     bottom.set_ylabel("Weight (% of portfolio)")
-    bottom.set_title("Weights over time (dashed: targets)", fontsize=10)
+    bottom.set_title(
+        "Weights over time (dashed: targets; equal targets in alternating colours)", fontsize=10
+    )
     bottom.grid(alpha=0.3)
-    bottom.legend(loc="upper left", fontsize=8, ncol=min(5, max(1, len(v.weights.columns))))
+    bottom.legend(fontsize=8, **outside)
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    bottom.xaxis.set_major_locator(locator)
+    bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if note:
         fig.text(
             0.5,
@@ -205,6 +261,6 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -117,6 +117,7 @@ class FakeTrade:
     open_date_utc: datetime = field(default_factory=lambda: datetime.fromtimestamp(T0, UTC))
     custom_data: dict[str, Any] = field(default_factory=dict)
     custom_data_writes: int = 0
+    orders: list[Any] = field(default_factory=list)  # Freqtrade's Order objects
 
     def set_custom_data(self, key: str, value: Any) -> None:
         self.custom_data[key] = value
@@ -210,7 +211,7 @@ def make_glue(
     store = StateStore(ctx)
     mkts = Markets(ctx)
     reader = PortfolioReader(ctx, store)
-    notifier = Notifier(ctx)
+    notifier = Notifier(ctx, store)
     desk = OrderDesk(ctx, store, mkts, reader, notifier)
     glue = Glue(
         ctx=ctx,

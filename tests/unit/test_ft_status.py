@@ -6,6 +6,10 @@ and 0.2 ETH (bought for 325), fees left out for round numbers: its cash is
 800 - 450 - 325 = 25 USDT. At BTC 50000 and ETH 2000 it is worth
 0.0115 x 50000 + 0.2 x 2000 + 25 = 575 + 400 + 25 = 1000 USDT:
 BTC 575 / 1000 = 57.50% (55 + 2.50 points), ETH 400 / 1000 = 40.00% (45 - 5.00 points).
+
+Against the 800 invested: +200.00 USDT, +25.00%. The first buys bought 0.01 BTC and 0.25 ETH and
+left 25 USDT: held, they would be worth 0.01 x 50000 + 0.25 x 2000 + 25 = 1025 now; the
+portfolio is 25.00 USDT (2.44%) behind.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ NOW = datetime(2024, 1, 3, 15, 0, tzinfo=UTC).timestamp()
 def portfolio(mocker: Any, section: dict[str, Any] = SECTION) -> tuple[Glue, list[FakeTrade]]:
     glue = make_glue(mocker, section, prices=PRICES)
     glue.start()
+    glue.store.update(start_time=T0, start_holdings={"BTC": 0.01, "ETH": 0.25}, start_cash=25.0)
     trades = [
         FakeTrade("BTC/USDT", amount=0.0115, stake_amount=450.0, fee_open=0.0, id=1),
         FakeTrade("ETH/USDT", amount=0.2, stake_amount=325.0, fee_open=0.0, id=2),
@@ -47,14 +52,21 @@ def test_each_coin_shows_its_target_weight_drift_and_the_portfolios_value(mocker
     common = {
         "portfolio_state": "running, 3 rebalances",
         "portfolio_value": 1000.0,
+        "invested": 800.0,
+        "vs_invested": "+25.00% (+200.00 USDT)",
+        "buy_and_hold_value": 1025.0,
+        "vs_buy_and_hold": "-2.44% (-25.00 USDT)",
+        "rebalances": 3,
         "last_rebalance": "2024-01-01 11:00 UTC",  # T0 (10:00) + 1 h
+        "last_announcement": "-",
         "next_check": "every loop (threshold 5 points)",
         "on_stop": "keep",  # the default
     }
     assert status == {
-        "BTC": {"target_weight": "55.00%", "weight": "57.50%", "drift": "+2.50 points", **common},
-        "ETH": {"target_weight": "45.00%", "weight": "40.00%", "drift": "-5.00 points", **common},
+        "BTC": {**common, "target_weight": "55.00%", "weight": "57.50%", "drift": "+2.50 points"},
+        "ETH": {**common, "target_weight": "45.00%", "weight": "40.00%", "drift": "-5.00 points"},
     }
+    assert list(status["BTC"])[:2] == ["portfolio_state", "portfolio_value"]  # shown first
 
 
 def test_an_interval_trigger_shows_the_next_check(mocker):
@@ -94,13 +106,13 @@ def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocke
     assert trades[0].custom_data["drift"] == "+2.50 points"
     assert trades[1].custom_data["weight"] == "40.00%"
     assert trades[1].custom_data["portfolio_value"] == 1000.0
-    assert writes(trades) == [8, 8]  # 3 per-coin keys + 5 of the portfolio, once each
+    assert writes(trades) == [14, 14]  # 3 per-coin keys + 11 of the portfolio, once each
     glue.kv.store_value.assert_called()  # the record is kept saved
 
     # 10 s later BTC moved (52000): within 30 s, nothing changed in the portfolio, not shown.
     glue.dp.prices["BTC/USDT"] = 52000.0
     glue.status.after_loop(trades, NOW + 10)
-    assert writes(trades) == [8, 8]
+    assert writes(trades) == [14, 14]
     assert trades[0].custom_data["weight"] == "57.50%"
 
     # 31 s after the first: the new prices are shown. BTC 0.0115 x 52000 = 598; value
@@ -109,11 +121,11 @@ def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocke
     assert trades[0].custom_data["weight"] == "58.46%"
     assert trades[1].custom_data["weight"] == "39.10%"
     assert trades[0].custom_data["portfolio_value"] == 1023.0
-    assert writes(trades) == [16, 16]
+    assert writes(trades) == [28, 28]
 
     # 31 s later again, prices unchanged: the same data is not written twice.
     glue.status.after_loop(trades, NOW + 62)
-    assert writes(trades) == [16, 16]
+    assert writes(trades) == [28, 28]
 
 
 def test_a_fill_is_published_at_once(mocker):
@@ -129,7 +141,7 @@ def test_a_fill_is_published_at_once(mocker):
     assert trades[0].custom_data["weight"] == "52.50%"
     assert trades[0].custom_data["drift"] == "-2.50 points"
     # ETH's figures did not change (40.00% of 1000): its data is not written again.
-    assert writes(trades) == [16, 8]
+    assert writes(trades) == [28, 14]
 
 
 def test_nothing_is_published_while_the_loops_orders_are_pending(mocker):
@@ -144,7 +156,7 @@ def test_nothing_is_published_while_the_loops_orders_are_pending(mocker):
 
     glue.desk.orders = {}  # handed to Freqtrade: the next loop shows the portfolio
     glue.status.after_loop(trades, NOW + 41)
-    assert writes(trades) == [8, 8]
+    assert writes(trades) == [14, 14]
 
 
 def test_a_failure_to_publish_is_logged_and_trading_goes_on(mocker, caplog):
@@ -177,3 +189,55 @@ def test_relative_threshold_mode_shows_drift_in_percent_of_the_target(mocker):
     assert status["BTC"]["drift"] == "+4.55% of target"
     assert status["ETH"]["drift"] == "-11.11% of target"
     assert status["ETH"]["next_check"] == "every loop (threshold 20% of target)"
+
+
+# ---- at a glance: the announcement, a stop, money moved, an older record ------------------------
+def test_the_last_announcement_is_shown_and_kept_in_the_record(mocker):
+    glue, trades = portfolio(mocker)
+    mocker.patch("rebalance_plugin.ft.notify.time.time", return_value=NOW - 60)
+
+    glue.lifecycle.stop("stop_loss reached (portfolio 790 <= 800)", NOW - 60)  # says it
+    status = glue.status.portfolio_status(trades, NOW)
+
+    said = status["BTC"]["last_announcement"]
+    assert said.startswith("2024-01-03 14:59 UTC: Portfolio stopped: stop_loss reached"), said
+    assert status["BTC"]["portfolio_state"].startswith("stopped (stop_loss reached")
+    # Saved with the record: a restarted bot shows it again.
+    assert glue.saved().said == (NOW - 60, said.split(" UTC: ", 1)[1])
+
+
+def test_money_added_since_the_start_counts_in_buy_and_hold(mocker):
+    # 200 USDT added after the first buys: invested 1000, buy-and-hold 1025 + 200.
+    glue, trades = portfolio(mocker)
+    glue.store.update(funded=1000.0)  # as a /reload_config with 200 more does: kept as a move
+    assert [amount for _, amount in glue.book.moves] == [200.0]
+
+    status = glue.status.portfolio_status(trades, NOW)["ETH"]
+
+    assert status["invested"] == 1000.0
+    assert status["buy_and_hold_value"] == 1225.0
+
+
+def test_a_record_without_a_starting_allocation_takes_the_first_buys_of_the_trades(mocker):
+    # A record written before this release: the first filled buy of each trade, 0.01 BTC for
+    # 450 and 0.25 ETH for 325 (no fee): the cash left is 800 - 775 = 25, as above.
+    from types import SimpleNamespace
+
+    glue, trades = portfolio(mocker)
+    glue.store.update(start_time=None, start_holdings={}, start_cash=None)
+    when = datetime(2024, 1, 1, 10, tzinfo=UTC)
+    for trade, qty, price in ((trades[0], 0.01, 45000.0), (trades[1], 0.25, 1300.0)):
+        first = SimpleNamespace(
+            ft_order_side="buy",
+            safe_filled=qty,
+            safe_amount_after_fee=qty,
+            safe_price=price,
+            order_filled_utc=when,
+            order_date_utc=when,
+        )
+        trade.orders = [first]
+
+    status = glue.status.portfolio_status(trades, NOW)["BTC"]
+
+    assert status["buy_and_hold_value"] == 1025.0
+    assert status["vs_buy_and_hold"] == "-2.44% (-25.00 USDT)"

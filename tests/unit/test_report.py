@@ -375,3 +375,110 @@ def test_report_of_a_real_backtest(tmp_path):
 )
 def test_the_report_names_the_trigger_it_measured(section, text):
     assert describe_trigger(section) == text
+
+
+# ---- one story in the terminal, and the plot ---------------------------------------------------
+def hand_report(tmp_path, journal=JOURNAL) -> report.Report:
+    """The hand-made portfolio above as a report of a result file in ``tmp_path``."""
+    view = report.portfolio_view(
+        ORDERS, PRICES, pd.Series({"A": 100.0, "B": 10.0}), START_CASH, ts(0), ts(4), journal
+    )
+    result = report.BacktestResult(
+        tmp_path / "backtest-result-x.zip",
+        "RebalanceStrategy",
+        {"stake_currency": "USDT", "timeframe": "1h", "final_balance": 1010.881},
+        pd.DataFrame(),
+        {"rebalance": {"coins": {"A": 50, "B": 50}}},
+    )
+    return report.Report(result, view, tmp_path, {"A": 0.5, "B": 0.5}, [], ["A", "B"])
+
+
+def test_the_view_says_which_of_freqtrades_figures_mean_nothing_for_a_portfolio(tmp_path):
+    text = report.format_summary(hand_report(tmp_path))
+    note = text.split("\n\n")[1]
+    assert note.startswith("  Reading Freqtrade's report: each coin is one trade")
+    for figure in ('"Drawdown"', '"Win%"', "Sharpe", '"Wallet based Metrics"'):
+        assert figure in note
+    assert "Max drawdown" in text.split(note)[1]  # the portfolio's own figures follow
+
+
+def test_the_plot_log_scale_equal_targets_and_legends_beside_the_lines(tmp_path, mocker):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    mocker.patch.object(plt, "close", side_effect=figures.append)
+    png = report.plot(hand_report(tmp_path), tmp_path / "equity.png", log_scale=True)
+    assert png.is_file()
+    (fig,) = figures
+    top, bottom = fig.axes
+    assert top.get_yscale() == "log" and bottom.get_yscale() == "linear"
+    # A and B have the same 50% target: two dashed lines of their colours, interleaved.
+    targets = [line for line in bottom.get_lines() if line.get_linestyle() != "-"]
+    assert [line.get_ydata()[0] for line in targets] == [50.0, 50.0]
+    offsets = {line._dash_pattern[0] for line in targets}  # (offset, (on, off))
+    assert len(offsets) == 2
+    assert targets[0].get_color() != targets[1].get_color()
+    # Legends to the right of the plots, over no line.
+    fig.canvas.draw()
+    for ax in (top, bottom):
+        legend = ax.get_legend().get_window_extent()
+        assert legend.x0 >= ax.get_window_extent().x1
+    plt.close(fig)
+
+
+def test_an_older_result_finds_its_own_journal(tmp_path):
+    """The latest journal belongs to the last backtest; the one kept when it started is the
+    older run's: its legs are the older result's rebalance orders."""
+    from rebalance_plugin.core import journal
+
+    def trade(amount: float) -> dict:
+        order = {"safe_price": 100.0, "ft_is_entry": False, "cost": 0.0}
+        return {
+            "pair": "SOL/USDT",
+            "fee_open": FEE,
+            "fee_close": FEE,
+            "orders": [
+                {
+                    **order,
+                    "amount": 10.0,
+                    "ft_order_side": "buy",
+                    "ft_is_entry": True,
+                    "order_filled_timestamp": 1609459200000,
+                    "ft_order_tag": "",
+                },
+                {
+                    **order,
+                    "amount": amount,
+                    "ft_order_side": "sell",
+                    "order_filled_timestamp": 1609462800000,
+                    "ft_order_tag": "rebalance sell",
+                },
+            ],
+        }
+
+    def event(qty: float) -> str:
+        leg = {"coin": "SOL", "side": "sell", "qty": qty, "price": 100.0}
+        return json.dumps({"ts": 1609462800.0, "kind": "rebalance", "legs": [leg]})
+
+    stats = {"backtest_start_ts": 1609459200000, "backtest_end_ts": 1609545600000}
+    older = report.BacktestResult(
+        tmp_path / "backtest-result-1.zip", "S", stats, pd.DataFrame([trade(2.0)]), {}
+    )
+    latest = tmp_path / journal.JOURNAL_NAME
+    latest.write_text(event(2.0) + "\n")
+    kept = journal.keep(latest)  # the next backtest starts: the older run's journal is kept
+    latest.write_text(event(3.5) + "\n")  # ... and writes its own
+
+    assert kept is not None and kept.name.startswith("rebalance_journal.20")
+    assert report.find_journal(older, tmp_path)[0] == kept
+    newer = report.BacktestResult(
+        tmp_path / "backtest-result-2.zip", "S", stats, pd.DataFrame([trade(3.5)]), {}
+    )
+    assert report.find_journal(newer, tmp_path)[0] == latest
+    other = report.BacktestResult(
+        tmp_path / "backtest-result-3.zip", "S", stats, pd.DataFrame([trade(7.0)]), {}
+    )
+    assert report.find_journal(other, tmp_path) == (None, [])  # no journal is its own

@@ -82,15 +82,33 @@ def test_every_stored_value_fits_a_varchar_255_column(database):
     KeyValueStore.store_value(STATE_KEY, text)
     store = _store()
     store.load()
-    store.update(funded=1100.0)
+    store.update(investment=1100.0)
     store.save()
 
     stored = _stored()
     assert all(len(v) <= 255 for v in stored.values()), {k: len(v) for k, v in stored.items()}
-    # 727 + 2 characters ("1049.5" became "1100.0": same length) in chunks of 250: 3 chunks.
+    # 727 + 1 characters ("1000.0" became "1100.0", keys sorted the same) in chunks of 250:
+    # 3 chunks.
     assert sorted(stored) == [STATE_KEY, f"{STATE_KEY}.0.0", f"{STATE_KEY}.0.1", f"{STATE_KEY}.0.2"]
     again = _store()
-    assert again.load() and again.book == store.book and again.book.funded == 1100.0
+    assert again.load() and again.book == store.book and again.book.investment == 1100.0
+
+
+def test_funds_moved_in_or_out_are_kept_with_their_time(database, mocker):
+    # FreqUI's chart counts the portfolio's cash before a deposit without it (ft/chart.py).
+    mocker.patch("rebalance_plugin.ft.store.time.time", side_effect=[1733050000.0, 1733060000.0])
+    text = RECORD.read_text().strip()
+    KeyValueStore.store_value(STATE_KEY, text)
+    store = _store()
+    store.load()
+    store.update(funded=1549.5)  # 500 added
+    store.update(funded=1549.5, refused=None)  # no change of the money: no move
+    store.update(funded=1449.5)  # 100 taken out
+    store.save()
+
+    again = _store()
+    assert again.load()
+    assert again.book.moves == ((1733050000.0, 500.0), (1733060000.0, -100.0))
 
 
 def test_a_shorter_record_leaves_no_stale_chunk_and_a_crash_keeps_the_last_record(database, mocker):
