@@ -173,6 +173,15 @@ def next_deposit(plan: AutoInvest, after: float, anchor: float | None = None) ->
     return slot.timestamp()
 
 
+def due_deposit(plan: AutoInvest, started: float, last: float | None, now: float) -> float | None:
+    """The scheduled time of the deposit to make at ``now``, or None: the first slot after the
+    last one handled (``last``; the portfolio's start before the first), when it has come. A
+    slot missed while the bot was down is made once, at the next loop; the one after it is
+    then due in turn."""
+    slot = next_deposit(plan, started if last is None else last, started)
+    return slot if slot <= now else None
+
+
 def deposit_times(
     plan: AutoInvest, start: float, end: float, anchor: float | None = None
 ) -> list[float]:

@@ -3,9 +3,9 @@ how much money the portfolio owns, whether it has started or stopped, and the or
 Pure Python, no Freqtrade import: the adapter stores ``Book.to_dict()`` in Freqtrade's database.
 
 Money: ``funded`` is the stake currency put into the portfolio (the investment, plus funds
-added, less funds removed as actually freed). The portfolio's cash is ``funded`` plus what its
-trades have returned and less what they cost; several bots sharing one account each spend only
-their own.
+added and auto-invest deposits, less funds removed as actually freed). The portfolio's cash is
+``funded`` plus what its trades have returned and less what they cost; several bots sharing one
+account each spend only their own.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ class Book:
     # The last rebalance section accepted (raw, as in config.json): the portfolio a bot runs on
     # when a /reload_config brings a section it must refuse.
     section: Mapping[str, Any] | None = None
+    # Auto-invest: the stake currency deposited so far (the investment grows by it; ``investment``
+    # stays the figure of config.json, which a /reload_config compares), the scheduled time of
+    # the last deposit handled (made or skipped: the next is the slot after it, so a restart
+    # neither repeats nor loses one), and the first of a run of skipped ones (said once).
+    deposited: float = 0.0
+    last_deposit: float | None = None
+    deposit_refused: float | None = None
 
     @classmethod
     def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
@@ -74,6 +81,13 @@ class Book:
             "inflight": {c: v.to_dict() for c, v in self.inflight.items()},
             "engine": self.engine.to_dict(),
             **({"section": dict(self.section)} if self.section is not None else {}),
+            **({"deposited": self.deposited} if self.deposited else {}),
+            **({"last_deposit": self.last_deposit} if self.last_deposit is not None else {}),
+            **(
+                {"deposit_refused": self.deposit_refused}
+                if self.deposit_refused is not None
+                else {}
+            ),
         }
 
     def _entry_qty(self) -> dict[str, float]:
@@ -98,4 +112,7 @@ class Book:
             inflight={c: InFlight.from_dict(v) for c, v in data.get("inflight", {}).items()},
             engine=State.from_dict(data.get("engine", {})),
             section=data.get("section"),
+            deposited=float(data.get("deposited", 0.0)),
+            last_deposit=data.get("last_deposit"),
+            deposit_refused=data.get("deposit_refused"),
         )

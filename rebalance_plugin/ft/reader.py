@@ -59,27 +59,32 @@ class PortfolioReader:
         return price
 
     def cash(self, trades: list[Any]) -> float:
+        """The portfolio's own cash (``own_cash``), never more than the wallet's free stake."""
+        own = self.own_cash(trades)
+        wallets = self.ctx.wallets
+        free = wallets.get_free(self.ctx.stake) if wallets else own
+        return max(0.0, min(own, free))
+
+    def own_cash(self, trades: list[Any]) -> float:
         """The portfolio's own cash: what it was funded with, plus what its trades returned,
         less what they cost (Freqtrade books the entry fee of a position only at exit, so it
-        is taken here), never more than the wallet's free stake. Closed trades count from the
-        portfolio's start (in a backtest trades close only at the end)."""
+        is taken here). Closed trades count from the portfolio's start (in a backtest trades
+        close only at the end)."""
         book = self.store.book
         own = book.funded + math.fsum(
             t.realized_profit - t.stake_amount * (1.0 + (t.fee_open or 0.0)) for t in trades
         )
         if not self.ctx.backtest:
             own += Trade.get_total_closed_profit() - book.closed_base
-        wallets = self.ctx.wallets
-        free = wallets.get_free(self.ctx.stake) if wallets else own
-        return max(0.0, min(own, free))
+        return float(own)
 
     def count_realized_profit(self, trades: list[Any]) -> None:
         """With ``available_capital``, Freqtrade caps every buy at that capital plus the profit
         of *closed* trades, less the open stakes; a rebalancer's trades never close, so the
         profit its partial sells realised would never be spendable again (its dry-run wallet
         does count it). The bot's capital is kept at the user's figure plus that realised
-        profit, in memory only (``/show_config`` shows it)."""
+        profit and the auto-invest deposits, in memory only (``/show_config`` shows it)."""
         if self.capital is None:
             return
         realized = math.fsum(t.realized_profit for t in trades)
-        self.ctx.config["available_capital"] = self.capital + realized
+        self.ctx.config["available_capital"] = self.capital + realized + self.store.book.deposited

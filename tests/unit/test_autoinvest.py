@@ -217,3 +217,32 @@ def test_quantities_are_rounded_down_to_the_step():
     rules = {"BTC": MarketRules(qty_step=1e-05), "BNB": MarketRules(qty_step=0.001)}
     plan = plan_cash_flow(Portfolio(qty, prices, cash=100.0), TARGETS, 100.0, rules)
     assert {leg.coin: leg.qty for leg in plan.buys} == pytest.approx({"BTC": 0.00125, "BNB": 0.166})
+
+
+# --- the engine and the journal --------------------------------------------------------------
+
+
+def test_the_engine_invests_a_deposit_selling_nothing_and_journals_its_amount():
+    from rebalance_plugin.core import journal
+    from rebalance_plugin.core.engine import Snapshot, State, step
+
+    cfg = parse_rebalance_config(
+        {"coins": {"BTC": 50, "ETH": 30, "BNB": 20}, "investment": 900, "auto_invest": WEEKLY}
+    )
+    # the first example: 400 / 400 / 100 and the deposit of 100 in cash -> BTC 50, BNB 50
+    pf = Portfolio({"BTC": 400.0, "ETH": 400.0, "BNB": 100.0}, ONE, cash=100.0)
+    snap = Snapshot(
+        now=ts(2024, 1, 8, 9), portfolio=pf, rules={}, fee=0.0, first_buy=0.0, deposit=100.0
+    )
+    out = step(cfg, State(), snap)
+    assert out.state == State()  # a deposit is no rebalance: the trigger's state is untouched
+    assert {c: (leg.side, leg.qty) for c, leg in out.orders.items()} == {
+        "BTC": ("buy", 50.0),
+        "BNB": ("buy", 50.0),
+    }
+    (event,) = out.events
+    assert event.kind == "deposit" and event.amount == 100.0
+    assert event.weights_after == pytest.approx({"BTC": 0.45, "ETH": 0.4, "BNB": 0.15})
+    line = journal.record(event)
+    assert line["kind"] == "deposit" and line["amount"] == 100.0
+    assert [leg["side"] for leg in line["legs"]] == ["buy", "buy"]
