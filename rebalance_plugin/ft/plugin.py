@@ -476,7 +476,7 @@ class RebalancePlugin:
             self.store.update(engine=result.state, funded=book.funded - result.withdrawn)
         for event in result.events:
             self.notifier.report(event)
-        self.desk.place(dict(result.orders), loop.by_coin, market=False)
+        self.desk.place(dict(result.orders), loop.by_coin, market=False, deposit=loop.deposit > 0)
 
 
 class RebalanceMixin(IStrategy):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from rebalance_plugin.core.config import DEFAULTS
 
-from .metrics import Drawdown, _times
+from .metrics import CashFlows, Drawdown, _times
 
 if TYPE_CHECKING:
     from . import Report
@@ -116,9 +116,42 @@ def format_summary(report: Report, note: str | None = None) -> str:
             f"{_money(float(r.stats['final_balance']))} {stake} (open trades "
             "force-exited at the last candle's open)"
         )
+    if report.flows is not None:
+        lines += ["", *cash_flow_lines(report.flows, stake)]
     for warning in report.warnings:
         lines.append(f"  WARNING: {warning}")
     return "\n".join(lines)
+
+
+def cash_flow_lines(f: CashFlows, stake: str) -> list[str]:
+    """Auto-invest: the deposits as cash flows, against the two references."""
+    lines = [
+        f"  Auto-invest          {len(f.amounts)} deposits, {_money(f.deposited)} {stake} "
+        f"deposited ({f.times[0]:%Y-%m-%d %H:%M} -> {f.times[-1]:%Y-%m-%d %H:%M} UTC); with "
+        f"the investment of {_money(f.investment)}, {_money(f.total_in)} {stake} paid in "
+        "(cash flows, not profit)",
+        "  Note                 the figures above value the whole wallet (the deposits still to "
+        "come held as cash) against the first buys alone held; below, like with like",
+        "",
+    ]
+    rows = [
+        ("", f"Final value ({stake})", "Money-weighted (XIRR)", "Time-weighted"),
+        ("Rebalanced", _money(f.final_value), _pct(f.xirr, True), _pct(f.twr, True)),
+        (
+            "Same deposits, held",
+            _money(f.schedule_final),
+            _pct(f.schedule_xirr, True),
+            "",
+        ),
+        ("All at the start", _money(f.lump_final), _pct(f.lump_xirr, True), ""),
+    ]
+    for a, b, c, d in rows:
+        lines.append(f"  {a:<21}{b:<24}{c:<24}{d}".rstrip())
+    lines.append(
+        "  References           the same payments bought at the target weights and never "
+        "rebalanced; the whole amount bought at the target weights at the first buy and held"
+    )
+    return lines
 
 
 def plot(report: Report, path: Path, note: str | None = None) -> Path:
@@ -157,6 +190,26 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
             color="tab:orange",
             zorder=3,
             label=f"Rebalance ({v.rebalances})",
+        )
+    flows = report.flows
+    if flows is not None:  # the portfolio itself, growing with the deposits, and the deposits
+        top.plot(
+            flows.value.index,
+            flows.value.to_numpy(),
+            lw=1.0,
+            color="tab:green",
+            label=f"Portfolio, deposits included ({_money(flows.final_value)} {stake}, "
+            f"XIRR {_pct(flows.xirr)})",
+        )
+        marks = flows.value.reindex(_times(flows.times), method="ffill")
+        top.scatter(
+            marks.index,
+            marks.to_numpy(),
+            s=12,
+            marker="^",
+            color="tab:green",
+            zorder=3,
+            label=f"Deposit ({len(flows.amounts)}, {_money(flows.deposited)} {stake})",
         )
     if v.skipped_times:
         marks = v.equity.reindex(_times(v.skipped_times), method="ffill")

@@ -4,14 +4,22 @@ schedule code): every hour from the first buy to the end of the range that is a 
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from rebalance_plugin import report
 from rebalance_plugin.ft import fastforward
-from tests.helpers.ftrun import NO_SHARED_DATA, SHARED_DATA, make_config, run_backtest
+from tests.helpers.ftrun import (
+    NO_SHARED_DATA,
+    SHARED_DATA,
+    load_opens,
+    make_config,
+    run_backtest,
+)
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 
@@ -51,10 +59,27 @@ def deposits(run) -> list[dict]:
     return [r for r in run.journal if r["kind"] == "deposit"]
 
 
+def solve_rate(flows: list[tuple[datetime, float]]) -> float:
+    """The test's own XIRR: the secant method on the net present value (365-day years)."""
+    t0 = flows[0][0]
+
+    def npv(rate: float) -> float:
+        return sum(a / (1 + rate) ** ((t - t0).total_seconds() / 86400 / 365) for t, a in flows)
+
+    a, b = 0.0, 0.5
+    for _ in range(100):
+        fa, fb = npv(a), npv(b)
+        if fb == fa:
+            break
+        a, b = b, b - fb * (b - a) / (fb - fa)
+    return b
+
+
 def test_weekly_deposits_over_2024(tmp_path):
     # 53 Mondays in 2024; the first buy is at the first candle, 2024-01-01 00:00, so every one
     # of them is after it: 53 deposits of 100, needing a wallet of 1000 + 5300
-    run = run_backtest(config(tmp_path, 6300), "20240101-20250101")
+    cfg = config(tmp_path, 6300)
+    run = run_backtest(cfg, "20240101-20250101", extra={"export": "trades"})
     start = first_buy(run)
     expected = mondays_9(start, datetime(2025, 1, 1, tzinfo=UTC))
     assert len(expected) == 53
@@ -81,6 +106,42 @@ def test_weekly_deposits_over_2024(tmp_path):
         if o["ft_order_side"] == "sell" and o != trade["orders"][-1]
     )
     assert 6300 - 60 < bought - sold <= 6300 + 1e-6
+    # The deposit buys are no rebalance: none is tagged so
+    tags = {o["ft_order_tag"] for _, t in run.trades.iterrows() for o in t["orders"]}
+    assert "deposit buy" in tags
+
+    # The report: the deposits as cash flows
+    out = io.StringIO()
+    rep = report.run(config_path=cfg, datadir=SHARED_DATA, plot_path=tmp_path / "p.png", out=out)
+    flows = rep.flows
+    assert flows is not None and (tmp_path / "p.png").is_file()
+    assert [t.to_pydatetime() for t in flows.times] == expected
+    assert flows.deposited == 5300 and flows.total_in == 6300
+    # the whole wallet was paid in: the portfolio's final value is Freqtrade's final balance
+    assert flows.final_value == pytest.approx(run.final_balance, abs=0.01)
+    paid = [(start, -1000.0)] + [(t, -100.0) for t in expected]
+    end = datetime(2025, 1, 1, tzinfo=UTC)
+    assert flows.xirr == pytest.approx(solve_rate([*paid, (end, run.final_balance)]), abs=1e-6)
+    # the references, from the candle opens: each payment bought at the targets at the open
+    # of its candle, fee on top, and sold at the last candle's open, fee off
+    opens = load_opens(list(BALANCED))
+    weights = {c: w / 100 for c, w in BALANCED.items()}
+
+    def held(buys: list[tuple[datetime, float]]) -> float:
+        qty = {
+            c: sum(a * w / (1 + FEE) / opens.loc[t, c] for t, a in buys) for c, w in weights.items()
+        }
+        return sum(q * opens.loc[end, c] for c, q in qty.items()) * (1 - FEE)
+
+    schedule = held([(t, -a) for t, a in paid])
+    lump = held([(start, 6300.0)])
+    assert flows.schedule_final == pytest.approx(schedule, rel=1e-9)
+    assert flows.lump_final == pytest.approx(lump, rel=1e-9)
+    assert flows.lump_xirr == pytest.approx(solve_rate([(start, -6300.0), (end, lump)]), abs=1e-6)
+    text = out.getvalue()
+    assert "Auto-invest          53 deposits, 5,300.00 USDT deposited" in text
+    assert "Money-weighted (XIRR)" in text and "Same deposits, held" in text
+    print(text)
 
 
 def test_deposits_beyond_the_wallet_are_skipped_and_said_once(tmp_path, caplog):
