@@ -205,9 +205,11 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
         top.scatter(
             marks.index,
             marks.to_numpy(),
-            s=12,
+            s=24,
             marker="^",
             color="tab:green",
+            edgecolors="black",
+            linewidths=0.4,
             zorder=3,
             label=f"Deposit ({len(flows.amounts)}, {_money(flows.deposited)} {stake})",
         )
@@ -231,7 +233,10 @@ def plot(report: Report, path: Path, note: str | None = None) -> Path:
     top.grid(alpha=0.3)
     top.legend(loc="upper left", fontsize=9)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    weights = v.weights[v.weights.sum(axis=1) > 0]  # not before the first buys / after exits
+    weights = v.weights
+    if flows is not None:  # shares of the portfolio, not of the wallet it is paid in from
+        weights = weights.mul(v.equity / flows.value.where(flows.value > 0), axis=0).fillna(0.0)
+    weights = weights[weights.sum(axis=1) > 0]  # not before the first buys / after exits
     for i, coin in enumerate(weights.columns):
         color = colors[i % len(colors)]
         bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color, label=coin)
