@@ -418,9 +418,19 @@ class RebalancePlugin:
         return False
 
     def _deposit_refusal(self, amount: float, trades: list[Any]) -> str | None:
-        """Why a deposit of ``amount`` cannot be paid now (None: it can): the wallet's free
-        stake currency beyond the portfolio's own cash (a backtest: the part of dry_run_wallet
-        beyond the investment) is short of it."""
+        """Why a deposit of ``amount`` cannot be paid now (None: it can): it would take the
+        portfolio's money beyond ``available_capital`` (this bot's share of an account several
+        bots trade on), or the wallet's free stake currency beyond the portfolio's own cash (a
+        backtest: the part of dry_run_wallet beyond the investment) is short of it."""
+        stake = self.ctx.stake
+        capital = self.reader.capital  # this bot's share of the account, as the user set it
+        funded = self.store.book.funded
+        if capital is not None and funded + amount > capital + DEPOSIT_SLACK * amount:
+            return (
+                f"available_capital = {capital:g} is this bot's share of the account and the "
+                f"portfolio has {funded:g} {stake} of it; raise available_capital to make room "
+                f"for the deposits"
+            )
         wallets = self.ctx.wallets
         if wallets is None:
             return None
@@ -430,7 +440,6 @@ class RebalancePlugin:
         spare = free - max(0.0, self.reader.own_cash(trades))
         if spare + DEPOSIT_SLACK * amount >= amount:
             return None
-        stake = self.ctx.stake
         where = "dry_run_wallet" if self.ctx.backtest else "the account's free " + stake
         return f"{where} has {max(spare, 0.0):.2f} {stake} beyond the portfolio's own money"
 

@@ -108,13 +108,26 @@ def test_a_deposit_that_cannot_be_paid_is_skipped_said_once_and_the_next_tried(m
     assert len(deposits(glue)) == 1
 
 
-def test_available_capital_grows_with_the_deposits(mocker):
-    glue, plugin = bot(mocker, free=150.0)
-    glue.strategy.config["available_capital"] = 1000
+def test_available_capital_bounds_the_deposits_and_grows_with_them(mocker):
+    # this bot's share is 1150: one deposit fits (1000 + 100), the second would not (1200)
+    glue, plugin = bot(mocker, free=450.0)
+    glue.strategy.config["available_capital"] = 1150
     plugin = restart(glue)
     at(plugin, T0 + HOUR)
-    assert glue.strategy.config["available_capital"] == 1100
-    glue.strategy.config["available_capital"] = 1000  # config.json read again
+    assert plugin.book.deposited == 100
+    # Freqtrade's cap on the stakes: the share plus the deposits (in memory)
+    assert glue.strategy.config["available_capital"] == 1250
+    plugin.store.update(inflight={})
+    at(plugin, T0 + 2 * HOUR)
+    assert plugin.book.deposited == 100
+    skipped = [m for m in glue.said if "is skipped" in m]
+    assert skipped == [
+        "Auto-invest: the deposit of 100 USDT due 2024-01-01 12:00 UTC is skipped: "
+        "available_capital = 1150 is this bot's share of the account and the portfolio has "
+        "1100 USDT of it; raise available_capital to make room for the deposits. The next ones "
+        "are tried at their times; this is said once until one is made."
+    ]
+    glue.strategy.config["available_capital"] = 1150  # config.json read again
     again = restart(glue)  # the user's figure again, plus the deposits of the record
-    at(again, T0 + 1.5 * HOUR)
-    assert glue.strategy.config["available_capital"] == 1100
+    at(again, T0 + 2.5 * HOUR)
+    assert glue.strategy.config["available_capital"] == 1250
