@@ -36,7 +36,7 @@ from ..core.engine import Snapshot, step
 from ..core.plan import skip_risk
 from ..core.portfolio import Portfolio
 from . import params, settings, startup
-from .changes import ConfigChanges
+from .changes import ADD_FUNDS_SLACK, ConfigChanges
 from .context import Context
 from .fastforward import FastForward
 from .lifecycle import Lifecycle
@@ -438,7 +438,10 @@ class RebalancePlugin:
             wallets.update()
         free = float(wallets.get_free(self.ctx.stake))
         spare = free - max(0.0, self.reader.own_cash(trades))
-        if spare + DEPOSIT_SLACK * amount >= amount:
+        # the cash figure is Freqtrade's fee arithmetic, the exchange rounds its own way: a
+        # slack of 0.1% of the portfolio's money keeps cents from refusing a deposit (its buys
+        # are sized from the cash the wallet really has)
+        if spare + ADD_FUNDS_SLACK * self.store.book.funded >= amount:
             return None
         where = "dry_run_wallet" if self.ctx.backtest else "the account's free " + stake
         return f"{where} has {max(spare, 0.0):.2f} {stake} beyond the portfolio's own money"
