@@ -3,9 +3,9 @@ how much money the portfolio owns, whether it has started or stopped, and the or
 Pure Python, no Freqtrade import: the adapter stores ``Book.to_dict()`` in Freqtrade's database.
 
 Money: ``funded`` is the stake currency put into the portfolio (the investment, plus funds
-added, less funds removed as actually freed). The portfolio's cash is ``funded`` plus what its
-trades have returned and less what they cost; several bots sharing one account each spend only
-their own.
+added and auto-invest deposits, less funds removed as actually freed). The portfolio's cash is
+``funded`` plus what its trades have returned and less what they cost; several bots sharing one
+account each spend only their own.
 """
 
 from __future__ import annotations
@@ -49,6 +49,13 @@ class Book:
     start_cash: float | None = None
     moves: tuple[tuple[float, float], ...] = ()
     said: tuple[float, str] | None = None
+    # Auto-invest: the stake currency deposited so far (the investment grows by it; ``investment``
+    # stays the figure of config.json, which a /reload_config compares), the scheduled time of
+    # the last deposit handled (made or skipped: the next is the slot after it, so a restart
+    # neither repeats nor loses one), and the first of a run of skipped ones (said once).
+    deposited: float = 0.0
+    last_deposit: float | None = None
+    deposit_refused: float | None = None
 
     @classmethod
     def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
@@ -84,6 +91,13 @@ class Book:
             "engine": self.engine.to_dict(),
             **({"section": dict(self.section)} if self.section is not None else {}),
             **self._shown(),
+            **({"deposited": self.deposited} if self.deposited else {}),
+            **({"last_deposit": self.last_deposit} if self.last_deposit is not None else {}),
+            **(
+                {"deposit_refused": self.deposit_refused}
+                if self.deposit_refused is not None
+                else {}
+            ),
         }
 
     def _shown(self) -> dict[str, Any]:
@@ -131,4 +145,7 @@ class Book:
             start_cash=start.get("cash"),
             moves=tuple((float(t), float(a)) for t, a in data.get("moves", [])),
             said=(float(said[0]), str(said[1])) if said else None,
+            deposited=float(data.get("deposited", 0.0)),
+            last_deposit=data.get("last_deposit"),
+            deposit_refused=data.get("deposit_refused"),
         )

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from .autoinvest import AutoInvest, AutoInvestError, parse_auto_invest
+
 #: Threshold trigger: allowed drift thresholds, in percentage points (SPEC §2).
 THRESHOLDS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 30, 50)
 
@@ -58,6 +60,7 @@ KNOWN_KEYS = frozenset(
         "take_profit",
         "threshold_mode",
         "rebalance_to",
+        "auto_invest",
     }
 )
 
@@ -72,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "take_profit": None,
     "threshold_mode": "absolute",
     "rebalance_to": "target",
+    "auto_invest": None,
 }
 
 #: Ready-made allocations a user can start from (SPEC §1).
@@ -132,6 +136,7 @@ class RebalanceConfig:
     take_profit: Level | None = None
     threshold_mode: str = "absolute"
     rebalance_to: str = "target"
+    auto_invest: AutoInvest | None = None  # deposits on a schedule (``core.autoinvest``)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -312,6 +317,10 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
             f"rebalance.stop_loss = {stop_loss.value:g} must be below rebalance.take_profit = "
             f"{take_profit.value:g}"
         )
+    try:
+        auto_invest = parse_auto_invest(merged["auto_invest"])
+    except AutoInvestError as err:
+        raise ConfigError(str(err)) from err
     return RebalanceConfig(
         coins=coins,
         investment=investment,
@@ -326,6 +335,7 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
         take_profit=take_profit,
         threshold_mode=threshold_mode,
         rebalance_to=rebalance_to,
+        auto_invest=auto_invest,
     )
 
 

@@ -20,6 +20,9 @@ Two requests come from outside the trigger (a config change applied by the adapt
 - ``Snapshot.withdraw``: remove that much stake currency (SPEC §3): each coin sells its target
   share; once the sells have filled, ``Step.withdrawn`` is the cash they actually freed, which
   leaves the portfolio.
+- ``Snapshot.deposit``: an auto-invest deposit of that much has joined the portfolio's cash
+  (SPEC §7): it buys the underweight coins first and sells nothing (``plan_cash_flow``); the
+  trigger is asked again on the next loop, with the deposit invested.
 
 ``State`` is plain data (``to_dict``/``from_dict``) so that the adapter can persist it and a
 restart resumes a half-done rebalance.
@@ -33,8 +36,16 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from .config import RebalanceConfig
-from .messages import SKIP_MESSAGE
-from .plan import Leg, RebalancePlan, SkippedLeg, plan_rebalance, plan_withdrawal, size_buys
+from .messages import DEPOSIT_KEPT, SKIP_MESSAGE
+from .plan import (
+    Leg,
+    RebalancePlan,
+    SkippedLeg,
+    plan_cash_flow,
+    plan_rebalance,
+    plan_withdrawal,
+    size_buys,
+)
 from .portfolio import Portfolio, drift_points, max_drift
 from .rules import MarketRules
 from .triggers import IntervalTrigger, band_for, trigger_for
@@ -56,6 +67,7 @@ class Snapshot:
     busy: bool = False  # an order of the portfolio is still open
     force: bool = False  # rebalance now, whatever the trigger says
     withdraw: float = 0.0  # stake currency to take out of the portfolio now
+    deposit: float = 0.0  # an auto-invest deposit, already in the portfolio's cash, to invest
 
 
 @dataclass(frozen=True)
@@ -87,10 +99,11 @@ class State:
 class Event:
     """Something to report: ``kind`` is ``rebalance`` (orders placed), ``buys`` (phase 2),
     ``skipped`` (a rebalance was due but no leg can trade), ``withdrawal`` (sells placed to
-    remove funds) or ``withdrawn`` (they filled; ``amount`` is the cash freed). ``drift`` is
+    remove funds), ``withdrawn`` (they filled; ``amount`` is the cash freed) or ``deposit``
+    (an auto-invest deposit of ``amount`` and the buys it makes). ``drift`` is
     in percentage points, or in percent of the targets when ``relative``."""
 
-    kind: Literal["rebalance", "buys", "skipped", "withdrawal", "withdrawn"]
+    kind: Literal["rebalance", "buys", "skipped", "withdrawal", "withdrawn", "deposit"]
     time: float
     drift: float
     weights_before: Mapping[str, float]
@@ -198,6 +211,21 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
             return Step(state, {}, (event,))
         new = replace(state, phase="withdrawing", cash_before=pf.cash)
         return Step(new, {leg.coin: leg for leg in out.sells}, (event,))
+    if snap.deposit > 0 and state.phase == "idle":
+        out = plan_cash_flow(pf, targets, snap.deposit, snap.rules, snap.fee)
+        event = Event(
+            "deposit",
+            snap.now,
+            max_drift(pf, targets, rel),
+            pf.weights(),
+            projected_weights(pf, out.buys, snap.fee),
+            out.buys,
+            out.skipped,
+            None if out.buys else DEPOSIT_KEPT,
+            amount=snap.deposit,
+            relative=rel,
+        )
+        return Step(state, {leg.coin: leg for leg in out.buys}, (event,))
     if state.phase == "selling":
         buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
         event = Event(

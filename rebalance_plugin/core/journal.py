@@ -10,6 +10,7 @@ A record (one line of ``user_data/backtest_results/rebalance_journal.jsonl``)::
      "skipped": [{"coin": "SOL", "side": "buy", "value": 3.2, "reason": "..."}],
      "message": null}
 
+An auto-invest deposit is ``"kind": "deposit"`` with its ``"amount"`` and the buys it made.
 ``drift`` is in percentage points; with ``threshold_mode`` relative it is in percent of the
 targets and the record carries ``"drift_unit": "% of target"``.
 """
@@ -81,6 +82,7 @@ def record(event: Event) -> dict[str, Any]:
         ],
         "message": event.message,
         **({"drift_unit": "% of target"} if event.relative else {}),
+        **({"amount": event.amount} if event.kind == "deposit" else {}),
     }
 
 

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 SKIP_MESSAGE = (
     "The order value is less than the minimum value, and is unable to rebalance this time."
 )
+#: An auto-invest deposit whose buys are all under the exchange's minimums.
+DEPOSIT_KEPT = (
+    "No buy of this deposit clears the exchange's minimum order: it stays in the portfolio's "
+    "cash until a rebalance invests it."
+)
 #: A name with underscores (on_stop, dry_run_wallet): shown as code in Telegram's Markdown.
 MARKDOWN_NAME = re.compile(r"(?<![`\w])([A-Za-z0-9]+(?:_[A-Za-z0-9]+)+)(?![`\w])")
 
@@ -249,6 +254,16 @@ def describe(event: Event, stake: str = "USDT") -> str:
         return text
     if event.kind == "withdrawn":
         return f"Funds removed: {event.amount:.2f} {stake} freed and taken out of the portfolio"
+    if event.kind == "deposit":
+        bought = ", ".join(
+            f"{leg.qty:g} {leg.coin} ({leg.value:.2f} {stake})" for leg in event.legs
+        )
+        text = f"Auto-invest: {event.amount:g} {stake} deposited"
+        text += f", bought {bought}" if bought else f". {event.message}"
+        text += f". Weights {fmt(event.weights_before)} -> {fmt(event.weights_after)}"
+        if event.skipped:
+            text += ". Skipped: " + ", ".join(f"{s.coin} ({s.reason})" for s in event.skipped)
+        return text
     if event.kind == "withdrawal" and not event.legs:
         return f"Remove funds {event.amount:g} {stake}: {event.message}"
     legs = (
@@ -269,3 +284,37 @@ def describe(event: Event, stake: str = "USDT") -> str:
     if event.skipped:
         out += ". Skipped: " + ", ".join(f"{s.side} {s.coin} ({s.reason})" for s in event.skipped)
     return out
+
+
+def deposit_refused(amount: float, due: float, why: str, stake: str) -> str:
+    """An auto-invest deposit that cannot be paid: said once, until one is paid again."""
+    return (
+        f"Auto-invest: the deposit of {amount:g} {stake} due {utc_time(due)} is skipped: {why}. "
+        f"The next ones are tried at their times; this is said once until one is made."
+    )
+
+
+def deposit_late(amount: float, due: float, stake: str) -> str:
+    """A deposit whose time passed while the bot was not running: made once, now."""
+    return (
+        f"Auto-invest: the deposit of {amount:g} {stake} due {utc_time(due)} was missed while "
+        f"the bot was not running; it is made now, once."
+    )
+
+
+def deposits_need_wallet(
+    count: int, amount: float, investment: float, wallet: float, stake: str
+) -> str:
+    """Backtest start-up: what the auto-invest schedule needs of ``dry_run_wallet``."""
+    need = investment + count * amount
+    text = (
+        f"Auto-invest: {count} deposits of {amount:g} {stake} over the backtest's range need "
+        f"dry_run_wallet of at least {need:g} {stake} (rebalance.investment {investment:g} + "
+        f"{count} x {amount:g})"
+    )
+    if wallet < need:
+        text += (
+            f"; it is {wallet:g}: deposits beyond it are skipped. Raise dry_run_wallet to "
+            f"{need:g} to make them all"
+        )
+    return text

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .autoinvest import cash_flow_values
 from .config import RebalanceConfig
 from .messages import SKIP_MESSAGE
 from .portfolio import Band, Portfolio
@@ -399,3 +400,48 @@ def skip_risk(cfg: RebalanceConfig, min_order: Mapping[str, float]) -> str | Non
         f"{key} = {limit:g}{unit}, a rebalance leg is about {leg:.2f} {stake}, under the exchange "
         f"minimum order of {need:.2f} {stake}; {fix}"
     )
+
+
+def plan_cash_flow(
+    portfolio: Portfolio,
+    targets: Mapping[str, float],
+    amount: float,
+    rules: Mapping[str, MarketRules] | None = None,
+    fee: float = 0.0,
+) -> RebalancePlan:
+    """Invest a deposit of ``amount`` (already in ``portfolio.cash``) selling nothing: the
+    underweight coins are bought first, in the shares that bring the weights closest to the
+    targets (``autoinvest.cash_flow_values``). A leg the exchange would refuse is left out and
+    its money shared by the other coins; when no leg can trade, all are reported skipped."""
+    rules = rules or {}
+    spend = max(0.0, min(amount, portfolio.cash))
+    budget = spend / (1.0 + fee)  # the coins' value bought, the fee paid on top
+    total = portfolio.total - fee * budget  # the portfolio's value after the buys
+    values = portfolio.values
+    prices = portfolio.prices
+    excluded: frozenset[str] = frozenset()
+    previous: RebalancePlan | None = None
+    while True:
+        wanted = cash_flow_values(values, targets, total, budget, excluded)
+        buys: list[Leg] = []
+        refused: list[SkippedLeg] = []
+        for coin, value in wanted.items():
+            leg = _buy_leg(coin, value, prices[coin], _rules(rules, coin))
+            if isinstance(leg, Leg):
+                buys.append(leg)
+            else:
+                refused.append(leg)
+        if not refused:
+            return RebalancePlan((), tuple(buys), (), wanted)
+        if not buys:  # nothing more can trade: the last sharing that could, or all skipped
+            return previous or RebalancePlan((), (), tuple(refused), wanted)
+        previous = RebalancePlan((), tuple(buys), tuple(refused), wanted)
+        excluded = excluded | {leg.coin for leg in refused}
+
+
+def _buy_leg(coin: str, value: float, price: float, rule: MarketRules) -> Leg | SkippedLeg:
+    qty = rule.floor_qty(value / price)
+    reason = rule.refusal(qty, price)
+    if reason:
+        return SkippedLeg(coin, "buy", value, reason)
+    return Leg(coin, "buy", qty, price)

@@ -59,6 +59,7 @@ class OrderDesk:
         self.notifier = notifier
         self.orders: dict[str, Leg] = {}
         self.market: set[str] = set()  # pairs whose order this loop goes at market
+        self.deposits: set[str] = set()  # pairs whose buy invests an auto-invest deposit
         # Backtest: the sells handed out this candle are awaited, then ``after_sells`` sizes the
         # buys (set by the plugin). ``carried``: buys whose pair was visited before the cash was
         # there, handed out at the pair's next turn (nothing else is decided meanwhile).
@@ -74,6 +75,7 @@ class OrderDesk:
             self.orders = {p: leg for p, leg in self.orders.items() if leg.side == "buy"}
         else:
             self.orders = {}
+        self.deposits &= set(self.orders)
         self.market = set()
         self.sells_left = set()
         self.buys_due = False
@@ -105,9 +107,12 @@ class OrderDesk:
         self._turn(pair)
         return pair in self.orders
 
-    def place(self, orders: dict[str, Leg], by_coin: dict[str, Any], market: bool) -> None:
+    def place(
+        self, orders: dict[str, Leg], by_coin: dict[str, Any], market: bool, deposit: bool = False
+    ) -> None:
         """Hand each leg to its trade's adjust_trade_position (or, for a coin without a trade,
-        to the entry signal); remember it in flight to finish a partial fill at market."""
+        to the entry signal); remember it in flight to finish a partial fill at market.
+        ``deposit``: the buys invest an auto-invest deposit (tagged ``deposit buy``)."""
         if not orders:
             return
         cfg = self.ctx.cfg
@@ -124,6 +129,8 @@ class OrderDesk:
                 continue
             pair = cfg.pair(coin)
             self.orders[pair] = leg
+            if deposit:
+                self.deposits.add(pair)
             if leg.side == "sell" and self.ctx.backtest:
                 self.sells_left.add(pair)
             if market:
@@ -201,8 +208,10 @@ class OrderDesk:
             qty = rule.floor_qty(leg.value / current_rate)
             if rule.refusal(qty, current_rate) is not None:
                 return None
+        tag = "deposit buy" if trade.pair in self.deposits else "rebalance buy"
+        self.deposits.discard(trade.pair)
         # Freqtrade buys floor(stake / rate) to the step: again half a step of margin.
-        return (qty + step_ / 2) * current_rate, "rebalance buy"
+        return (qty + step_ / 2) * current_rate, tag
 
     # ---- following orders in flight (dry/live) -------------------------------------------------
     def follow_inflight(self, by_coin: dict[str, Any]) -> bool:

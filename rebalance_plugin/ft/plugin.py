@@ -30,13 +30,14 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.strategy import IStrategy
 
 from ..core import messages
+from ..core.autoinvest import deposit_times, due_deposit, next_deposit
 from ..core.book import Book
 from ..core.config import DEFAULTS, ConfigError, RebalanceConfig, with_trigger
 from ..core.engine import Snapshot, step
 from ..core.plan import skip_risk
 from ..core.portfolio import Portfolio
 from . import params, settings, startup
-from .changes import ConfigChanges
+from .changes import ADD_FUNDS_SLACK, ConfigChanges
 from .chart import Charts, signal_override_verified
 from .context import Context
 from .fastforward import FastForward
@@ -50,6 +51,9 @@ from .store import StateStore
 
 logger = logging.getLogger("rebalance_plugin.ft")
 
+#: A deposit is paid when the spare money is short of it by at most this share (fee rounding).
+DEPOSIT_SLACK = 1e-6
+
 
 @dataclass
 class Loop:
@@ -62,6 +66,7 @@ class Loop:
     applied: RebalanceConfig | None = None
     force: bool = False
     withdraw: float = 0.0
+    deposit: float = 0.0  # an auto-invest deposit made this loop
     prices: dict[str, float] = field(default_factory=dict)
     portfolio: Portfolio | None = None
     publish: bool = True  # publish the status after the loop
@@ -86,6 +91,7 @@ class RebalancePlugin:
         self.user_settings = settings.user_settings(config)
         self.section_cfg = cfg  # the rebalance section as config.json gives it
         self.last_loop: float | None = None  # simulated: the time of the last loop of this run
+        self.first_loop: float | None = None  # the time of this process's first loop
         self.markets = Markets(ctx)
         self._assemble()
 
@@ -131,6 +137,7 @@ class RebalancePlugin:
         if ctx.backtest:
             if ctx.journal:
                 self.notifier.start_journal()
+                self._say_wallet_needed()
             return
         if loaded:
             logger.info(messages.restored(self.store.book))
@@ -143,6 +150,22 @@ class RebalancePlugin:
             self.store.save()
         for coin, _ in self.store.book.coins:  # coins still held from an earlier allocation
             self.markets.add(coin)
+
+    def _say_wallet_needed(self) -> None:
+        """Backtest with auto-invest: how much dry_run_wallet the schedule needs over the
+        range (the deposits beyond the wallet are skipped)."""
+        plan = self.ctx.cfg.auto_invest
+        config = self.ctx.config
+        wallet = config.get("dry_run_wallet")
+        span = startup.timerange(config)
+        if plan is None or span is None or not isinstance(wallet, (int, float)):
+            return
+        count = len(deposit_times(plan, span[0], span[1]))
+        self.notifier.say(
+            messages.deposits_need_wallet(
+                count, plan.amount, self.ctx.cfg.investment, float(wallet), self.ctx.stake
+            )
+        )
 
     def _run_on_last_good(self, loaded: bool) -> None:
         """A refused section: keep running the portfolio of the stored record (a bad
@@ -222,6 +245,8 @@ class RebalancePlugin:
         """One loop: each stage in turn until one ends it. Runs once per candle in a backtest:
         kept lean (see ``make bench``)."""
         now = current_time.timestamp()
+        if self.first_loop is None:
+            self.first_loop = now  # dry/live: a deposit due before it was missed while down
         if self.ctx.backtest:
             if self.last_loop is None or now <= self.last_loop:
                 self._new_run()
@@ -243,6 +268,7 @@ class RebalancePlugin:
             self._config_change,  # funds added or removed, coins changed (/reload_config)
             self._prices,  # every coin's price now, or nothing is decided
             self._levels,  # stop_loss / take_profit
+            self._deposit,  # auto-invest: a scheduled deposit, invested selling nothing
             self._rebalance,  # the core's engine: the orders of a rebalance
         ):
             if not stage(loop):
@@ -278,9 +304,14 @@ class RebalancePlugin:
         if self.fast_forward is None:
             self.fast_forward = FastForward(self.reader.opens)
         portfolio = loop.portfolio
-        return self.fast_forward.until(
+        until = self.fast_forward.until(
             cfg, loop.now, book.started, portfolio.quantities, portfolio.cash
         )
+        plan = self.ctx.cfg.auto_invest
+        if plan is not None:  # a scheduled deposit is something that happens
+            after = book.started if book.last_deposit is None else book.last_deposit
+            until = min(until, next_deposit(plan, after, book.started))
+        return until
 
     def _commands(self, loop: Loop) -> bool:
         self.lifecycle.commands(loop.now, loop.trades)
@@ -351,6 +382,74 @@ class RebalancePlugin:
         self.lifecycle.stopped_loop(loop.by_coin)
         return False
 
+    def _deposit(self, loop: Loop) -> bool:
+        """Auto-invest (SPEC §7): at a scheduled time the amount joins the portfolio if the
+        money is there (``_deposit_refusal``), and buys the underweight coins selling nothing;
+        the trigger is asked again on the next loop. A deposit that cannot be paid is skipped,
+        said once until one is paid, and the next one is tried at its time."""
+        plan = self.ctx.cfg.auto_invest
+        book = self.store.book
+        if plan is None or book.started is None or loop.force or loop.withdraw:
+            return True
+        busy = loop.busy or bool(book.entries) or book.engine.phase != "idle"
+        if busy or (self.ctx.backtest and self.desk.carried):
+            return True  # made once the orders are done
+        due = due_deposit(plan, book.started, book.last_deposit, loop.now)
+        if due is None:
+            return True
+        stake = self.ctx.stake
+        why = self._deposit_refusal(plan.amount, loop.trades)
+        if why is not None:
+            if book.deposit_refused is None:
+                self.notifier.say(messages.deposit_refused(plan.amount, due, why, stake))
+            self.store.update(last_deposit=due, deposit_refused=book.deposit_refused or due)
+            self.store.save()
+            return True
+        if not self.ctx.backtest and due < (self.first_loop or loop.now):
+            self.notifier.say(messages.deposit_late(plan.amount, due, stake))
+        self.store.update(
+            funded=book.funded + plan.amount,
+            deposited=book.deposited + plan.amount,
+            last_deposit=due,
+            deposit_refused=None,
+        )
+        self.store.save()
+        self.reader.count_realized_profit(loop.trades)  # available_capital grows with it
+        assert loop.portfolio is not None
+        portfolio = replace(loop.portfolio, cash=self.reader.cash(loop.trades))
+        loop.deposit = plan.amount
+        self._decide(loop, portfolio, False)
+        return False
+
+    def _deposit_refusal(self, amount: float, trades: list[Any]) -> str | None:
+        """Why a deposit of ``amount`` cannot be paid now (None: it can): it would take the
+        portfolio's money beyond ``available_capital`` (this bot's share of an account several
+        bots trade on), or the wallet's free stake currency beyond the portfolio's own cash (a
+        backtest: the part of dry_run_wallet beyond the investment) is short of it."""
+        stake = self.ctx.stake
+        capital = self.reader.capital  # this bot's share of the account, as the user set it
+        funded = self.store.book.funded
+        if capital is not None and funded + amount > capital + DEPOSIT_SLACK * amount:
+            return (
+                f"available_capital = {capital:g} is this bot's share of the account and the "
+                f"portfolio has {funded:g} {stake} of it; raise available_capital to make room "
+                f"for the deposits"
+            )
+        wallets = self.ctx.wallets
+        if wallets is None:
+            return None
+        if not self.ctx.backtest:
+            wallets.update()
+        free = float(wallets.get_free(self.ctx.stake))
+        spare = free - max(0.0, self.reader.own_cash(trades))
+        # the cash figure is Freqtrade's fee arithmetic, the exchange rounds its own way: a
+        # slack of 0.1% of the portfolio's money keeps cents from refusing a deposit (its buys
+        # are sized from the cash the wallet really has)
+        if spare + ADD_FUNDS_SLACK * self.store.book.funded >= amount:
+            return None
+        where = "dry_run_wallet" if self.ctx.backtest else "the account's free " + stake
+        return f"{where} has {max(spare, 0.0):.2f} {stake} beyond the portfolio's own money"
+
     def _rebalance(self, loop: Loop) -> bool:
         assert loop.applied is not None and loop.portfolio is not None
         busy = loop.busy or bool(self.store.book.entries)
@@ -386,13 +485,14 @@ class RebalancePlugin:
             busy=busy,
             force=loop.force,
             withdraw=loop.withdraw,
+            deposit=loop.deposit,
         )
         result = step(loop.applied, book.engine, snap)
         if result.state is not book.engine or result.withdrawn:
             self.store.update(engine=result.state, funded=book.funded - result.withdrawn)
         for event in result.events:
             self.notifier.report(event)
-        self.desk.place(dict(result.orders), loop.by_coin, market=False)
+        self.desk.place(dict(result.orders), loop.by_coin, market=False, deposit=loop.deposit > 0)
 
 
 class RebalanceMixin(IStrategy):

@@ -115,7 +115,7 @@ class PortfolioReader:
         )
         if not self.ctx.backtest:
             own += Trade.get_total_closed_profit() - book.closed_base
-        return own
+        return float(own)
 
     def cash(self, trades: list[Any]) -> float:
         """The portfolio's own cash (``own_cash``), never more than the wallet's free stake."""
@@ -129,8 +129,8 @@ class PortfolioReader:
         of *closed* trades, less the open stakes; a rebalancer's trades never close, so the
         profit its partial sells realised would never be spendable again (its dry-run wallet
         does count it). The bot's capital is kept at the user's figure plus that realised
-        profit, in memory only (``/show_config`` shows it)."""
+        profit and the auto-invest deposits, in memory only (``/show_config`` shows it)."""
         if self.capital is None:
             return
         realized = math.fsum(t.realized_profit for t in trades)
-        self.ctx.config["available_capital"] = self.capital + realized
+        self.ctx.config["available_capital"] = self.capital + realized + self.store.book.deposited

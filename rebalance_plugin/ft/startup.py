@@ -157,3 +157,20 @@ def check_minimums(cfg: RebalanceConfig, first_buy_min: Mapping[str, float]) -> 
         check_investment_clears_minimums(cfg, first_buy_min)
     except ConfigError as err:
         raise Refusal(f"Invalid rebalance config: {err}") from err
+
+
+def timerange(config: Mapping[str, Any]) -> tuple[float, float] | None:
+    """A backtest's ``--timerange`` as (start, end) POSIX seconds; None when it has no start or
+    no end (the data decides)."""
+    text = config.get("timerange")
+    if not text:
+        return None
+    from freqtrade.configuration import TimeRange
+
+    try:
+        span = TimeRange.parse_timerange(str(text))
+    except Exception:  # Freqtrade refuses a bad one itself
+        return None
+    if not span.startts or not span.stopts:
+        return None
+    return float(span.startts), float(span.stopts)

@@ -31,6 +31,14 @@ Definitions (the tests in tests/unit/test_report.py work them out by hand):
 * Max drawdown: the largest fall from a running peak of the equity, as a fraction of the peak.
 * CAGR: ``(final / start) ** (365 days / period) − 1`` (Freqtrade's convention, 365-day year).
 * Weights: each coin's value over the equity (cash included, as the rebalancer measures them).
+* Auto-invest (``CashFlows``): the deposits are cash flows, not profit. The portfolio's value
+  is the equity less the part of the wallet not (yet) in it (starting balance − investment −
+  deposits so far); XIRR is the annual rate at which the investment (at the first buy) and the
+  deposits, paid in, and the final value, taken out, discount to zero; TWR the product of
+  each candle's growth with the money deposited in it counted from its start. The references
+  over the same money: each payment bought at the target weights and never rebalanced, and
+  the whole amount bought at the target weights at the first buy and held (fee on top of each
+  buy and off the final sale, no rounding).
 
 The pure computations take plain pandas objects (an *orders* frame with columns ``time``
 (UTC timestamps), ``coin``, ``side`` ("buy"/"sell"), ``amount``, ``price``, ``fee`` and ``tag``,
@@ -70,11 +78,13 @@ from .metrics import (
     ORDER_COLUMNS,
     REBALANCE_TAG,
     YEAR,
+    CashFlows,
     Drawdown,
     PortfolioView,
     buy_and_hold_orders,
     cagr,
     cash,
+    cash_flows,
     coin_weights,
     equity_curve,
     holdings,
@@ -97,8 +107,10 @@ __all__ = [
     "ORDER_COLUMNS",
     "REBALANCE_TAG",
     "YEAR",
+    "CashFlows",
     "Drawdown",
     "PortfolioView",
+    "cash_flows",
     "buy_and_hold_orders",
     "cagr",
     "cash",
@@ -137,6 +149,7 @@ class Report:
     targets: dict[str, float]
     warnings: list[str]
     coins: list[str]
+    flows: CashFlows | None = None  # auto-invest: the deposits as cash flows
 
 
 def build_report(
@@ -170,7 +183,13 @@ def build_report(
         coins_cfg = (result.config.get("rebalance") or {}).get("coins") or {}
         total = sum(float(v) for v in coins_cfg.values())
         targets = {c: float(v) / total for c, v in coins_cfg.items()} if total else {}
-    return Report(result, view, Path(datadir), targets, warnings, coins)
+    investment = (result.config.get("rebalance") or {}).get("investment")
+    flows = None
+    if isinstance(investment, (int, float)) and targets:
+        flows = cash_flows(
+            view, orders, opens, last_opens, journal, float(investment), dict(targets)
+        )
+    return Report(result, view, Path(datadir), targets, warnings, coins, flows)
 
 
 def _checks(
@@ -199,7 +218,7 @@ def _checks(
             f"{int(off.sum())} of {len(orders)} orders were not filled at the open of their "
             "candle in this datadir: the candles may not be the ones the backtest used"
         )
-    legs = sum(len(e.get("legs") or []) for e in journal)
+    legs = sum(len(e.get("legs") or []) for e in journal if e.get("kind") != "deposit")
     if journal and legs != view.rebalance_orders:
         warnings.append(
             f"the journal lists {legs} rebalance legs, the result {view.rebalance_orders} "

@@ -349,3 +349,150 @@ def portfolio_view(
         realised_sales=sales,
         final_exit_gain=final_gain,
     )
+
+
+# ---- auto-invest: deposits as cash flows ----------------------------------------------------
+
+
+def deposits(journal: Iterable[dict[str, Any]]) -> pd.Series:
+    """The auto-invest deposits of the journal: amount by time (UTC)."""
+    rows = [(e["ts"], float(e.get("amount") or 0.0)) for e in journal if e.get("kind") == "deposit"]
+    index = _times([pd.Timestamp(t, unit="s", tz="UTC") for t, _ in rows])
+    return pd.Series([a for _, a in rows], index=index, name="deposit", dtype=float)
+
+
+def xirr(flows: Sequence[tuple[Any, float]]) -> float:
+    """Money-weighted return, annualised (365-day years): the rate r at which the cash flows
+    (money put in negative, money taken out or the final value positive) discounted to the
+    first one's date sum to zero, ``sum a_i (1 + r)^-(t_i - t_0)/365d = 0``. Bisection, so any
+    number of sign changes converges to a root; NaN when there is none in (-99.99%, 10^6)."""
+    if not flows:
+        return float("nan")
+    t0 = min(pd.Timestamp(t) for t, _ in flows)
+    years = np.array([(pd.Timestamp(t) - t0) / YEAR for t, _ in flows])
+    amounts = np.array([a for _, a in flows], dtype=float)
+
+    def npv(rate: float) -> float:
+        return float((amounts / (1.0 + rate) ** years).sum())
+
+    lo, hi = -0.9999, 1e6
+    f_lo, f_hi = npv(lo), npv(hi)
+    if np.sign(f_lo) == np.sign(f_hi):
+        return float("nan")
+    for _ in range(300):
+        mid = (lo + hi) / 2.0
+        f_mid = npv(mid)
+        if np.sign(f_mid) == np.sign(f_lo):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2.0
+
+
+def twr(value: pd.Series, flows: pd.Series) -> float:
+    """Time-weighted return over the whole period: the product of each step's growth with the
+    money deposited during the step counted from its start, ``V_k / (V_{k-1} + F_k)``, minus 1
+    (deposits change the value but are no return)."""
+    value = value.dropna()
+    if len(value) < 2:
+        return float("nan")
+    flows = flows.groupby(level=0).sum() if len(flows) else flows
+    added = np.zeros(len(value))
+    if len(flows):
+        at = value.index.searchsorted(flows.index, side="left")  # the first time at/after it
+        keep = at < len(value)
+        np.add.at(added, at[keep], flows.to_numpy()[keep])
+    v = value.to_numpy(float)
+    growth = v[1:] / (v[:-1] + added[1:])
+    return float(np.prod(growth) - 1.0)
+
+
+@dataclass
+class CashFlows:
+    """A backtest with auto-invest, its deposits counted as cash flows, not profit; and two
+    references over the same money: ``schedule`` (each deposit bought at the target weights,
+    never rebalanced) and ``lump`` (the whole amount invested at the start, held)."""
+
+    investment: float  # the portfolio's investment at its start
+    times: list[pd.Timestamp]
+    amounts: list[float]
+    value: pd.Series  # the portfolio's value (its coins and its own cash) at each time
+    final_value: float
+    xirr: float
+    twr: float
+    schedule_final: float
+    schedule_xirr: float
+    lump_final: float
+    lump_xirr: float
+
+    @property
+    def deposited(self) -> float:
+        return float(sum(self.amounts))
+
+    @property
+    def total_in(self) -> float:
+        return self.investment + self.deposited
+
+
+def held_at_targets(
+    buys: Sequence[tuple[Any, float]],
+    targets: dict[str, float],
+    prices: pd.DataFrame,
+    exit_prices: pd.Series | dict[str, float],
+    fee: float,
+) -> float:
+    """Final value of buying each amount at the target weights at its time's prices (fee on
+    top, no rounding), held, and sold at ``exit_prices`` (fee deducted)."""
+    marks = prices.copy()
+    marks.index = _times(marks.index)
+    marks = marks.sort_index().ffill()
+    qty = dict.fromkeys(targets, 0.0)
+    for when, amount in buys:
+        row = marks.loc[: _times([when])[0]]
+        at = row.iloc[-1] if len(row) else marks.iloc[0]
+        for coin, w in targets.items():
+            qty[coin] += amount * w / (1.0 + fee) / float(at[coin])
+    return float(sum(q * float(exit_prices[c]) for c, q in qty.items()) * (1.0 - fee))
+
+
+def cash_flows(
+    view: PortfolioView,
+    orders: pd.DataFrame,
+    prices: pd.DataFrame,
+    exit_prices: pd.Series | dict[str, float],
+    journal: Sequence[dict[str, Any]],
+    investment: float,
+    targets: dict[str, float],
+) -> CashFlows | None:
+    """The cash-flow figures of a backtest with deposits (None without any); ``prices``: the
+    candle opens (a payment buys at the open of its candle). The portfolio's
+    value is the wallet's equity less the part of the wallet not (yet) in it:
+    ``starting_balance - investment - deposits so far``."""
+    made = deposits(journal)
+    if made.empty or not len(orders):
+        return None
+    cumulative = made.cumsum().reindex(view.equity.index, method="ffill").fillna(0.0)
+    value = view.equity - (view.starting_balance - investment - cumulative)
+    first = _times(orders["time"]).min()
+    fee = float(orders["fee"].iloc[0])
+    final = float(value.iloc[-1])
+    paid = [(first, investment), *zip(made.index, made.to_numpy(float), strict=True)]
+    out = [(t, -a) for t, a in paid]
+    total = investment + float(made.sum())
+    schedule = held_at_targets(paid, targets, prices, exit_prices, fee)
+    lump = held_at_targets([(first, total)], targets, prices, exit_prices, fee)
+    return CashFlows(
+        investment=investment,
+        times=list(made.index),
+        amounts=[float(a) for a in made],
+        value=value.rename("portfolio"),
+        final_value=final,
+        xirr=xirr([*out, (view.end, final)]),
+        twr=twr(value[value.index >= first], made),
+        schedule_final=schedule,
+        schedule_xirr=xirr([*out, (view.end, schedule)]),
+        lump_final=lump,
+        lump_xirr=xirr([(first, -total), (view.end, lump)]),
+    )

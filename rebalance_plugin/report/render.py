@@ -11,7 +11,7 @@ import pandas as pd
 
 from rebalance_plugin.core.config import DEFAULTS
 
-from .metrics import Drawdown, _times
+from .metrics import CashFlows, Drawdown, _times
 
 if TYPE_CHECKING:
     from . import Report
@@ -130,6 +130,8 @@ def format_summary(report: Report, note: str | None = None) -> str:
             f"{_money(float(r.stats['final_balance']))} {stake} (open trades "
             "force-exited at the last candle's open)"
         )
+    if report.flows is not None:
+        lines += ["", *cash_flow_lines(report.flows, stake)]
     for warning in report.warnings:
         lines.append(f"  WARNING: {warning}")
     return "\n".join(lines)
@@ -149,6 +151,37 @@ def _target_styles(targets: Mapping[str, float], coins: list[str]) -> dict[str, 
         for j, coin in enumerate(group):
             styles[coin] = (j * dash, (dash, (k - 1) * dash)) if k > 1 else (0, (4.0, 3.0))
     return styles
+
+
+def cash_flow_lines(f: CashFlows, stake: str) -> list[str]:
+    """Auto-invest: the deposits as cash flows, against the two references."""
+    lines = [
+        f"  Auto-invest          {len(f.amounts)} deposits, {_money(f.deposited)} {stake} "
+        f"deposited ({f.times[0]:%Y-%m-%d %H:%M} -> {f.times[-1]:%Y-%m-%d %H:%M} UTC); with "
+        f"the investment of {_money(f.investment)}, {_money(f.total_in)} {stake} paid in "
+        "(cash flows, not profit)",
+        "  Note                 the figures above value the whole wallet (the deposits still to "
+        "come held as cash) against the first buys alone held; below, like with like",
+        "",
+    ]
+    rows = [
+        ("", f"Final value ({stake})", "Money-weighted (XIRR)", "Time-weighted"),
+        ("Rebalanced", _money(f.final_value), _pct(f.xirr, True), _pct(f.twr, True)),
+        (
+            "Same deposits, held",
+            _money(f.schedule_final),
+            _pct(f.schedule_xirr, True),
+            "",
+        ),
+        ("All at the start", _money(f.lump_final), _pct(f.lump_xirr, True), ""),
+    ]
+    for a, b, c, d in rows:
+        lines.append(f"  {a:<21}{b:<24}{c:<24}{d}".rstrip())
+    lines.append(
+        "  References           the same payments bought at the target weights and never "
+        "rebalanced; the whole amount bought at the target weights at the first buy and held"
+    )
+    return lines
 
 
 def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = False) -> Path:
@@ -189,6 +222,28 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
             zorder=3,
             label=f"Rebalance ({v.rebalances})",
         )
+    flows = report.flows
+    if flows is not None:  # the portfolio itself, growing with the deposits, and the deposits
+        top.plot(
+            flows.value.index,
+            flows.value.to_numpy(),
+            lw=1.0,
+            color="tab:green",
+            label=f"Portfolio, deposits included ({_money(flows.final_value)} {stake}, "
+            f"XIRR {_pct(flows.xirr)})",
+        )
+        marks = flows.value.reindex(_times(flows.times), method="ffill")
+        top.scatter(
+            marks.index,
+            marks.to_numpy(),
+            s=24,
+            marker="^",
+            color="tab:green",
+            edgecolors="black",
+            linewidths=0.4,
+            zorder=3,
+            label=f"Deposit ({len(flows.amounts)}, {_money(flows.deposited)} {stake})",
+        )
     if v.skipped_times:
         marks = v.equity.reindex(_times(v.skipped_times), method="ffill")
         top.scatter(
@@ -224,7 +279,10 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
     outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
     top.legend(fontsize=9, **outside)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    weights = v.weights[v.weights.sum(axis=1) > 0]  # not before the first buys / after exits
+    weights = v.weights
+    if flows is not None:  # shares of the portfolio, not of the wallet it is paid in from
+        weights = weights.mul(v.equity / flows.value.where(flows.value > 0), axis=0).fillna(0.0)
+    weights = weights[weights.sum(axis=1) > 0]  # not before the first buys / after exits
     styles = _target_styles(report.targets, list(weights.columns))
     for i, coin in enumerate(weights.columns):
         color = colors[i % len(colors)]
