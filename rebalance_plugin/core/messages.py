@@ -50,7 +50,10 @@ def status_line(book: Book) -> str:
         return f"stopped ({book.stopped})"
     if book.started is None:
         return "waiting for trigger_price" if not book.triggered else "buying"
-    return f"running, {book.engine.rebalances} rebalances"
+    text = f"running, {book.engine.rebalances} rebalances"
+    if book.deposited:  # auto-invest: the investment grows with the deposits
+        text += f", {book.deposited:g} deposited"
+    return text
 
 
 def restored(book: Book) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from freqtrade.enums import RunMode
 
+from rebalance_plugin.core.messages import status_line
 from rebalance_plugin.ft.plugin import RebalancePlugin
 from tests.unit.ft_fakes import SECTION, T0, FakeTrade, Glue, make_glue
 
@@ -65,6 +66,7 @@ def test_a_deposit_at_its_time_buys_and_is_not_repeated_after_a_restart(mocker):
     assert orders == {"BTC/USDT": ("buy", 0.00118), "ETH/USDT": ("buy", 0.0197)}
     assert len(deposits(glue)) == 1
     assert glue.saved().last_deposit == T0 + HOUR  # persisted at once
+    assert status_line(plugin.book) == "running, 0 rebalances, 100 deposited"
     again = restart(glue)  # restarted within the hour: no second deposit for 11:00
     at(again, T0 + 1.5 * HOUR)
     assert again.book.deposited == 100 and len(deposits(glue)) == 1
