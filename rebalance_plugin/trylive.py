@@ -217,6 +217,8 @@ def free_port(preferred: int) -> int:
     """``preferred`` if it is free on 127.0.0.1, else any free port."""
     for port in (preferred, 0):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As the bot's server binds: a port left in TIME_WAIT by the last run is free.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
@@ -251,6 +253,18 @@ def _quiet_client(url: str, username: str, password: str) -> Any:
 
     logging.getLogger("ft_rest_client").setLevel(logging.CRITICAL)
     return FtRestClient(url, username, password, timeout=3)
+
+
+def tool(name: str) -> str:
+    """How to call a command of this Python environment (``.venv/bin/freqtrade-client``), or
+    its bare name when it is not installed beside the interpreter."""
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        return name
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def frequi_installed() -> bool:
@@ -310,6 +324,8 @@ def start(
         frozen = freeze(standin_url, config)
 
         api_port = free_port(port)
+        if api_port != port:
+            say(f"  port {port} is taken: the REST API listens on {api_port}")
         cfg = bot_config(config, config_dir, standin_url, workdir, api_port)
         bot_path = workdir / "config.json"
         bot_path.write_text(json.dumps(cfg, indent=4) + "\n")
@@ -417,7 +433,7 @@ def _print_commands(
     coin = coins[-1] if coins else "BTC"
     stake = config.get("stake_currency", "USDT")
     timeframe = config.get("timeframe", "1h")
-    client = f"freqtrade-client --config {rest}"
+    client = f"{tool('freqtrade-client')} --config {rest}"
     say("")
     say("Try (rest.json holds the url, username and password):")
     say(f"  {client} status")
@@ -425,7 +441,7 @@ def _print_commands(
     say(f"  {client} pair_candles {coin}/{stake} {timeframe}")
     say(f"  {client} plot_config")
     say(f"Move a price to watch a rebalance ({coin} +60%):")
-    say(f"  freqtrade-rebalance try-live --workdir {workdir} --move {coin}=1.6")
+    say(f"  {tool('freqtrade-rebalance')} try-live --workdir {workdir} --move {coin}=1.6")
     price = frozen.get(f"{coin}{stake}")
     if price:
         body = json.dumps({"symbol": f"{coin}{stake}", "price": float(f"{price * 1.6:.6g}")})
@@ -499,14 +515,27 @@ def freeze(standin: str, config: dict[str, Any]) -> dict[str, float]:
     return held
 
 
-def move(workdir: Path, moves: list[str], prices: list[str], out: Any = None) -> int:
-    """Move prices of the running try-live: ``COIN=FACTOR`` multiplies the price now,
-    ``COIN=PRICE`` sets it; either is then held."""
+def move(
+    workdir: Path,
+    moves: list[str],
+    prices: list[str],
+    out: Any = None,
+    standin: str | None = None,
+    stake: str = "USDT",
+) -> int:
+    """Move prices of the running try-live (or of the stand-in at ``standin``):
+    ``COIN=FACTOR`` multiplies the price now, ``COIN=PRICE`` sets it; either is then held."""
     out = out or sys.stdout
     path = Path(workdir) / STATE_FILE
-    if not path.is_file():
-        raise TryLiveError(f"no try-live running with the work folder {workdir} (no {path})")
-    state = json.loads(path.read_text())
+    if standin:
+        state = {"standin": standin.rstrip("/"), "stake": stake}
+    elif path.is_file():
+        state = json.loads(path.read_text())
+    else:
+        raise TryLiveError(
+            f"no try-live running with the work folder {workdir} (no {path}); for a stand-in "
+            "you started yourself, give --standin URL"
+        )
     stake = state.get("stake", "USDT")
     for item, kind in [(m, "multiplier") for m in moves] + [(p, "price") for p in prices]:
         coin, sep, number = item.partition("=")

@@ -72,7 +72,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "at --standin",
     )
     parser.add_argument(
-        "--standin", default=None, metavar="URL", help="with --write-config: the stand-in's URL"
+        "--standin",
+        default=None,
+        metavar="URL",
+        help="a stand-in you started yourself (python -m binance_standin): for --write-config, "
+        "and for --move/--set-price without a running try-live",
     )
     return parser
 
@@ -82,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.move or args.set_price:
-            return move(args.workdir, args.move, args.set_price)
+            return move(args.workdir, args.move, args.set_price, standin=args.standin)
         if args.write_config:
             if not args.standin:
                 raise TryLiveError("--write-config needs --standin URL (the stand-in's address)")
