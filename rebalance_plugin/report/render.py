@@ -290,7 +290,7 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
         label = f"{coin} (target {target * 100:g}%)" if target is not None else coin
         bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color, label=label)
         if target is not None:
-            bottom.axhline(target * 100, color=color, ls=styles[coin], lw=1.2, alpha=0.9)
+            bottom.axhline(target * 100, color=color, ls=styles[coin], lw=1.4, zorder=3)
     bottom.set_ylabel("Weight (% of portfolio)")
     bottom.set_title(
         "Weights over time (dashed: targets; equal targets in alternating colours)", fontsize=10
