@@ -60,6 +60,17 @@ class AccountBook:
         self.reused = 0
 
     # ---- balances ------------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Hyperopt's worker processes receive the strategy pickled: the lock is not sent."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     def balances(self, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The account's balances (ccxt's ``{asset: {free, used, total}}``): fetched when the
         last fetch is older than ``max_age`` or was invalidated, else the last one with this

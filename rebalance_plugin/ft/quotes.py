@@ -78,6 +78,16 @@ class Quotes:
         self._lock = threading.Lock()
         self.failed: str | None = None  # the last fetch's error, said once per episode
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Hyperopt's worker processes receive the strategy pickled: the lock is not sent."""
+        state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def refresh(self, pairs: Iterable[str]) -> bool:
         """Fetch the tickers of ``pairs`` (one request); False when it failed (the last
         snapshot then ages out and Freqtrade asks the exchange itself)."""

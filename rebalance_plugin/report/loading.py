@@ -193,12 +193,13 @@ def _legs(records: Sequence[dict[str, Any]]) -> list[tuple[str, str, float]]:
 def find_journal(result: BacktestResult, results_dir: Path) -> tuple[Path | None, list[Any]]:
     """The journal of ``result``'s own run: among the latest journal and those kept from
     earlier runs (``rebalance_journal.<time>.jsonl``, beside the result and in the results
-    folder, newest first), the first whose rebalance legs are the result's rebalance orders
+    folder, newest first), the first whose legs are the result's rebalance and deposit orders
     (the same coins and sides, each quantity within 10 %: a
     leg may fill one quantity step off its plan) and whose events fall in its period.
     (None, []) when no journal is this run's: its rebalance counts and markers are unknown."""
     orders = orders_from_trades(result.trades)
-    rebalance = orders[orders["tag"].fillna("").astype(str).str.startswith("rebalance")]
+    tags = orders["tag"].fillna("").astype(str)
+    rebalance = orders[tags.str.startswith("rebalance") | tags.str.startswith("deposit")]
     wanted = sorted(zip(rebalance["coin"], rebalance["side"], rebalance["amount"].astype(float)))
     start, end = result.start.timestamp(), result.end.timestamp()
     folders = list(dict.fromkeys([Path(result.path).parent, Path(results_dir)]))
