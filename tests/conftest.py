@@ -2,8 +2,9 @@
 
 Markers (``pytest -m``): ``unit`` (tests/unit, milliseconds, no Freqtrade process or backtest),
 ``backtest`` (real in-process Freqtrade backtests), ``e2e`` (the Binance stand-in with real
-``freqtrade trade`` processes or a real FreqtradeBot). A test in tests/unit that runs a backtest
-carries ``@pytest.mark.backtest`` itself; ``make test-fast`` runs ``-m unit``.
+``freqtrade trade`` processes or a real FreqtradeBot), ``scale`` (tests/scale: twenty bots on one
+account, minutes; left out unless asked for, ``make test-scale``). A test in tests/unit that runs
+a backtest carries ``@pytest.mark.backtest`` itself; ``make test-fast`` runs ``-m unit``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
-KINDS = ("unit", "backtest", "e2e")
+KINDS = ("unit", "backtest", "e2e", "scale")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
