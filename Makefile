@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Both cores: the backtest and e2e files run side by side (pytest-xdist), one file per worker.
 XDIST  ?= -n 2 --dist loadfile
 
-.PHONY: venv demo test test-fast lint format typecheck bench clean
+.PHONY: venv demo test test-fast test-scale lint format typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m unit
+
+# Twenty live bots on one stand-in account and one PostgreSQL server (~5 minutes, both cores;
+# not part of `make test`): weight per minute, memory and CPU per bot.
+test-scale: $(STAMP)
+	$(PY) -m pytest -q -m scale
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

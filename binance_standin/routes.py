@@ -242,15 +242,17 @@ class Handler(BaseHTTPRequestHandler):
         )
         shown = " ".join(f"{k}={params[k]}" for k in LOGGED_PARAMS if k in params)
         level = logging.WARNING if status == 404 else logging.INFO
+        client = self.headers.get(CLIENT_HEADER)
         log.log(
             level,
-            "%s %s%s -> %d (%.0f ms)%s",
+            "%s %s%s -> %d (%.0f ms)%s%s",
             method,
             path,
             f" [{shown}]" if shown else "",
             status,
             (time.monotonic() - started) * 1000,
             f" {note}" if note else "",
+            f" client={client}" if client else "",
         )
 
     # ------------------------------------------------------------------ Binance API

@@ -3,9 +3,10 @@
 Markers (``pytest -m``): ``unit`` (tests/unit, milliseconds, no Freqtrade process or backtest),
 ``cli`` (tests/cli: the ``freqtrade-rebalance`` command in-process on real candles and the
 CoinGecko stand-in, about a second each), ``backtest`` (real in-process Freqtrade backtests),
-``e2e`` (the Binance stand-in with real ``freqtrade trade`` processes or a real FreqtradeBot).
-A test in tests/unit that runs a backtest carries ``@pytest.mark.backtest`` itself;
-``make test-fast`` runs ``-m unit``.
+``e2e`` (the Binance stand-in with real ``freqtrade trade`` processes or a real FreqtradeBot),
+``scale`` (tests/scale: twenty bots on one account, minutes; left out unless asked for,
+``make test-scale``). A test in tests/unit that runs a backtest carries
+``@pytest.mark.backtest`` itself; ``make test-fast`` runs ``-m unit``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 
 from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
-KINDS = ("unit", "cli", "backtest", "e2e")
+KINDS = ("unit", "cli", "backtest", "e2e", "scale")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -100,18 +100,23 @@ def measure(
         end_ms = sim.state()["clock"]["now"]
         weights = sim.weights()
     per_minute = client_minutes(weights, name)
-    # Quiet minutes: whole calendar minutes after the start-up and before the price move.
+    # Quiet minutes: whole calendar minutes before the price move without the start-up's
+    # requests (markets) and without orders (one bot: the stand-in's minutes are its own).
     quiet_end = moved_ms if moved_ms is not None else end_ms
-    quiet = [
-        m["by_client"][name]
+    busy = ("GET /api/v3/exchangeInfo", "POST /api/v3/order")
+    quiet_minutes = [
+        m
         for m in weights["minutes"]
         if name in m["by_client"]
         and m["start_ms"] >= start_ms
         and m["start_ms"] + 60_000 <= quiet_end
+        and not any(e in m["by_endpoint"] for e in busy)
     ]
+    quiet = [m["by_client"][name] for m in quiet_minutes]
     elapsed = time.monotonic() - started
-    # CPU over the same quiet stretch: from the first whole minute after the start to the move.
-    window = [(t, c) for t, c in samples if (start_ms // 60_000 + 1) * 60_000 <= t <= quiet_end]
+    # CPU over the same quiet stretch.
+    first = min((m["start_ms"] for m in quiet_minutes), default=quiet_end)
+    window = [(t, c) for t, c in samples if first <= t <= quiet_end]
     quiet_cpu = (
         round((window[-1][1] - window[0][1]) / ((window[-1][0] - window[0][0]) / 60_000), 2)
         if len(window) > 1 and window[-1][0] > window[0][0]

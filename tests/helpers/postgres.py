@@ -1,7 +1,9 @@
 """A throwaway PostgreSQL server for the tests (marker ``postgres``), started by pytest-postgresql
 from the machine's PostgreSQL binaries (Debian's ``postgresql`` package) through
 ``tests/helpers/pg_ctl.sh``, which runs it as the ``postgres`` user when the tests run as root
-(as CI does). One server per test session and worker; each test gets databases of its own."""
+(as CI does). One server per test session and worker; each test gets databases of its own.
+The scale test (tests/scale, twenty bots) has a server of its own that accepts more connections
+(each bot keeps a small SQLAlchemy pool open)."""
 
 from __future__ import annotations
 
@@ -21,13 +23,29 @@ PG_CTL = str(ROOT / "tests" / "helpers" / "pg_ctl.sh")
 postgresql_server = factories.postgresql_proc(
     executable=PG_CTL, host="127.0.0.1", port=None, user="postgres"
 )
+postgresql_scale_server = factories.postgresql_proc(
+    executable=PG_CTL,
+    host="127.0.0.1",
+    port=None,
+    user="postgres",
+    postgres_options="-c max_connections=400",
+)
 
 
 @pytest.fixture
 def pg_database(postgresql_server: Any) -> Iterator[Callable[[], str]]:
     """Factory: a new, empty database on the server; returns Freqtrade's ``db_url`` for it."""
+    yield from _databases(postgresql_server)
+
+
+@pytest.fixture
+def pg_scale_database(postgresql_scale_server: Any) -> Iterator[Callable[[], str]]:
+    """Factory: a new, empty database on the scale test's server (its ``db_url``)."""
+    yield from _databases(postgresql_scale_server)
+
+
+def _databases(server: Any) -> Iterator[Callable[[], str]]:
     made: list[str] = []
-    server = postgresql_server
     admin = f"host={server.host} port={server.port} user={server.user} dbname=postgres"
 
     def create() -> str:
