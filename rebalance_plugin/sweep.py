@@ -133,6 +133,8 @@ class Engine:
         self.config["user_data_dir"] = scratch / "base"
         self.backtesting = Backtesting(self.config)
         self.data, self.timerange = self.backtesting.load_bt_data()
+        # The report's (opens, closes) by (pairs, start, end), read once per process.
+        self.candles: dict[tuple[Any, ...], Any] = {}
 
     def run(self, point: Point, index: int) -> Row:
         from freqtrade.optimize.optimize_reports import generate_backtest_stats
@@ -140,7 +142,7 @@ class Engine:
 
         from .ft.params import IGNORE_FILE
         from .report import build_report
-        from .report.loading import BacktestResult, load_journal
+        from .report.loading import BacktestResult, load_candles, load_journal
 
         began = time.perf_counter()
         config = copy.deepcopy(self.config)
@@ -162,8 +164,15 @@ class Engine:
             config=config,
         )
         journal = load_journal(user_data / "backtest_results" / "rebalance_journal.jsonl")
+        fmt = config.get("dataformat_ohlcv")
+        key = (tuple(result.pairs), result.start, result.end)
+        if key not in self.candles:  # every point values the same candles: read them once
+            timeframe = result.stats.get("timeframe") or config["timeframe"]
+            self.candles[key] = load_candles(
+                Path(config["datadir"]), result.pairs, timeframe, result.start, result.end, fmt
+            )
         report = build_report(
-            result, Path(config["datadir"]), journal, data_format=config.get("dataformat_ohlcv")
+            result, Path(config["datadir"]), journal, data_format=fmt, candles=self.candles[key]
         )
         v = report.view
         return Row(

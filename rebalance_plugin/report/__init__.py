@@ -158,8 +158,10 @@ def build_report(
     journal: Sequence[dict[str, Any]],
     targets: dict[str, float] | None = None,
     data_format: str | None = None,
+    candles: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Report:
-    """Load the candles of the result's coins and compute the portfolio view."""
+    """Load the candles of the result's coins (or take ``candles``, the (opens, closes) of
+    :func:`load_candles` for the same pairs and period) and compute the portfolio view."""
     from freqtrade.exchange import timeframe_to_seconds
 
     stats = result.stats
@@ -167,7 +169,7 @@ def build_report(
     tf = pd.Timedelta(seconds=timeframe_to_seconds(timeframe))
     start, end = result.start, result.end
     pairs = result.pairs
-    opens, closes = load_candles(
+    opens, closes = candles or load_candles(
         datadir, pairs, timeframe, start, end, data_format or result.config.get("dataformat_ohlcv")
     )
     orders = orders_from_trades(result.trades)

@@ -184,6 +184,12 @@ def cash_flow_lines(f: CashFlows, stake: str) -> list[str]:
     return lines
 
 
+def _mark(ax: Any, series: pd.Series, times: Any, **style: Any) -> None:
+    """Markers on ``series`` at ``times`` (each at the series' last value at or before it)."""
+    marks = series.reindex(_times(times), method="ffill")
+    ax.scatter(marks.index, marks.to_numpy(), **style)
+
+
 def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = False) -> Path:
     """Equity vs buy-and-hold with the rebalances marked, and the weights, as a PNG.
     ``log_scale``: the value axis in log scale (a portfolio that grew tenfold)."""
@@ -212,10 +218,10 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
         label=f"Buy and hold ({_money(v.bh_final_value)} {stake}, CAGR {_pct(v.bh_cagr)})",
     )
     if v.rebalance_times:
-        marks = v.equity.reindex(_times(v.rebalance_times), method="ffill")
-        top.scatter(
-            marks.index,
-            marks.to_numpy(),
+        _mark(
+            top,
+            v.equity,
+            v.rebalance_times,
             s=14,
             marker="v",
             color="tab:orange",
@@ -232,10 +238,10 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
             label=f"Portfolio, deposits included ({_money(flows.final_value)} {stake}, "
             f"XIRR {_pct(flows.xirr)})",
         )
-        marks = flows.value.reindex(_times(flows.times), method="ffill")
-        top.scatter(
-            marks.index,
-            marks.to_numpy(),
+        _mark(
+            top,
+            flows.value,
+            flows.times,
             s=24,
             marker="^",
             color="tab:green",
@@ -245,10 +251,10 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
             label=f"Deposit ({len(flows.amounts)}, {_money(flows.deposited)} {stake})",
         )
     if v.skipped_times:
-        marks = v.equity.reindex(_times(v.skipped_times), method="ffill")
-        top.scatter(
-            marks.index,
-            marks.to_numpy(),
+        _mark(
+            top,
+            v.equity,
+            v.skipped_times,
             s=18,
             marker="x",
             color="tab:red",
