@@ -36,6 +36,7 @@ from freqtrade.strategy import CategoricalParameter, DecimalParameter
 from freqtrade.strategy.parameters import BaseParameter
 
 from ..core.config import INTERVALS, THRESHOLDS, TRIGGER_KEYS, TRIGGERS, RebalanceConfig
+from . import privates
 
 #: Freqtrade's hyperopt space of the trigger parameters.
 SPACE = "buy"
@@ -91,7 +92,7 @@ def file_values(strategy: Any) -> dict[str, Any]:
     if getattr(strategy, IGNORE_FILE, False):
         return {}
     own = getattr(strategy, f"{SPACE}_params", None) or {}
-    loaded = (getattr(strategy, "_ft_params_from_file", None) or {}).get(SPACE) or {}
+    loaded = privates.params_from_file(strategy).get(SPACE) or {}
     merged = {**own, **loaded}
     return {key: merged[key] for key in TRIGGER_KEYS if key in merged}
 

@@ -52,6 +52,15 @@ from .quotes import Quotes
 logger = logging.getLogger(__name__)
 
 
+def params_from_file(strategy: Any) -> dict[str, Any]:
+    """The strategy's parameter file (``strategies/<Strategy>.json``, written by hyperopt) as
+    Freqtrade loaded it: ``HyperStrategyMixin._ft_params_from_file``, set in its ``__init__``
+    from ``load_params_from_file`` (no public accessor). {} without a file. The settings check
+    and the trigger's parameters read it; ``tests/unit/test_privates.py`` fails if Freqtrade
+    renames it."""
+    return dict(getattr(strategy, "_ft_params_from_file", None) or {})
+
+
 def sites() -> dict[str, Any]:
     """The Freqtrade functions whose code this module relies on (imported when first checked:
     the bot's modules are heavy, and a backtest never needs them)."""

@@ -26,7 +26,7 @@ from freqtrade.enums import RunMode
 
 from ..core.config import TRIGGER_KEYS, ConfigError, RebalanceConfig, with_trigger
 from ..core.messages import shown
-from . import params
+from . import params, privates
 from .context import TRADING
 from .startup import Refusal
 
@@ -127,7 +127,7 @@ def _shown(value: Any) -> str:
 
 def conflicts(strategy: Any, config: dict[str, Any], from_config: frozenset[str]) -> list[str]:
     """Every setting in force that conflicts with rebalancing, as one sentence each."""
-    params = getattr(strategy, "_ft_params_from_file", None) or {}
+    params = privates.params_from_file(strategy)
     params_file = Path(getattr(strategy, "__file__", "") or "strategy.py").with_suffix(".json")
     found = []
     for rule in RULES:

@@ -40,3 +40,20 @@ def test_changed_freqtrade_code_turns_the_access_off_with_one_warning(monkeypatc
     assert privates.freqtrade_bot(dp) is None
     warnings = [r for r in caplog.records if "Freqtrade internals changed" in r.getMessage()]
     assert len(warnings) == 1 and "RPC.__init__" in warnings[0].getMessage()
+
+
+def test_the_parameter_file_is_read_where_freqtrade_keeps_it():
+    # Freqtrade keeps the loaded parameter file in HyperStrategyMixin._ft_params_from_file (no
+    # public accessor); the settings check relies on it to refuse exit settings there. A rename
+    # would let such a file through unseen: fail here instead.
+    import inspect
+
+    from freqtrade.strategy.hyper import HyperStrategyMixin
+
+    assert "self._ft_params_from_file = params" in inspect.getsource(HyperStrategyMixin.__init__)
+
+    class Strategy:
+        _ft_params_from_file = {"buy": {"threshold": 2}}
+
+    assert privates.params_from_file(Strategy()) == {"buy": {"threshold": 2}}
+    assert privates.params_from_file(object()) == {}
