@@ -24,7 +24,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m unit
 
-# Twenty live bots on one stand-in account and one PostgreSQL server (~5 minutes, both cores;
+# Twenty live bots on one stand-in account and one PostgreSQL server (4-7 minutes, both cores;
 # not part of `make test`): weight per minute, memory and CPU per bot.
 test-scale: $(STAMP)
 	$(PY) -m pytest -q -m scale

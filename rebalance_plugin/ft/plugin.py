@@ -273,7 +273,12 @@ class RebalancePlugin:
         ):
             if not stage(loop):
                 break
-        if running and self.store.book.stopped:  # stopped now: every trade shows it at once
+        book = self.store.book
+        if self.desk.orders or book.entries or (book.started is None and book.triggered):
+            # Orders go out this loop: Freqtrade prices them at the best bid or ask of tickers
+            # fetched now, not at the loop's start (dry/live; 2 weight on Binance).
+            self.reader.refresh_prices(trades)
+        if running and book.stopped:  # stopped now: every trade shows it at once
             self.status.publish_now(loop.trades, loop.now)
         if loop.publish:
             self.status.after_loop(loop.trades, loop.now)

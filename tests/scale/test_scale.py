@@ -27,7 +27,7 @@ Asserted:
 
 Recorded and printed: weight per minute (the account's, and each bot's), memory (RSS), CPU
 seconds per bot (in all, and in one quiet minute), its PostgreSQL connections, reaction times.
-About 6-7 minutes on two cores; ``make test-scale`` (CI runs it after ``make test``).
+About 4-7 minutes on two cores; ``make test-scale`` (CI runs it after ``make test``).
 """
 
 from __future__ import annotations
