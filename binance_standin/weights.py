@@ -219,9 +219,11 @@ class WeightLimiter:
             self._rolling = 0
             self.max_rolling = 0
             # per client: its requests of the last 60 s, their sum, the largest sum seen
-            self._client_recent: dict[str, deque[tuple[int, int]]] = {}
+            self._client_recent: dict[str, deque[tuple[int, int, str]]] = {}
             self._client_rolling: dict[str, int] = {}
             self.max_rolling_by_client: dict[str, int] = {}
+            # per client: what its busiest 60 s were made of (start, weight per endpoint)
+            self.max_window_by_client: dict[str, dict[str, Any]] = {}
             self.answered_429 = 0
             self.answered_418 = 0
             self.bans = 0
@@ -255,12 +257,17 @@ class WeightLimiter:
                 self._rolling -= self._recent.popleft()[1]
             self.max_rolling = max(self.max_rolling, self._rolling)
             recent = self._client_recent.setdefault(tag, deque())
-            recent.append((now, weight))
+            recent.append((now, weight, endpoint))
             rolling = self._client_rolling.get(tag, 0) + weight
             while recent[0][0] <= now - MINUTE:
                 rolling -= recent.popleft()[1]
             self._client_rolling[tag] = rolling
-            self.max_rolling_by_client[tag] = max(self.max_rolling_by_client.get(tag, 0), rolling)
+            if rolling > self.max_rolling_by_client.get(tag, 0):
+                self.max_rolling_by_client[tag] = rolling
+                parts: dict[str, int] = {}
+                for _, w, ep in recent:
+                    parts[ep] = parts.get(ep, 0) + w
+                self.max_window_by_client[tag] = {"from": iso(recent[0][0]), "weights": parts}
             if minute.weight <= self.limit:
                 return Verdict(200, minute.weight)
             if self._warned_in == minute.start:  # went on sending after a 429: banned
@@ -310,6 +317,7 @@ class WeightLimiter:
                 "max_minute": max((m.weight for m in self.minutes), default=0),
                 "max_rolling_60s": self.max_rolling,
                 "max_rolling_60s_by_client": dict(self.max_rolling_by_client),
+                "busiest_60s_by_client": dict(self.max_window_by_client),
                 "requests": self.requests,
                 "answered_429": self.answered_429,
                 "answered_418": self.answered_418,

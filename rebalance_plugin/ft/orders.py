@@ -235,7 +235,12 @@ class OrderDesk:
             entries.pop(coin, None)
             inflight.pop(coin)
             filled = info.filled(trade.amount)
-            if filled == 0 and not info.market and self.adopt_unknown(trade, info):
+            if (
+                filled == 0
+                and not info.market
+                and not self.answered(trade, info)
+                and self.adopt_unknown(trade, info)
+            ):
                 filled = info.filled(trade.amount)
                 if filled == 0:  # the exchange may have executed it, unbooked: never send twice
                     continue
@@ -256,6 +261,26 @@ class OrderDesk:
             return True
         self.store.save()
         return waiting
+
+    @staticmethod
+    def answered(trade: Any, info: InFlight) -> bool:
+        """The exchange answered this leg's order and Freqtrade booked it, closed: an order of
+        the leg's side on the trade, placed since the leg was sent, with an exchange id. Its
+        fill (none) is then known, and the exchange need not be asked (on an account shared
+        with other bots, their orders of the same size would look like ours)."""
+        if info.sent is None:
+            return False
+        for order in getattr(trade, "orders", None) or ():
+            placed = getattr(order, "order_date_utc", None)
+            if (
+                getattr(order, "ft_order_side", None) == info.side
+                and getattr(order, "order_id", None)
+                and not getattr(order, "ft_is_open", False)
+                and placed is not None
+                and placed.timestamp() >= info.sent - 1
+            ):
+                return True
+        return False
 
     def adopt_unknown(self, trade: Any, info: InFlight) -> bool:
         """Live: an order with nothing booked on the trade may still have been executed by the

@@ -77,6 +77,8 @@ class Quotes:
         self._quotes: dict[str, Quote] = {}
         self._lock = threading.Lock()
         self.failed: str | None = None  # the last fetch's error, said once per episode
+        self._pairs: list[str] = []  # the pairs of the last refresh (renewed together)
+        self._tried_at: float | None = None  # when a fetch was last tried
 
     def __getstate__(self) -> dict[str, Any]:
         """Hyperopt's worker processes receive the strategy pickled: the lock is not sent."""
@@ -94,6 +96,8 @@ class Quotes:
         wanted = sorted(set(pairs))
         if not wanted:
             return True
+        self._pairs = wanted
+        self._tried_at = self._clock()
         try:
             tickers = self._fetch(wanted)
         except Exception as err:  # the exchange's trouble: decide nothing this loop
@@ -128,6 +132,20 @@ class Quotes:
             return None
         return quote
 
+    def renewed(self, pair: str) -> Quote | None:
+        """For Freqtrade's look-ups: the pair's quote, fetched again with the other pairs of
+        the last refresh (one request, 2 weight) when the snapshot has aged out. A loop that
+        outlasts ``max_age`` (ten orders on a busy machine) would otherwise send an order book
+        request (5 weight) per pair. At most one try per second; None for a pair the
+        portfolio does not quote."""
+        quote = self.fresh(pair)
+        if quote is not None or pair not in self._pairs:
+            return quote
+        if self._tried_at is not None and self._clock() - self._tried_at < 1.0:
+            return None
+        self.refresh(self._pairs)
+        return self.fresh(pair)
+
     def price(self, pair: str) -> float | None:
         quote = self.fresh(pair)
         return quote.price if quote else None
@@ -135,7 +153,9 @@ class Quotes:
     def order_book(self, pair: str, limit: int) -> dict[str, Any] | None:
         """Freqtrade's ``fetch_l2_order_book`` answer for ``order_book_top`` 1: the best bid
         and ask (the snapshot holds one level; deeper books go to the exchange)."""
-        quote = self.fresh(pair)
+        if limit > 1:
+            return None
+        quote = self.renewed(pair)
         if quote is None or limit > 1 or not quote.bid or not quote.ask:
             return None
         return {
@@ -149,5 +169,5 @@ class Quotes:
 
     def ticker(self, pair: str) -> dict[str, Any] | None:
         """Freqtrade's ``fetch_ticker`` answer, from the snapshot."""
-        quote = self.fresh(pair)
+        quote = self.renewed(pair)
         return dict(quote.ticker) if quote else None

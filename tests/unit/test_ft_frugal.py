@@ -45,8 +45,41 @@ def test_one_request_gives_every_price_and_the_top_of_each_book():
     assert quotes.order_book("BTC/USDT", 20) is None  # deeper: the exchange's own book
     assert quotes.ticker("BTC/USDT")["bid"] == 49990.0
     assert quotes.price("SOL/USDT") is None
-    clock.now += 16  # older than max_age: not used any more
-    assert quotes.price("BTC/USDT") is None and quotes.order_book("BTC/USDT", 1) is None
+    clock.now += 16  # older than max_age: no decision is taken on it any more
+    assert quotes.price("BTC/USDT") is None
+
+
+def test_a_loop_that_outlasts_the_snapshot_renews_it_in_one_request_not_a_book_per_pair():
+    # Ten orders on a busy machine can take longer than max_age: Freqtrade's next rate look-up
+    # gets the tickers of all the portfolio's pairs again (one request, 2 weight) instead of
+    # an order book of its own (5 weight per pair).
+    calls: list[list[str]] = []
+    answer: dict[str, Any] = {"BTC/USDT": {"last": 50000.0, "bid": 49990.0, "ask": 50010.0}}
+
+    def fetch(pairs: list[str]) -> dict[str, Any]:
+        calls.append(pairs)
+        if isinstance(answer, Exception):
+            raise answer
+        return {p: answer[p] for p in pairs if p in answer}
+
+    clock = Clock()
+    quotes = Quotes(fetch, max_age=15, clock=clock)
+    quotes.refresh(["BTC/USDT", "ETH/USDT"])
+    answer = {"BTC/USDT": {"last": 51000.0, "bid": 50990.0, "ask": 51010.0}}
+    clock.now += 16
+    assert quotes.order_book("BTC/USDT", 1)["bids"] == [[50990.0, 0.0]]  # the new bid
+    assert calls == [["BTC/USDT", "ETH/USDT"]] * 2  # all the portfolio's pairs, one request
+    assert quotes.ticker("BTC/USDT")["last"] == 51000.0 and len(calls) == 2  # fresh again
+    assert quotes.order_book("SOL/USDT", 1) is None and len(calls) == 2  # not the portfolio's
+    # The exchange does not answer: Freqtrade asks it itself, and the renewal is tried again
+    # at most once a second.
+    answer = TimeoutError("no answer")  # type: ignore[assignment]
+    clock.now += 16
+    assert quotes.order_book("BTC/USDT", 1) is None and len(calls) == 3
+    clock.now += 0.5
+    assert quotes.ticker("BTC/USDT") is None and len(calls) == 3
+    clock.now += 1
+    assert quotes.ticker("BTC/USDT") is None and len(calls) == 4
 
 
 def test_a_failed_fetch_keeps_nothing_new_and_is_said_once(caplog):

@@ -288,6 +288,52 @@ def test_an_unfilled_order_the_exchange_never_filled_is_sent_at_market(mocker):
     assert glue.desk.market == {"BTC/USDT"}
 
 
+def test_an_expired_ioc_freqtrade_booked_is_sent_at_market_without_asking_the_exchange(mocker):
+    # Twenty bots on one account: another bot's BTC sell of about the same size filled at the
+    # exchange. This bot's IOC expired unfilled, and Freqtrade booked it (an exchange id, closed):
+    # its fill (none) is known, so the exchange's order list is not read (20 weight) and the
+    # other bot's order is not taken for ours.
+    glue = live(mocker, dry_run=False)
+    in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
+    expired = SimpleNamespace(
+        ft_order_side="sell",
+        order_id="8811",
+        ft_is_open=False,
+        order_date_utc=datetime.fromtimestamp(T0 + 0.4, UTC),
+    )
+    mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=SimpleNamespace())
+    lookup = mocker.patch(
+        "rebalance_plugin.ft.privates.exchange_orders",
+        return_value=[{"id": "9", "side": "sell", "amount": 0.00501, "filled": 0.00501}],
+    )
+
+    assert glue.desk.follow_inflight({"BTC": btc(0.01, orders=[expired])}) is True
+
+    lookup.assert_not_called()
+    assert glue.said == []
+    assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.005, 50000.0)}
+    assert glue.desk.market == {"BTC/USDT"}
+
+
+def test_an_order_booked_before_the_leg_was_sent_does_not_count(mocker):
+    # The trade's earlier sell (a rebalance a day ago) says nothing of this leg: ask the exchange.
+    glue = live(mocker, dry_run=False)
+    in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
+    earlier = SimpleNamespace(
+        ft_order_side="sell",
+        order_id="100",
+        ft_is_open=False,
+        order_date_utc=datetime.fromtimestamp(T0 - 86400, UTC),
+    )
+    mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=SimpleNamespace())
+    lookup = mocker.patch("rebalance_plugin.ft.privates.exchange_orders", return_value=[])
+
+    assert glue.desk.follow_inflight({"BTC": btc(0.01, orders=[earlier])}) is True
+
+    lookup.assert_called_once()
+    assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.005, 50000.0)}
+
+
 def test_dry_run_does_not_ask_the_exchange(mocker):
     glue = live(mocker, dry_run=True)
     in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
