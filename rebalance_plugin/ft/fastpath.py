@@ -16,6 +16,9 @@ a trade's order count on *every candle*:
 4. ``Backtesting._check_adjust_trade_for_candle`` computes the trade's profit, two stake limits
    and the wallet's available stake for every open trade on every candle *before* asking the
    strategy, which has nothing to do on almost every candle.
+5. ``LocalTrade.nr_of_successful_entries`` (asked when every entry order closes) lists all the
+   trade's filled entry orders to count them, and ``Backtesting.get_pair_precision`` (every
+   order) looks the price precision up with pandas' ``Series.asof``.
 
 Together they make a backtest quadratic in the number of orders (FREQTRADE-NOTES.md: 45x slower
 than buy-and-hold). This module removes that cost without changing any result:
@@ -33,6 +36,10 @@ than buy-and-hold). This module removes that cost without changing any result:
 - ``recalc_trade_from_orders`` is Freqtrade's own loop (copied verbatim below) resumed from a
   cached state at the watermark instead of from the first order. The loop is a left fold over the
   orders, so the result is identical.
+- ``nr_of_successful_entries`` counts the closed prefix once (a closed backtest order never
+  changes) and scans only the tail, with ``select_filled_orders``' own condition.
+- ``get_pair_precision`` finds the same value as ``Series.asof`` (the last non-NaN value at or
+  before the time) with a binary search over the series' dates, kept per pair.
 
 Safety: ``install()`` patches only if the source of every replaced Freqtrade function still has
 the hash recorded here (``EXPECTED_SOURCE_SHA256``). After a Freqtrade upgrade that changes any of
@@ -47,9 +54,12 @@ import inspect
 import logging
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from freqtrade.exchange import amount_to_contract_precision, price_to_precision
+from freqtrade.exchange.exchange import TICK_SIZE
 from freqtrade.optimize.backtesting import Backtesting
-from freqtrade.persistence.trade_model import LocalTrade
+from freqtrade.persistence.trade_model import NON_OPEN_EXCHANGE_STATES, LocalTrade
 from freqtrade.strategy.interface import IStrategy
 from freqtrade.util import FtPrecise
 
@@ -73,6 +83,9 @@ _SITES: dict[str, tuple[type, str, bool]] = {
     "LocalTrade.select_order": (LocalTrade, "select_order", False),
     "LocalTrade.open_orders": (LocalTrade, "open_orders", True),
     "LocalTrade.has_open_orders": (LocalTrade, "has_open_orders", True),
+    "LocalTrade.nr_of_successful_entries": (LocalTrade, "nr_of_successful_entries", True),
+    "LocalTrade.select_filled_orders": (LocalTrade, "select_filled_orders", False),
+    "Backtesting.get_pair_precision": (Backtesting, "get_pair_precision", False),
     "Backtesting.manage_open_orders": (Backtesting, "manage_open_orders", False),
     "Backtesting._check_adjust_trade_for_candle": (
         Backtesting,
@@ -178,8 +191,10 @@ def _is_bt(trade: Any) -> bool:
 
 
 def _select_order(self, order_side=None, is_open=None, only_filled=False):
-    if is_open is True and _is_bt(self):
+    if is_open is True and type(self) is LocalTrade:
         orders = self.orders
+        if self.__dict__.get("_rb_wm", -1) == len(orders):  # every order closed (most candles)
+            return None
         for i in range(len(orders) - 1, closed_prefix(self) - 1, -1):
             o = orders[i]
             if (order_side and o.ft_order_side != order_side) or not o.ft_is_open:
@@ -191,6 +206,8 @@ def _select_order(self, order_side=None, is_open=None, only_filled=False):
 
 def _open_orders(self):
     if _is_bt(self):
+        if self.__dict__.get("_rb_wm", -1) == len(self.orders):
+            return []
         return [
             o
             for o in self.orders[closed_prefix(self) :]
@@ -201,6 +218,8 @@ def _open_orders(self):
 
 def _has_open_orders(self):
     if _is_bt(self):
+        if self.__dict__.get("_rb_wm", -1) == len(self.orders):
+            return False
         return any(
             o.ft_is_open and o.ft_order_side != "stoploss"
             for o in self.orders[closed_prefix(self) :]
@@ -225,6 +244,56 @@ def _check_adjust_trade_for_candle(self, trade, row, current_time):
     if wanted is not None and not wanted(trade.pair):
         return trade
     return _ORIGINALS["Backtesting._check_adjust_trade_for_candle"](self, trade, row, current_time)
+
+
+def _is_filled_entry(o: Any, side: str) -> bool:
+    # LocalTrade.select_filled_orders(side)'s condition (freqtrade 2026.9)
+    return (
+        o.ft_order_side == side
+        and o.ft_is_open is False
+        and bool(o.filled)
+        and o.status in NON_OPEN_EXCHANGE_STATES
+    )
+
+
+def _nr_of_successful_entries(self):
+    if not _is_bt(self):
+        return _ORIGINALS["LocalTrade.nr_of_successful_entries"](self)
+    orders = self.orders
+    wm = closed_prefix(self)
+    side = self.entry_side
+    cache = self.__dict__.get("_rb_entries")
+    if (
+        cache is not None
+        and cache[0] <= wm
+        and cache[1] == side
+        and (cache[0] == 0 or orders[cache[0] - 1] is cache[2])
+    ):
+        start, count = cache[0], cache[3]
+    else:
+        start, count = 0, 0
+    for i in range(start, wm):
+        if _is_filled_entry(orders[i], side):
+            count += 1
+    self._rb_entries = (wm, side, orders[wm - 1] if wm else None, count)
+    return count + sum(1 for o in orders[wm:] if _is_filled_entry(o, side))
+
+
+def _get_pair_precision(self, pair, current_time):
+    series = self.price_pair_prec.get(pair)
+    if series is not None:
+        cache = self.__dict__.setdefault("_rb_precision", {})
+        found = cache.get(pair)
+        if found is None or found[0] is not series:
+            valid = series.dropna()
+            found = (series, pd.DatetimeIndex(valid.index).as_unit("ns").asi8, valid.to_numpy())
+            cache[pair] = found
+        _, dates, values = found
+        i = int(np.searchsorted(dates, pd.Timestamp(current_time).value, side="right")) - 1
+        if i >= 0:
+            # Force tick size if we define the precision
+            return values[i], TICK_SIZE
+    return self.exchange.get_precision_price(pair), self.precision_mode_price
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,6 +438,16 @@ EXPECTED_SOURCE_SHA256.update(
         "LocalTrade.has_open_orders": (
             "7dfc93eecbde7e17144b9f65a015a1b7a2d07aa0202b75b43826313a575c9ae2"
         ),
+        "LocalTrade.nr_of_successful_entries": (
+            "78c71008b6db18ab80e2de712b7a0b990cf5a28cb159ddddd051fccfbb6f8ae0"
+        ),
+        # Relied on, not replaced: its condition is _is_filled_entry's.
+        "LocalTrade.select_filled_orders": (
+            "2591db5d3aabc2a864f487567234c1e026c1123cdfe314070e0e683f3f564501"
+        ),
+        "Backtesting.get_pair_precision": (
+            "bf58a9ebba9a64fdc4aebc81116b49f5cd218a51083247e9ac5bd173860049e0"
+        ),
         "Backtesting.manage_open_orders": (
             "31ae85853ad0eed91ef53d8fb5b2e39c5b5cec0f2a0566a7931e51c6eccfeac0"
         ),
@@ -391,6 +470,8 @@ def _replacements() -> dict[str, Any]:
         "LocalTrade.select_order": _select_order,
         "LocalTrade.open_orders": _open_orders,
         "LocalTrade.has_open_orders": _has_open_orders,
+        "LocalTrade.nr_of_successful_entries": _nr_of_successful_entries,
+        "Backtesting.get_pair_precision": _get_pair_precision,
         "Backtesting.manage_open_orders": _manage_open_orders,
         "Backtesting._check_adjust_trade_for_candle": _check_adjust_trade_for_candle,
     }

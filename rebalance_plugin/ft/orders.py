@@ -103,8 +103,10 @@ class OrderDesk:
         strategy.order_time_in_force = dict(tif)
 
     def wanted(self, pair: str) -> bool:
-        """Backtest fast path: False when this pair has no order this candle."""
-        self._turn(pair)
+        """Backtest fast path: False when this pair has no order this candle (asked for every
+        pair on every candle: kept to a test and a look-up)."""
+        if self.buys_due:
+            self._turn(pair)
         return pair in self.orders
 
     def place(

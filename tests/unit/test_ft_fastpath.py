@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from freqtrade.persistence import Order
 from freqtrade.persistence.trade_model import LocalTrade
@@ -123,6 +125,50 @@ def test_open_order_lookups_find_open_orders_after_the_watermark():
     assert trade.select_order("sell", is_open=True) is trade.orders[-1]
     assert trade.select_order("buy", is_open=True) is None
     assert ft_fastpath.closed_prefix(trade) == 50
+
+
+def test_entry_count_equals_freqtrades_after_every_order():
+    """300 orders: buys and sells, some left open and closed later, some cancelled unfilled:
+    the fast count of filled entries equals Freqtrade's list-and-count after each one."""
+    ft_fastpath.install()
+    original = ft_fastpath._ORIGINALS["LocalTrade.nr_of_successful_entries"]
+    rng = random.Random(11)
+    trade = _trade()
+    pending: list[Order] = []
+    for i in range(300):
+        side = "buy" if rng.random() < 0.6 else "sell"
+        order = _order(i, side, 0.001, 100.0, is_open=rng.random() < 0.2)
+        trade.orders.append(order)
+        if order.ft_is_open:
+            pending.append(order)
+        if pending and rng.random() < 0.3:  # an open order closes: filled, or cancelled empty
+            o = pending.pop(0)
+            o.ft_is_open = False
+            if rng.random() < 0.5:
+                o.status, o.filled, o.remaining = "closed", o.amount, 0.0
+            else:
+                o.status = "canceled"
+        assert trade.nr_of_successful_entries == original(trade), i
+    assert 0 < trade.nr_of_successful_entries < 300
+
+
+def test_price_precision_is_pandas_asof_of_the_tick_size_series():
+    """Freqtrade's per-pair tick size over time: the same answer as ``Series.asof`` before the
+    first date (none: the exchange's), on a date, between dates, after the last, and where the
+    series has a gap (NaN: the last value before it)."""
+    ft_fastpath.install()
+    original = ft_fastpath._ORIGINALS["Backtesting.get_pair_precision"]
+    dates = pd.date_range("2024-01-01", periods=6, freq="1D", tz="UTC")
+    series = pd.Series([0.1, 0.1, float("nan"), 0.01, 0.01, 0.001], index=dates)
+    exchange = SimpleNamespace(get_precision_price=lambda pair: 0.5)
+    bt = SimpleNamespace(price_pair_prec={"BTC/USDT": series}, exchange=exchange)
+    bt.precision_mode_price = 2
+    probes = [dates[0] - timedelta(hours=1), *dates, *(d + timedelta(hours=7) for d in dates)]
+    for when in probes:
+        for pair in ("BTC/USDT", "ETH/USDT"):
+            got = ft_fastpath._get_pair_precision(bt, pair, when.to_pydatetime())
+            assert got == original(bt, pair, when.to_pydatetime()), (pair, when)
+    assert ft_fastpath._get_pair_precision(bt, "BTC/USDT", dates[2].to_pydatetime())[0] == 0.1
 
 
 @pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
