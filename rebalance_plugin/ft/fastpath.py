@@ -29,10 +29,13 @@ than buy-and-hold). This module removes that cost without changing any result:
   *closed-prefix watermark* per trade records how many leading orders are closed. In a backtest a
   closed order never reopens and only open orders are ever removed, so open orders can only be
   after the watermark: the open-order look-ups scan only the tail.
-- A strategy may define ``ft_adjust_wanted(pair) -> bool``; where it answers False, the backtest
-  skips ``_check_adjust_trade_for_candle`` for that trade and candle. The skipped code only
-  computes arguments and calls the strategy, whose answer would be "no adjustment": nothing
-  else changes.
+- A strategy may set ``ft_adjust_gate`` on itself: an object with ``orders`` (the pairs that
+  may have an adjustment this candle), ``buys_due`` (True: every pair's visit matters) and
+  ``wanted(pair) -> bool``. Where the pair is not in ``orders`` and no buys are due, or
+  ``wanted`` answers False, the backtest skips ``_check_adjust_trade_for_candle`` for that trade
+  and candle (asked for every open trade on every candle: a look-up, not a call). The skipped
+  code only computes arguments and calls the strategy, whose answer would be "no adjustment":
+  nothing else changes.
 - ``recalc_trade_from_orders`` is Freqtrade's own loop (copied verbatim below) resumed from a
   cached state at the watermark instead of from the first order. The loop is a left fold over the
   orders, so the result is identical.
@@ -240,8 +243,10 @@ def _manage_open_orders(self, trade, current_time, row) -> bool:
 
 
 def _check_adjust_trade_for_candle(self, trade, row, current_time):
-    wanted = getattr(self.strategy, "ft_adjust_wanted", None)
-    if wanted is not None and not wanted(trade.pair):
+    gate = self.strategy.__dict__.get("ft_adjust_gate")
+    if gate is not None and (
+        (not gate.buys_due and trade.pair not in gate.orders) or not gate.wanted(trade.pair)
+    ):
         return trade
     return _ORIGINALS["Backtesting._check_adjust_trade_for_candle"](self, trade, row, current_time)
 

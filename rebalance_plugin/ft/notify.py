@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from ..core import journal
 from ..core.engine import Event
@@ -27,7 +27,12 @@ class Notifier:
         self.ctx = ctx
         self.store = store  # dry/live: the last announcement is kept in the record
         self.journal: Path | None = None
+        self._journal_fh: IO[str] | None = None  # open while a backtest journals
         self.quiet = False  # hyperopt's epochs: said at debug level only (thousands of runs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Hyperopt's worker processes receive the strategy pickled: no file handle."""
+        return {**self.__dict__, "_journal_fh": None}
 
     def start_journal(self) -> None:
         """Backtest: an empty journal in Freqtrade's ``backtest_results`` folder. The last
@@ -35,6 +40,9 @@ class Notifier:
         finds its own (``report.loading.find_journal``)."""
         path = journal.journal_path(self.ctx.config.get("user_data_dir", "user_data"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        if self._journal_fh is not None:
+            self._journal_fh.close()
+            self._journal_fh = None
         journal.keep(path)
         path.write_text("")
         self.journal = path
@@ -51,10 +59,11 @@ class Notifier:
 
     def report(self, event: Event) -> None:
         """A rebalance event: journalled in a backtest, said in dry/live."""
-        text = describe(event, self.ctx.stake)
         if self.journal is not None:
-            with self.journal.open("a") as fh:
-                fh.write(journal.dumps(event) + "\n")
-            logger.debug(text)
+            if self._journal_fh is None:  # one handle per run, a line per event
+                self._journal_fh = self.journal.open("a", buffering=1)
+            self._journal_fh.write(journal.dumps(event) + "\n")
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(describe(event, self.ctx.stake))
         else:
-            self.say(text)
+            self.say(describe(event, self.ctx.stake))

@@ -108,6 +108,8 @@ class RebalancePlugin:
         self.status = StatusPublisher(ctx, self.store, self.reader, self.desk)
         self.chart = Charts(ctx, self.store, self.reader)
         self.desk.after_sells = self._buys_after_sells
+        # Backtest fast path (fastpath.py): which pairs may have an order this candle.
+        ctx.strategy.ft_adjust_gate = self.desk
         self.current: Loop | None = None  # backtest: this candle's loop, for the buys
         self.fast_forward: FastForward | None = None  # backtest: candles to skip
         self.skip_until = 0.0
@@ -550,7 +552,3 @@ class RebalanceMixin(IStrategy):
         latest = dataframe.iloc[-1:].copy()
         latest["enter_long"] = 1
         return super().get_entry_signal(pair, timeframe, latest)
-
-    def ft_adjust_wanted(self, pair: str) -> bool:
-        """Backtest fast path (``fastpath.py``): False when this pair has no order this candle."""
-        return self.rb.desk.wanted(pair)
