@@ -64,8 +64,10 @@ status TRADING).
 * ``klines`` returns the file's candles at shifted times, up to and including the current,
   partial candle: its close is the current price (overrides included), its high/low include
   the path so far, its volume is pro rata. Timeframes not on disk are resampled from the
-  coarsest on-disk timeframe that divides them (1h -> 2h/4h/6h/8h/12h, 1d -> 3d/1w);
-  otherwise ``-1120 Invalid interval.``. Past the end of the data, candles are flat at the last
+  coarsest on-disk timeframe that divides them (1h -> 2h/4h/6h/8h/12h, 1d -> 3d/1w), or
+  split from the finest on-disk timeframe they divide, along the open -> close path of the
+  price model (1m from 5m; synthetic: high and low are the path's); otherwise ``-1120
+  Invalid interval.``. Past the end of the data, candles are flat at the last
   close with volume 0. Finer-than-price timeframes (5m with ``--timeframe 1h``) are served from
   their own file and are not forced onto the interpolated price path (use the finest timeframe
   the strategy needs as ``--timeframe``).

@@ -77,6 +77,25 @@ class Candles:
             return float(self.o[i] + (self.c[i] - self.o[i]) * frac)
         return float(self.c[i])
 
+    def split(self, tf_ms: int) -> Candles:
+        """Finer candles (``tf_ms`` divides this timeframe) along the price model's path:
+        each candle's open -> close in equal steps, its volume shared equally. Synthetic: a
+        finer candle's high and low are those of the straight path, not the market's."""
+        n = self.tf_ms // tf_ms
+        k = np.tile(np.arange(n), len(self))
+        o, c = np.repeat(self.o, n), np.repeat(self.c, n)
+        opens = o + (c - o) * k / n
+        closes = o + (c - o) * (k + 1) / n
+        return Candles(
+            tf_ms,
+            (np.repeat(self.ts, n) + k * tf_ms).astype(np.int64),
+            opens,
+            np.maximum(opens, closes),
+            np.minimum(opens, closes),
+            closes,
+            np.repeat(self.v, n) / n,
+        )
+
     def resample(self, tf_ms: int, origin: int) -> Candles:
         """Coarser candles whose buckets are ``origin + k * tf_ms`` (historical ms)."""
         if not len(self):
@@ -217,22 +236,27 @@ class Replay:
         return self.price_candles[symbol].price_at(self.hist_ms(now))
 
     def series(self, symbol: str, interval: str) -> Candles:
-        """Candles of ``interval`` in historical time: on disk, or resampled."""
+        """Candles of ``interval`` in historical time: on disk, resampled from a finer one,
+        or split from a coarser one along the price path (1m from 5m: e2e tests that wait for
+        a candle to close wait a minute, not five)."""
         key = (symbol, interval)
         if key in self._series_cache:
             return self._series_cache[key]
         on_disk = self.store.timeframes(symbol)
+        size = INTERVALS.get(interval, 0)
         if interval in on_disk:
             series = self.store.get(symbol, interval)
-        else:
-            size = INTERVALS.get(interval, 0)
-            sources = [
-                tf for tf in on_disk if size and INTERVALS[tf] < size and size % INTERVALS[tf] == 0
-            ]
-            if not sources:
-                raise BinanceError(-1120, "Invalid interval.")
+        elif sources := [
+            tf for tf in on_disk if size and INTERVALS[tf] < size and size % INTERVALS[tf] == 0
+        ]:
             origin = (WEEK_ORIGIN if interval == "1w" else 0) - self.offset_ms
             series = self.store.get(symbol, sources[-1]).resample(size, origin)
+        elif coarser := [
+            tf for tf in on_disk if size and INTERVALS[tf] > size and INTERVALS[tf] % size == 0
+        ]:
+            series = self.store.get(symbol, coarser[0]).split(size)
+        else:
+            raise BinanceError(-1120, "Invalid interval.")
         self._series_cache[key] = series
         return series
 

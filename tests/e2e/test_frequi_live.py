@@ -2,9 +2,10 @@
 ``/api/v1/plot_config``, ``/api/v1/pair_candles`` (the live chart of each pair) and
 ``/api/v1/trades/{id}/custom-data`` ("Show custom data"), before and after a stop and a restart.
 
-The bot runs on 5-minute candles (the finest the real data has), so that a candle closes after
-the rebalance within minutes: a candle's figures count only the orders filled before it closed,
-and Freqtrade analyses a pair when a new candle has closed. Every figure is checked against a
+The bot runs on 1-minute candles (the stand-in splits the real 5-minute candles along its
+price path), so that a candle closes within a minute of the rebalance: a candle's figures count
+only the orders filled before it closed, and Freqtrade analyses a pair when a new candle has
+closed. Every figure is checked against a
 computation written here from the bot's orders (``/api/v1/status``) and the candles
 (``pair_candles``' own ``close`` of each coin), one candle after the other.
 """
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.skipif(
     not (SHARED_DATA / "SOL_USDT-5m.feather").exists(), reason="needs the real 5m candles"
 )
 
-TF = "5m"
-TF_MS = 300_000
+TF = "1m"  # the bot's candles
+TF_MS = 60_000
+PRICE_TF = "5m"  # the stand-in's price path: the finest real candles
 INVESTMENT = 1000.0
 
 
@@ -75,7 +77,7 @@ def expected(trades: list[dict[str, Any]], closes: dict[str, dict[int, float]], 
 
 
 def test_frequi_live_chart_and_custom_data(fresh_sim, make_bot):
-    sim = fresh_sim(balances={"USDT": 0}, timeframe=TF, start="2025-02-01")
+    sim = fresh_sim(balances={"USDT": 0}, timeframe=PRICE_TF, start="2025-02-01")
     freeze(sim, COINS)
     bot = make_bot(
         "ui",
@@ -99,7 +101,7 @@ def test_frequi_live_chart_and_custom_data(fresh_sim, make_bot):
         trades = bot.open_trades()
         return [o["order_filled_timestamp"] for t in trades for o in t["orders"] if o["filled"]]
 
-    # The chart, once a candle has closed after the last fill (under 5 minutes) and every
+    # The chart, once a candle has closed after the last fill (within a minute) and every
     # leg has filled (first buys, SOL sold, BTC, ETH and BNB bought).
     def charted() -> Any:
         fills = fill_times()
@@ -107,7 +109,7 @@ def test_frequi_live_chart_and_custom_data(fresh_sim, make_bot):
         done = len(fills) == 8 and settled(bot, sim, 4)
         return done and rows and rows[-1]["__date_ts"] + TF_MS > max(fills)
 
-    bot.wait_for(charted, 400, "a candle closed after the rebalance, analysed")
+    bot.wait_for(charted, 150, "a candle closed after the rebalance, analysed")
     trades = bot.open_trades()
     fills = fill_times()
     charts = {coin: candles(bot, f"{coin}/USDT") for coin in COINS}

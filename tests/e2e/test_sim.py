@@ -199,8 +199,20 @@ def test_ohlcv_is_the_files_candles_shifted_to_now(sim, ex, datadir):
             rows.close.iloc[-1],
         )
         assert v == pytest.approx(rows.volume.sum())
-    with pytest.raises(ccxt.BadRequest, match="-1120"):  # 3m cannot be made from 1h
-        ex.fetch_ohlcv("BTC/USDT", "3m")
+    # 15m is finer than anything on disk: the 1h candles split along the price path
+    quarters = ex.fetch_ohlcv("BTC/USDT", "15m", since=candles[0][0], limit=8)
+    for ts, o, h, low, c, v in quarters:
+        row = hourly.loc[ts // HOUR * HOUR - offset]
+        k = (ts % HOUR) // (15 * 60_000)
+        step = (row.close - row.open) / 4
+        assert (o, c) == (
+            pytest.approx(row.open + step * k, abs=0.01),
+            pytest.approx(row.open + step * (k + 1), abs=0.01),
+        )
+        assert (h, low) == (max(o, c), min(o, c))
+        assert v == pytest.approx(row.volume / 4)
+    with pytest.raises(ccxt.BadRequest, match="-1120"):  # not one of Binance's intervals
+        ex.fetch_ohlcv("BTC/USDT", "7m")
 
 
 def test_price_follows_the_candle_path_through_time(datadir):
