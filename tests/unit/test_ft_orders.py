@@ -288,6 +288,16 @@ def test_an_unfilled_order_the_exchange_never_filled_is_sent_at_market(mocker):
     assert glue.desk.market == {"BTC/USDT"}
 
 
+def booked_sell(order_id: str, placed: float) -> SimpleNamespace:
+    """A closed sell order Freqtrade booked on the trade (the fields the desk reads)."""
+    return SimpleNamespace(
+        ft_order_side="sell",
+        order_id=order_id,
+        ft_is_open=False,
+        order_date_utc=datetime.fromtimestamp(placed, UTC),
+    )
+
+
 def test_an_expired_ioc_freqtrade_booked_is_sent_at_market_without_asking_the_exchange(mocker):
     # Twenty bots on one account: another bot's BTC sell of about the same size filled at the
     # exchange. This bot's IOC expired unfilled, and Freqtrade booked it (an exchange id, closed):
@@ -295,12 +305,7 @@ def test_an_expired_ioc_freqtrade_booked_is_sent_at_market_without_asking_the_ex
     # other bot's order is not taken for ours.
     glue = live(mocker, dry_run=False)
     in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
-    expired = SimpleNamespace(
-        ft_order_side="sell",
-        order_id="8811",
-        ft_is_open=False,
-        order_date_utc=datetime.fromtimestamp(T0 + 0.4, UTC),
-    )
+    expired = booked_sell("8811", T0 + 0.4)
     mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=SimpleNamespace())
     lookup = mocker.patch(
         "rebalance_plugin.ft.privates.exchange_orders",
@@ -319,12 +324,7 @@ def test_an_order_booked_before_the_leg_was_sent_does_not_count(mocker):
     # The trade's earlier sell (a rebalance a day ago) says nothing of this leg: ask the exchange.
     glue = live(mocker, dry_run=False)
     in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
-    earlier = SimpleNamespace(
-        ft_order_side="sell",
-        order_id="100",
-        ft_is_open=False,
-        order_date_utc=datetime.fromtimestamp(T0 - 86400, UTC),
-    )
+    earlier = booked_sell("100", T0 - 86400)
     mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=SimpleNamespace())
     lookup = mocker.patch("rebalance_plugin.ft.privates.exchange_orders", return_value=[])
 
