@@ -266,10 +266,13 @@ class OrderDesk:
 
     @staticmethod
     def answered(trade: Any, info: InFlight) -> bool:
-        """The exchange answered this leg's order and Freqtrade booked it, closed: an order of
-        the leg's side on the trade, placed since the leg was sent, with an exchange id. Its
-        fill (none) is then known, and the exchange need not be asked (on an account shared
-        with other bots, their orders of the same size would look like ours)."""
+        """The exchange answered this leg's order and Freqtrade booked it closed and unfilled
+        (an IOC that expired): an order of the leg's side on the trade, placed since the leg
+        was sent, with an exchange id and nothing filled. Its fill (none) is then known, and
+        the exchange need not be asked (on an account shared with other bots, their orders of
+        the same size would look like ours). An order booked as filled while the trade does
+        not show it (a kill between Freqtrade storing the order and applying its fill) is not
+        such an answer: the exchange is asked, and Freqtrade's recovery books it."""
         if info.sent is None:
             return False
         for order in getattr(trade, "orders", None) or ():
@@ -278,6 +281,7 @@ class OrderDesk:
                 getattr(order, "ft_order_side", None) == info.side
                 and getattr(order, "order_id", None)
                 and not getattr(order, "ft_is_open", False)
+                and not (getattr(order, "filled", None) or 0)
                 and placed is not None
                 and placed.timestamp() >= info.sent - 1
             ):

@@ -288,12 +288,13 @@ def test_an_unfilled_order_the_exchange_never_filled_is_sent_at_market(mocker):
     assert glue.desk.market == {"BTC/USDT"}
 
 
-def booked_sell(order_id: str, placed: float) -> SimpleNamespace:
+def booked_sell(order_id: str, placed: float, filled: float = 0.0) -> SimpleNamespace:
     """A closed sell order Freqtrade booked on the trade (the fields the desk reads)."""
     return SimpleNamespace(
         ft_order_side="sell",
         order_id=order_id,
         ft_is_open=False,
+        filled=filled,
         order_date_utc=datetime.fromtimestamp(placed, UTC),
     )
 
@@ -318,6 +319,35 @@ def test_an_expired_ioc_freqtrade_booked_is_sent_at_market_without_asking_the_ex
     assert glue.said == []
     assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.005, 50000.0)}
     assert glue.desk.market == {"BTC/USDT"}
+
+
+def test_an_order_booked_filled_but_not_applied_to_the_trade_is_looked_up_not_sent_again(mocker):
+    # Killed after Freqtrade stored the sell (closed, filled) but before it applied the fill to
+    # the trade: the trade still holds 0.01 BTC. Not an expired IOC: the exchange is asked, the
+    # fill found and booked by Freqtrade's recovery, and nothing is sold twice.
+    glue = live(mocker, dry_run=False)
+    in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
+    stored = booked_sell("8812", T0 + 0.4, filled=0.005)
+    bot = SimpleNamespace(state=None)
+    mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=bot)
+    lookup = mocker.patch(
+        "rebalance_plugin.ft.privates.exchange_orders",
+        return_value=[{"id": "8812", "side": "sell", "amount": 0.005, "filled": 0.005}],
+    )
+    trade = btc(0.01, orders=[stored])
+
+    def freqtrade_books_it(bot: Any, trade: FakeTrade) -> None:
+        trade.amount = 0.005
+
+    book = mocker.patch(
+        "rebalance_plugin.ft.privates.book_exchange_order", side_effect=freqtrade_books_it
+    )
+
+    assert glue.desk.follow_inflight({"BTC": trade}) is False
+
+    lookup.assert_called_once()
+    book.assert_called_once_with(bot, trade)
+    assert glue.desk.orders == {}
 
 
 def test_an_order_booked_before_the_leg_was_sent_does_not_count(mocker):
