@@ -448,15 +448,17 @@ def test_custom_data_follows_the_portfolio(make_bot, sim):
 
 
 def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_bot, sim):
-    # 60 USDT: BTC 24, ETH 18, BNB 9, SOL 9. SOL x1.05 puts it at 9.45 / 60.45 = 15.6%, over the
-    # 0.5-point threshold, but every leg (SOL's sell is ~0.4 USDT) is far under Binance's
-    # 5 USDT minimum: nothing is sent, and SPEC §4's message reaches the chat.
+    # 60 USDT: BTC 24, ETH 18, BNB 9, SOL 9. SOL x1.10 puts it at 9.9 / 60.9 = 16.3%, over the
+    # 0.5-point threshold even when the first buy's quantity steps left SOL 0.6 points short
+    # (prices are frozen at the stand-in's price of the moment), but every leg (SOL's sell is
+    # under 1 USDT) is far under Binance's 5 USDT minimum: nothing is sent, and SPEC §4's
+    # message reaches the chat.
     server, url = sim
     tb = make_bot(investment=60, threshold=0.5)
     trades = bought(tb)
     orders_before = sum(len(t.orders) for t in trades)
     tb.api.clear()
-    move_price(url, server.sim, "SOLUSDT", 1.05)
+    move_price(url, server.sim, "SOLUSDT", 1.10)
     tb.loop()
     text = tb.wait_message("Rebalance skipped")
     assert (
