@@ -24,11 +24,12 @@ that placed it also answers Freqtrade's later look-ups of it (:meth:`finished`),
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+
+from .guarded import Guarded
 
 #: ccxt's final order states.
 FINAL = ("closed", "canceled", "expired", "rejected")
@@ -43,16 +44,18 @@ def _num(value: Any) -> float | None:
         return None
 
 
-class AccountBook:
+class AccountBook(Guarded):
     """The balances last fetched plus this bot's own fills since; this bot's finished orders.
 
     :param max_age: seconds a fetched balance is reused (with the bot's own fills applied).
     """
 
+    reentrant = True
+
     def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic):
         self.max_age = max_age
         self._clock = clock
-        self._lock = threading.RLock()
+        self._new_lock()
         self._balances: dict[str, Any] | None = None
         self._fetched_at = 0.0
         self._orders: OrderedDict[str, dict[str, Any]] = OrderedDict()
@@ -60,16 +63,6 @@ class AccountBook:
         self.reused = 0
 
     # ---- balances ------------------------------------------------------------------------------
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Hyperopt's worker processes receive the strategy pickled: the lock is not sent."""
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.RLock()
 
     def balances(self, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The account's balances (ccxt's ``{asset: {free, used, total}}``): fetched when the

@@ -275,18 +275,14 @@ class OrderDesk:
         such an answer: the exchange is asked, and Freqtrade's recovery books it."""
         if info.sent is None:
             return False
-        for order in getattr(trade, "orders", None) or ():
-            placed = getattr(order, "order_date_utc", None)
-            if (
-                getattr(order, "ft_order_side", None) == info.side
-                and getattr(order, "order_id", None)
-                and not getattr(order, "ft_is_open", False)
-                and not (getattr(order, "filled", None) or 0)
-                and placed is not None
-                and placed.timestamp() >= info.sent - 1
-            ):
-                return True
-        return False
+        return any(
+            order.ft_order_side == info.side
+            and order.order_id
+            and not order.ft_is_open
+            and not order.filled
+            and order.order_date_utc.timestamp() >= info.sent - 1
+            for order in trade.orders
+        )
 
     def adopt_unknown(self, trade: Any, info: InFlight) -> bool:
         """Live: an order with nothing booked on the trade may still have been executed by the

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from .guarded import Guarded
 
 logger = logging.getLogger("rebalance_plugin.ft")
 
@@ -57,7 +58,7 @@ def _num(value: Any) -> float | None:
     return out if math.isfinite(out) and out > 0 else None
 
 
-class Quotes:
+class Quotes(Guarded):
     """The loop's tickers, by pair. Read from the bot's thread and the API server's: the
     snapshot is replaced whole, never changed in place.
 
@@ -75,20 +76,10 @@ class Quotes:
         self.max_age = max_age
         self._clock = clock
         self._quotes: dict[str, Quote] = {}
-        self._lock = threading.Lock()
+        self._new_lock()
         self.failed: str | None = None  # the last fetch's error, said once per episode
         self._pairs: list[str] = []  # the pairs of the last refresh (renewed together)
         self._tried_at: float | None = None  # when a fetch was last tried
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Hyperopt's worker processes receive the strategy pickled: the lock is not sent."""
-        state = dict(self.__dict__)
-        del state["_lock"]
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
 
     def refresh(self, pairs: Iterable[str]) -> bool:
         """Fetch the tickers of ``pairs`` (one request); False when it failed (the last
