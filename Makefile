@@ -3,10 +3,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# Three workers on two cores (pytest-xdist, one file per worker): the e2e files spend most of
-# their time waiting for bots' loops, so a third worker fills the cores (7.5 min, against 11 with
-# two, on a quiet 2-core machine).
-XDIST  ?= -n 3 --dist loadfile
+# Both cores: the backtest and e2e files run side by side (pytest-xdist), one file per worker.
+# (Three workers ran in 7.5 min, against 11 with two, but starved the live bots: a first buy's
+# IOC priced at the loop's ask kept expiring on a rising price.)
+XDIST  ?= -n 2 --dist loadfile
 
 .PHONY: venv demo test test-fast test-scale lint format typecheck bench clean
 
