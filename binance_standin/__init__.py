@@ -123,6 +123,10 @@ Control API (JSON, no auth)
     ``POST /api/v3/order``.
   - ``expire``: the next MARKET/IOC/FOK order fills nothing and EXPIRES (GTC orders do not
     consume it). Default filter: ``POST /api/v3/order``.
+  - ``chase``: the market moves away before the next LIMIT order meets the book: its symbol's
+    price moves ``bps`` (default 10) against it (up for a buy, down for a sell) and stays
+    there, so a limit priced at the touch quoted before misses (a slow client on a moving
+    price). MARKET orders do not consume it. Default filter: ``POST /api/v3/order``.
   - ``http429``: HTTP 429 ``{"code":-1003,"msg":"Too many requests; ..."}`` + ``Retry-After``
     (ccxt: ``DDoSProtection``).
   - ``http5xx``: HTTP ``status`` (default 503). Default bodies: 503 -> plain text

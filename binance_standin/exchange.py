@@ -270,6 +270,17 @@ class SimExchange:
                 raise insufficient()
             if otype == "LIMIT_MAKER" and walk(book(), rules, side, qty=new.qty, limit=new.price):
                 raise BinanceError(-2010, "Order would immediately match and take.")
+            chased = (
+                self.faults.claim(method, path, params, ("chase",)) if otype == "LIMIT" else None
+            )
+            if chased:  # the market moves away before the order meets the book
+                before = self.market.price(rules.symbol)
+                bps = Decimal(str(chased[0]["bps"])) / Decimal(10_000)
+                self.market.move(rules.symbol, 1 + bps if side == "BUY" else 1 - bps)
+                chased[1]["effect"] = (
+                    f"{rules.symbol} moved {fmt(before)} -> {fmt(self.market.price(rules.symbol))} "
+                    f"before the LIMIT {side} at {fmt(new.price)} met the book"
+                )
             taker = otype == "MARKET" or tif in ("IOC", "FOK")
             claimed = self.faults.claim(
                 method,

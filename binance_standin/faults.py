@@ -13,7 +13,7 @@ from binance_standin.errors import insufficient
 
 log = logging.getLogger(__name__)
 
-ORDER_FAULTS = ("reject", "partial", "expire")
+ORDER_FAULTS = ("reject", "partial", "expire", "chase")
 NET_FAULTS = ("http429", "http5xx", "timeout")
 FAULT_KINDS = ORDER_FAULTS + NET_FAULTS
 
@@ -109,6 +109,10 @@ def _kind_options(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
         out["fraction"] = float(spec.get("fraction", 0.5))
         if not 0 <= out["fraction"] < 1:
             raise ValueError("partial fault: fraction must be in [0, 1)")
+    elif kind == "chase":
+        out["bps"] = float(spec.get("bps", 10.0))
+        if out["bps"] <= 0:
+            raise ValueError("chase fault: bps must be > 0")
     elif kind == "http5xx":
         out["status"] = int(spec.get("status", 503))
         if not 500 <= out["status"] <= 599:

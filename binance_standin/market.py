@@ -100,6 +100,13 @@ class Market:
             self.multipliers[sym] = dec(factor)
             self.overrides.pop(sym, None)
 
+    def move(self, symbol: str, factor: Decimal) -> None:
+        """The price times ``factor``, kept as it is set (fixed price or multiplier)."""
+        if symbol in self.overrides:
+            self.overrides[symbol] *= factor
+        else:
+            self.multipliers[symbol] = self.multipliers.get(symbol, Decimal(1)) * factor
+
     def clear_prices(self, symbol: str | None = None) -> None:
         if symbol is None:
             self.overrides.clear()

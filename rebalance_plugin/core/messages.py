@@ -178,6 +178,13 @@ def rest_at_market(coin: str, filled: float, asked: float, rest: float) -> str:
     )
 
 
+def entry_at_market(coin: str, asked: float) -> str:
+    return (
+        f"{coin}: the first buy's limit order ({asked:g}) filled nothing, the price moved "
+        f"before it reached the exchange; it goes at market"
+    )
+
+
 def cannot_list_orders(pair: str, err: object) -> str:
     return (
         f"{pair}: cannot list the exchange's orders ({err}); not sending the rest of this leg again"

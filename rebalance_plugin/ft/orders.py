@@ -11,7 +11,9 @@ A pair already visited gets its buy at its next turn: the next candle of ``--tim
 else the next candle, for the value planned (its quantity then follows that candle's open).
 
 Live, an order is a limit Immediate-Or-Cancel order at the best price; what it leaves unfilled
-is sent once more at market on the next loop. An order with
+is sent once more at market on the next loop. A first buy whose limit order filled nothing (the
+price moved between Freqtrade's quote and the exchange: a slow or busy machine on a rising
+price) is tried again at market on the next loop, so it cannot expire loop after loop. An order with
 nothing booked may still have been executed by the exchange (a lost answer, a crash): it is
 looked up there and booked, never sent twice.
 """
@@ -60,6 +62,8 @@ class OrderDesk:
         self.orders: dict[str, Leg] = {}
         self.market: set[str] = set()  # pairs whose order this loop goes at market
         self.deposits: set[str] = set()  # pairs whose buy invests an auto-invest deposit
+        # Coins whose first buy (a new trade) goes at market: its limit IOC filled nothing.
+        self.entries_at_market: set[str] = set()
         # Backtest: the sells handed out this candle are awaited, then ``after_sells`` sizes the
         # buys (set by the plugin). ``carried``: buys whose pair was visited before the cash was
         # there, handed out at the pair's next turn (nothing else is decided meanwhile).
@@ -155,13 +159,21 @@ class OrderDesk:
                 self.orders[pair] = Leg(coin, "sell", trade.amount, 0.0)
                 self.market.add(pair)
 
+    def entry_kind(self, pair: str) -> None:
+        """Dry/live: Freqtrade is about to open ``pair``'s trade (its first buy): at market if
+        the last limit order of that buy filled nothing, else a limit IOC. Freqtrade reads the
+        order type and time in force before it asks ``custom_stake_amount`` and
+        ``confirm_trade_entry``, so this is set when it asks for the pair's entry signal."""
+        if not self.ctx.backtest:
+            self._order_kind(market=self.ctx.cfg.coin_of(pair) in self.entries_at_market)
+
     def remember_entry(self, pair: str, amount: float) -> None:
         """Dry/live: a new trade's first buy, to finish it at market if partly filled."""
         if self.ctx.backtest:
             return
         coin = self.ctx.cfg.coin_of(pair)
         inflight = dict(self.store.book.inflight)
-        inflight[coin] = InFlight("buy", amount, 0.0, False)
+        inflight[coin] = InFlight("buy", amount, 0.0, coin in self.entries_at_market)
         self.store.update(inflight=inflight)
         self.store.save()
 
@@ -230,7 +242,11 @@ class OrderDesk:
             trade = by_coin.get(coin)
             if trade is None:  # sold entirely, or a first buy that did not fill (retried)
                 inflight.pop(coin)
+                if info.side == "buy" and info.before == 0 and not info.market:
+                    self.entries_at_market.add(coin)
+                    logger.info(messages.entry_at_market(coin, info.qty))
                 continue
+            self.entries_at_market.discard(coin)
             if trade.has_open_orders:
                 waiting = True
                 continue

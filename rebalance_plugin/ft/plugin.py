@@ -546,7 +546,10 @@ class RebalanceMixin(IStrategy):
         """Dry/live: Freqtrade asks for the signal of a pair without an open trade. The
         dataframe's ``enter_long`` marks only the real first buys (FreqUI's chart,
         ``chart.py``); whether a first buy is due is ``confirm_trade_entry``'s decision, as
-        before: the latest candle signals. Backtests read the dataframe, not this."""
+        before: the latest candle signals. Backtests read the dataframe, not this. Freqtrade
+        asks right before it opens the pair's trade: the order kind of that first buy is set
+        here (``OrderDesk.entry_kind``)."""
+        self.rb.desk.entry_kind(pair)
         if self.rb.ctx.backtest or len(dataframe) == 0 or not signal_override_verified():
             return super().get_entry_signal(pair, timeframe, dataframe)
         latest = dataframe.iloc[-1:].copy()

@@ -236,6 +236,39 @@ def test_the_unfilled_rest_of_a_market_order_is_not_sent_again(mocker):
     assert glue.book.inflight == {}
 
 
+def test_a_first_buy_whose_limit_order_filled_nothing_goes_at_market_next(mocker, caplog):
+    """Freqtrade opens no trade for a first buy whose limit IOC filled nothing (the ask moved
+    before it reached the exchange); the next try of that buy goes at market, once it fills
+    the coin's entries are limit IOC again."""
+    glue = live(mocker)
+    glue.desk.remember_entry("BTC/USDT", 0.01)
+    assert fields(glue.book.inflight["BTC"]) == ("buy", 0.01, 0.0, False)
+
+    glue.desk.new_loop()
+    with caplog.at_level(logging.INFO, logger="rebalance_plugin.ft"):
+        glue.desk.follow_inflight({})  # no BTC trade: the limit order filled nothing
+    assert "BTC: the first buy's limit order (0.01) filled nothing" in caplog.text
+
+    glue.desk.entry_kind("ETH/USDT")  # another coin's first buy: limit IOC as always
+    assert order_kind(glue) == LIMIT_IOC
+    glue.desk.entry_kind("BTC/USDT")  # Freqtrade asks BTC's signal right before its order
+    assert order_kind(glue) == MARKET_GTC
+    glue.desk.remember_entry("BTC/USDT", 0.01)
+    assert fields(glue.book.inflight["BTC"]) == ("buy", 0.01, 0.0, True)
+
+    glue.desk.new_loop()
+    glue.desk.follow_inflight({})  # the market order failed too (an exchange error)
+    glue.desk.entry_kind("BTC/USDT")
+    assert order_kind(glue) == MARKET_GTC  # still at market, not back to a limit
+    glue.desk.remember_entry("BTC/USDT", 0.01)
+
+    glue.desk.new_loop()
+    glue.desk.follow_inflight({"BTC": btc(0.01)})  # filled: a later entry is a limit again
+    assert glue.book.inflight == {}
+    glue.desk.entry_kind("BTC/USDT")
+    assert order_kind(glue) == LIMIT_IOC
+
+
 def test_an_unbooked_fill_found_at_the_exchange_is_booked_not_sent_again(mocker):
     glue = live(mocker, dry_run=False)
     in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0 + 60))
