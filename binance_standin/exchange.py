@@ -279,7 +279,7 @@ class SimExchange:
                 self.market.move(rules.symbol, 1 + bps if side == "BUY" else 1 - bps)
                 chased[1]["effect"] = (
                     f"{rules.symbol} moved {fmt(before)} -> {fmt(self.market.price(rules.symbol))} "
-                    f"before the LIMIT {side} at {fmt(new.price)} met the book"
+                    f"before the LIMIT {side} at {new.price} met the book"
                 )
             taker = otype == "MARKET" or tif in ("IOC", "FOK")
             claimed = self.faults.claim(

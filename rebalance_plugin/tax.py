@@ -432,7 +432,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gains: one row per sale with its cost basis and gain (default); koinly, "
         "cointracking: every buy and sale in that tool's CSV import format",
     )
-    parser.add_argument("--out", type=Path, default=None, help="the CSV file to write")
+    parser.add_argument(
+        "--out",
+        "-o",
+        type=Path,
+        default=None,
+        help="the CSV file to write (default: user_data/tax/gains-METHOD.csv, or FORMAT.csv)",
+    )
     parser.add_argument(
         "--config",
         "-c",

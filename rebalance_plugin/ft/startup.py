@@ -5,9 +5,11 @@ is refused with a message naming it, its value and the fix."""
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 
 from ..core.book import Book
@@ -17,6 +19,17 @@ from ..core.config import (
     check_investment_clears_minimums,
     parse_rebalance_config,
 )
+from .context import VIEWERS
+
+logger = logging.getLogger("rebalance_plugin.ft")
+
+#: Run modes that only analyse or chart the strategy, where ``-p PAIR`` (which replaces
+#: ``exchange.pair_whitelist``) may name some of the portfolio's pairs: ``plot-dataframe`` and
+#: FreqUI's charts (``VIEWERS``), ``lookahead-analysis`` and ``recursive-analysis`` (Freqtrade
+#: runs them, and FreqUI's analysis tab, as ``util_no_exchange``). No order is sent in these
+#: modes; a bot, a backtest and hyperopt (the trades the user acts on) keep the exact check.
+ANALYSIS = (*VIEWERS, RunMode.UTIL_NO_EXCHANGE)
+_said_whole = False  # the whole portfolio was loaded for an analysis, and said so (once)
 
 
 class Refusal(OperationalException, ValueError):
@@ -42,9 +55,25 @@ def check_pairs(config: dict[str, Any], cfg: RebalanceConfig) -> None:
     """The coins are the single source of truth. Freqtrade's StaticPairList needs the pairs in
     ``exchange.pair_whitelist`` before any strategy loads, so the list cannot be derived: it is
     checked, and a whitelist that disagrees with the coins is refused by name. ``max_open_trades``
-    is derived (-1 or absent) or checked."""
+    is derived (-1 or absent) or checked.
+
+    In an analysis run mode (:data:`ANALYSIS`) the whitelist may be some of the coins' pairs
+    (``freqtrade plot-dataframe -p BTC/USDT``, Freqtrade's documented way to plot one pair). One
+    coin is no portfolio: the whitelist becomes the coins' pairs again, so every backtest these
+    commands run is the whole portfolio's (lookahead-analysis re-runs each trade's backtest with
+    that trade's pair alone, which would compare two different portfolios), while
+    ``config["pairs"]`` (``-p``) still decides which pairs are plotted or analysed."""
+    global _said_whole
     whitelist = list(config.get("exchange", {}).get("pair_whitelist") or [])
     pairs = cfg.pairs
+    if config.get("runmode") in ANALYSIS and whitelist and set(whitelist) < set(pairs):
+        # A new list: Freqtrade put the very list of config["pairs"] in the whitelist.
+        config["exchange"]["pair_whitelist"] = whitelist = list(pairs)
+        if not _said_whole:  # once: recursive-analysis loads the strategy for every backtest
+            _said_whole = True
+            logger.info(
+                f"Loading the whole portfolio ({', '.join(pairs)}), not just the pairs asked for"
+            )
     if set(whitelist) != set(pairs) or len(whitelist) != len(pairs):
         missing = [p for p in pairs if p not in whitelist]
         extra = [p for p in whitelist if p not in pairs]

@@ -1,10 +1,12 @@
 """Auto-invest end to end: real ``freqtrade trade`` bots against the local Binance stand-in.
 
 The bots run on the wall clock (Freqtrade's loop time; the stand-in replays its candles in real
-time), and nobody waits a day in a test: each bot runs a daily schedule at the current UTC
-hour, so its first deposit is due tomorrow; it is stopped, its record told that yesterday's
-deposit was the last one made, and restarted: today's, missed while it was down, is due at
-once. Prices are frozen, so the figures follow from them."""
+time), and nobody waits a day in a test: each bot runs a daily schedule twelve hours away from
+the current UTC hour, so no deposit can fall due while the test runs, whatever hour or day
+boundary it crosses. The bot is stopped, its record told that the deposit before the last
+scheduled time (worked out here from the portfolio's recorded start) was the last one made,
+and restarted: the one at that last scheduled time, missed while it was down, is due at once.
+Prices are frozen, so the figures follow from them."""
 
 from __future__ import annotations
 
@@ -37,39 +39,51 @@ def said(bot, text: str) -> int:
     )
 
 
-def today_slot() -> float:
-    """This hour's full hour (UTC): the bots' daily deposit time today."""
-    now = time.time()
-    return now - now % 3600
+DAY = 86400
 
 
-def schedule(slot: float) -> dict:
-    return {"amount": 100, "every": "daily", "hour": int(slot // 3600 % 24)}
+def far_hour() -> int:
+    """The daily deposit hour (UTC) twelve hours away from now: none falls due during a test
+    (minutes long), so a test never depends on the hour it runs at."""
+    return (int(time.time() // 3600) + 12) % 24
 
 
-def yesterday_was_the_last(bot, slot: float) -> None:
-    """The bot stopped; its record says the last deposit was yesterday's: today's is due."""
+def schedule(hour: int) -> dict:
+    return {"amount": 100, "every": "daily", "hour": hour}
+
+
+def last_slot_before(started: float, hour: int) -> float:
+    """The last ``hour``:00 UTC at or before ``started`` (POSIX seconds)."""
+    return started - (started - hour * 3600) % DAY
+
+
+def the_one_before_was_the_last(bot, hour: int) -> float:
+    """The bot stopped; its record says the last deposit made was the one a day before the
+    last scheduled time before the portfolio started: that time's deposit is due. Returns it."""
     bot.stop()
     record = book(bot)
     assert record.get("deposited", 0) == 0 and record.get("last_deposit") is None
-    record["last_deposit"] = slot - 86400
+    slot = last_slot_before(record["started"], hour)
+    assert record["started"] - DAY < slot <= record["started"]
+    record["last_deposit"] = slot - DAY
     with sqlite3.connect(bot.db_path) as db:
         db.execute(
             "update KeyValueStore set string_value=? where key='rebalance_state'",
             (json.dumps(record),),
         )
     bot.start()
+    return slot
 
 
 def test_live_a_missed_deposit_is_made_once_and_never_twice(fresh_sim, make_bot):
     sim = fresh_sim(balances={"USDT": 1100})
     freeze(sim, COINS)
-    slot = today_slot()
-    bot = live_bot(make_bot, sim, auto_invest=schedule(slot))
-    time.sleep(3)  # several loops: tomorrow's deposit is not due
+    hour = far_hour()
+    bot = live_bot(make_bot, sim, auto_invest=schedule(hour))
+    bot.wait_loops(2, what="bought")  # the next deposit is hours away: not made
     assert DEPOSITED not in bot.log()
     before, _ = values(sim, COINS)
-    yesterday_was_the_last(bot, slot)
+    slot = the_one_before_was_the_last(bot, hour)
     bot.wait_for(lambda: DEPOSITED in bot.log(), 60, "the missed deposit")
     after = bot.wait_for(
         lambda: (
@@ -87,8 +101,8 @@ def test_live_a_missed_deposit_is_made_once_and_never_twice(fresh_sim, make_bot)
     assert (record["deposited"], record["funded"], record["last_deposit"]) == (100, 1100, slot)
     assert said(bot, MISSED) == 1
     exchange_matches_freqtrade(bot, sim, COINS)
-    bot.restart()  # and again: today's deposit is made, never twice
-    time.sleep(4)
+    bot.restart()  # and again: that deposit is made, never twice
+    bot.wait_loops(3, what="after the restart")
     assert said(bot, DEPOSITED) == 1
     assert book(bot)["deposited"] == 100
 
@@ -101,7 +115,7 @@ def test_two_bots_only_the_one_whose_share_allows_it_deposits(fresh_sim, make_bo
     live = mode == "live"
     sim = fresh_sim(balances={"USDT": 2200 if live else 0})
     freeze(sim, COINS)
-    slot = today_slot()
+    hour = far_hour()
     bots = []
     for name, coins, room in (
         ("a", {"BTC": 50, "ETH": 50}, 1100 if not live else 1200),
@@ -112,20 +126,21 @@ def test_two_bots_only_the_one_whose_share_allows_it_deposits(fresh_sim, make_bo
             name,
             sim=sim,
             dry_run=not live,
-            rebalance={"coins": coins, "investment": 1000, "auto_invest": schedule(slot)},
+            rebalance={"coins": coins, "investment": 1000, "auto_invest": schedule(hour)},
             extra=extra,
         )
         bot.wait_for(lambda bot=bot: settled(bot, sim, 2), 90, f"bot {name} bought")
         bots.append(bot)
     a, b = bots
-    for bot in bots:
-        yesterday_was_the_last(bot, slot)
+    slots = [the_one_before_was_the_last(bot, hour) for bot in bots]
     a.wait_for(lambda: DEPOSITED in a.log(), 60, "A's deposit")
     b.wait_for(lambda: "is skipped" in b.log(), 60, "B's deposit skipped")
     a.wait_for(lambda: settled(a, sim, 2), 60, "A's buys")
-    time.sleep(3)
+    for bot in bots:  # each had its chance to deposit (again)
+        bot.wait_loops(2, what="after the deposits")
     assert book(a)["deposited"] == 100 and book(a)["funded"] == 1100
-    assert book(b).get("deposited", 0) == 0 and book(b)["last_deposit"] == slot
+    assert book(a)["last_deposit"] == slots[0]
+    assert book(b).get("deposited", 0) == 0 and book(b)["last_deposit"] == slots[1]
     assert said(b, DEPOSITED) == 0 and said(b, "is skipped") == 1
     why = "available_capital = 1000 is this bot's share" if live else "beyond the portfolio"
     assert why in b.log()

@@ -168,5 +168,6 @@ def test_two_portfolios_share_one_account_without_spending_each_others_funds(fre
     a.edit_config(rebalance={"investment": 700}, available_capital=700)
     a.client.reload_config()
     a.wait_for(lambda: "Config change refused" in a.log(), 60, "A's add-funds refusal")
-    time.sleep(2)
+    a.wait_loops(2, what="after the refusal")
+    b.wait_loops(1, what="meanwhile")
     assert sim_orders_since(sim, t1) == []

@@ -15,7 +15,6 @@ import json
 import math
 import re
 import sqlite3
-import time
 
 import pytest
 
@@ -92,7 +91,7 @@ def test_interval_check_after_a_restart(fresh_sim, make_bot):
     bot = live_bot(make_bot, sim, trigger="interval", interval="30m")
     t0 = now_ms(sim)
     sim.multiply("SOLUSDT", 1.6)
-    time.sleep(4)  # several loops: the check is not due, nothing is sent
+    bot.wait_loops(3, what="with SOL moved")  # the check is not due: nothing is sent
     assert sim_orders_since(sim, t0) == []
     bot.stop()
     record = book(bot)
@@ -142,7 +141,7 @@ def test_add_funds_beyond_the_account_is_refused(fresh_sim, make_bot):
     bot.edit_config(rebalance={"investment": 1500})  # no deposit
     bot.client.reload_config()
     bot.wait_for(lambda: "Config change refused" in bot.log(), 60, "the refusal")
-    time.sleep(3)
+    bot.wait_loops(2, what="after the refusal")
     assert sim_orders_since(sim, t0) == []
     assert "deposit the funds on the exchange first" in bot.log()
     assert book(bot)["investment"] == 1000
@@ -151,7 +150,7 @@ def test_add_funds_beyond_the_account_is_refused(fresh_sim, make_bot):
     bot.wait_for(
         lambda: bot.log().count("from RELOAD_CONFIG to: RUNNING") >= 2 or None, 30, "the reload"
     )
-    time.sleep(4)
+    bot.wait_loops(3, what="after the second reload")
     said = bot.log_path.read_text().count("rebalance_plugin.ft - INFO - Config change refused")
     assert said == 1
     # The user does what the message said, deposits, and reloads the same config: accepted.
@@ -186,8 +185,8 @@ def test_remove_funds_skips_a_leg_under_the_minimum(fresh_sim, make_bot):
     assert 95.0 < freed < 96.0, freed  # 96 less fees and step rounding
     assert vals0["BTC"] - vals1["BTC"] == pytest.approx(48, abs=1.0)
     assert "sell BNB" in bot.log() and "Skipped" in bot.log()
-    time.sleep(4)  # the freed cash has left the portfolio: it is not bought back
-    assert sim_orders_since(sim, t0, "BUY") == []
+    bot.wait_loops(3, what="after the withdrawal")  # the freed cash has left the portfolio:
+    assert sim_orders_since(sim, t0, "BUY") == []  # it is not bought back
     assert book(bot)["funded"] == pytest.approx(1000 - freed, abs=0.01)
 
 
@@ -229,7 +228,7 @@ def test_stop_sell_all_then_start_again(fresh_sim, make_bot):
     assert bot.client.show_config()["state"] == "paused"
     assert "Portfolio stopped" in bot.log()
     bot.restart()  # the stopped state survives a restart: still paused, nothing bought
-    time.sleep(3)
+    bot.wait_loops(2, what="after the restart")
     assert not bot.open_trades() and bot.client.show_config()["state"] == "paused"
     bot.client.start()
     bot.wait_for(lambda: settled(bot, sim, 4), 90, "the portfolio bought again")
@@ -244,7 +243,7 @@ def test_stop_keep_leaves_the_coins(fresh_sim, make_bot):
     bot.client.stopbuy()
     bot.wait_for(lambda: "Portfolio stopped" in bot.log(), 30, "the stop")
     sim.multiply("SOLUSDT", 1.6)  # would rebalance if still managed
-    time.sleep(5)
+    bot.wait_loops(3, what="with SOL moved")
     assert sim_orders_since(sim, t0) == []
     assert sim.balances() == bal0
     assert len(bot.open_trades()) == 4

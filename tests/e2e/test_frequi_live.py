@@ -14,17 +14,17 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from typing import Any
 
 import pytest
 
 from rebalance_plugin.ft.chart import PLOT_CONFIG
 from tests.helpers.flows import COINS, freeze, settled
-from tests.helpers.paths import SHARED_DATA
+from tests.helpers.paths import NO_SHARED_DATA, SHARED_DATA
 
 pytestmark = pytest.mark.skipif(
-    not (SHARED_DATA / "SOL_USDT-5m.feather").exists(), reason="needs the real 5m candles"
+    not (SHARED_DATA / "SOL_USDT-5m.feather").exists(),
+    reason=f"{NO_SHARED_DATA} (its 5m candles)",
 )
 
 TF = "1m"  # the bot's candles
@@ -194,7 +194,7 @@ def test_frequi_live_chart_and_custom_data(fresh_sim, make_bot):
 
     # A restart: the same, and the chart is there again at once.
     bot.restart()
-    time.sleep(6)  # a few loops
+    bot.wait_loops(2, what="after the restart")
     again = custom_data(bot, sol["trade_id"])
     assert again["portfolio_state"] == stopped["portfolio_state"]
     assert again["last_announcement"] == stopped["last_announcement"]

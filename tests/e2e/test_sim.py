@@ -27,9 +27,9 @@ import pandas as pd
 import pytest
 import requests
 
-from binance_standin import DAY, HOUR, SimExchange, ccxt_overrides, start_server
+from binance_standin import DAY, HOUR, MINUTE, SimExchange, ccxt_overrides, start_server
 from rebalance_plugin import offline
-from tests.helpers.paths import ROOT, SHARED_DATA
+from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
 KEY, SECRET = "simkey", "simsecret"
 
@@ -162,10 +162,13 @@ def test_ohlcv_is_the_files_candles_shifted_to_now(sim, ex, datadir):
     offset = state(sim.test_url)["clock"]["offset_ms"]
     assert offset % DAY == 0
     hourly = _file(datadir, "BTC_USDT-1h.feather")
+    before = int(time.time() * 1000)
     candles = ex.fetch_ohlcv("BTC/USDT", "1h", limit=200)
-    now = int(time.time() * 1000)
+    after = int(time.time() * 1000)
     assert len(candles) == 200
-    assert candles[-1][0] == now // HOUR * HOUR  # the current, partial candle
+    # the current, partial candle: of the hour the request was served in (an hour may have
+    # begun while it was)
+    assert candles[-1][0] in {before // HOUR * HOUR, after // HOUR * HOUR}
     assert all(b[0] - a[0] == HOUR for a, b in zip(candles, candles[1:]))
     for ts, o, h, low, c, v in candles[:-1]:
         row = hourly.loc[ts - offset]
@@ -180,8 +183,10 @@ def test_ohlcv_is_the_files_candles_shifted_to_now(sim, ex, datadir):
     assert [c[0] for c in page] == [since + i * HOUR for i in range(5)]
 
     daily = _file(datadir, "BTC_USDT-1d.feather")
+    before = int(time.time() * 1000)
     days = ex.fetch_ohlcv("BTC/USDT", "1d", limit=5)
-    assert days[-1][0] == now // DAY * DAY
+    after = int(time.time() * 1000)
+    assert days[-1][0] in {before // DAY * DAY, after // DAY * DAY}
     for ts, o, h, low, c, _v in days[:-1]:
         row = daily.loc[ts - offset]
         assert (o, h, low, c) == (row.open, row.high, row.low, row.close)
@@ -514,8 +519,8 @@ def test_partial_fault(sim, ex):
     gtc = ex.create_order("BTC/USDT", "limit", "buy", 0.05, 49000)  # would not cross
     assert gtc["status"] == "open" and gtc["filled"] == 0.02 and gtc["average"] == 49000
     assert ex.fetch_balance()["USDT"]["used"] == pytest.approx(0.03 * 49000)
-    time.sleep(0.05)
-    assert ex.fetch_order(gtc["id"], "BTC/USDT")["filled"] == 0.02  # held open
+    # held open: the stand-in matches resting orders on every request (this one included)
+    assert ex.fetch_order(gtc["id"], "BTC/USDT")["filled"] == 0.02
     control(sim.test_url, "/sim/price", {"symbol": "BTCUSDT", "price": 48000})
     done = ex.fetch_order(gtc["id"], "BTC/USDT")
     assert done["status"] == "closed" and done["filled"] == 0.05
@@ -555,7 +560,11 @@ def test_http_faults_map_to_ccxt_network_errors(sim, ex):
 
 def test_the_request_weight_limit_answers_429_then_bans_with_418(sim, ex):
     """Binance's documented weights, per calendar minute for the IP: beyond the limit a 429,
-    and a client that goes on sending is banned (418); ccxt raises DDoSProtection for both."""
+    and a client that goes on sending is banned (418); ccxt raises DDoSProtection for both.
+    The limiter's clock is held 30 s into a minute: every request falls in that one minute,
+    whatever the wall clock's second (a minute starting mid-test would reset the count)."""
+    held = int(time.time() * 1000) // MINUTE * MINUTE + 30_000
+    sim.sim.limiter.clock = lambda: held
     control(sim.test_url, "/sim/weights", {"reset": True, "limit": 70})
     ex.fetch_order_book("BTC/USDT", 5)  # depth, limit 5: weight 5
     ex.fetch_balance()  # account: 20
@@ -563,8 +572,6 @@ def test_the_request_weight_limit_answers_429_then_bans_with_418(sim, ex):
     ex.fetch_ticker("BTC/USDT")  # ticker/24hr, one symbol: 2
     resp = requests.get(sim.test_url + "/api/v3/ticker/bookTicker", timeout=5)  # all: 4
     assert resp.headers["X-MBX-USED-WEIGHT-1M"] == "33"
-    if time.time() % 60 > 50:  # the rest in one calendar minute
-        time.sleep(60 - time.time() % 60 + 0.1)
     control(sim.test_url, "/sim/weights", {"reset": True})
     for _ in range(3):
         ex.fetch_balance()  # 60
@@ -573,7 +580,7 @@ def test_the_request_weight_limit_answers_429_then_bans_with_418(sim, ex):
     with pytest.raises(ccxt.DDoSProtection, match="418 .*IP banned until"):
         ex.fetch_time()
     resp = requests.get(sim.test_url + "/api/v3/ping", timeout=5)
-    assert resp.status_code == 418 and 100 < int(resp.headers["Retry-After"]) <= 120
+    assert resp.status_code == 418 and resp.headers["Retry-After"] == "120"  # a first ban: 2 min
     weights = control(sim.test_url, "/sim/weights")
     assert (weights["answered_429"], weights["answered_418"], weights["bans"]) == (1, 2, 1)
     assert weights["limit"] == 70 and weights["minutes"][-1]["by_endpoint"]["GET /api/v3/account"]
@@ -707,10 +714,7 @@ def test_cli_runs_and_stops(datadir):
 
 
 # ------------------------------------------------------------------------------ real data
-@pytest.mark.skipif(
-    not (SHARED_DATA / "BTC_USDT-1h.feather").exists(),
-    reason="real candles ../shared/data/binance are absent on this machine",
-)
+@pytest.mark.skipif(not (SHARED_DATA / "BTC_USDT-1h.feather").exists(), reason=NO_SHARED_DATA)
 def test_real_data_is_served_as_recorded():
     server, url = start_server(0, SHARED_DATA, start="2024-01-01")
     try:

@@ -11,6 +11,8 @@ Typical use (see tests/test_e2e_smoke.py)::
     def test_x(sim, make_bot):              # fixtures from this module
         bot = make_bot("dry", dry_run=True)
         bot.wait_for(lambda: len(bot.open_trades()) == 4, 60, "4 trades open")
+        bot.wait_loops(2)                   # two whole loops later: then "nothing happened"
+        assert len(bot.open_trades()) == 4
 
 Both classes are context managers; the fixtures :func:`sim`, :func:`fresh_sim` and
 :func:`make_bot` guarantee every process is killed at the end of the test (or module), pass or
@@ -617,6 +619,41 @@ class Bot:
     def all_trades(self) -> list[dict[str, Any]]:
         """Every trade, open (``/status``) and closed (``/trades``), each with its ``orders``."""
         return self.open_trades() + self.closed_trades()
+
+    def last_loop(self) -> str | None:
+        """When the bot last finished a loop: Freqtrade's ``/api/v1/health`` ``last_process``
+        (set at the end of each ``FreqtradeBot.process()``, to the microsecond; not when the
+        loop raised). None before the first loop of the process or of a reloaded config, or
+        while the API is not answering."""
+        answer = _quiet(self.client.health) if self.client else None
+        mark = answer.get("last_process") if isinstance(answer, dict) else None
+        return str(mark) if mark else None
+
+    def wait_loops(self, loops: int = 2, timeout: float = 90.0, what: str = "") -> None:
+        """Wait until the bot has run ``loops`` whole loops that *began* after this call: the
+        evidence that it had its chance before a test asserts that nothing happened (a sleep
+        proves nothing on a loaded machine, where the bot may not have looped at all).
+
+        A loop under way at the call began before it, so this waits for ``loops + 1`` new
+        ``last_process`` marks (see :meth:`last_loop`). A reload (``/reload_config``) or a
+        restart starts the marks again from None: any new mark counts. Fails (with the log)
+        if the bot dies or does not loop in ``timeout``: a paused bot loops, a stopped one
+        does not."""
+        seen = {"mark": self.last_loop(), "new": 0}
+
+        def looped() -> bool:
+            mark = self.last_loop()
+            if mark is not None and mark != seen["mark"]:
+                seen["mark"] = mark
+                seen["new"] += 1
+            return seen["new"] > loops
+
+        self.wait_for(
+            looped,
+            timeout,
+            f"{loops} whole loop(s) of the bot{' ' + what if what else ''}",
+            interval=0.2,
+        )
 
     def wait_for(
         self, predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5

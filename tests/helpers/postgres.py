@@ -3,13 +3,19 @@ from the machine's PostgreSQL binaries (Debian's ``postgresql`` package) through
 ``tests/helpers/pg_ctl.sh``, which runs it as the ``postgres`` user when the tests run as root
 (as CI does). One server per test session and worker; each test gets databases of its own.
 The scale test (tests/scale, twenty bots) has a server of its own that accepts more connections
-(each bot keeps a small SQLAlchemy pool open)."""
+(each bot keeps a small SQLAlchemy pool open).
+
+Without PostgreSQL's binaries the tests that need the server skip, saying so (under ``CI=true``
+a skip fails the run: tests/conftest.py)."""
 
 from __future__ import annotations
 
+import os
+import re
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -32,16 +38,43 @@ postgresql_scale_server = factories.postgresql_proc(
 )
 
 
-@pytest.fixture
-def pg_database(postgresql_server: Any) -> Iterator[Callable[[], str]]:
-    """Factory: a new, empty database on the server; returns Freqtrade's ``db_url`` for it."""
-    yield from _databases(postgresql_server)
+NO_POSTGRES = (
+    "no PostgreSQL server binaries (pg_ctl) under /usr/lib/postgresql/*/bin or $PG_BIN "
+    "(Debian: apt-get install postgresql)"
+)
+
+
+def postgres_missing() -> str | None:
+    """Why the throwaway server cannot start here (None when it can): pg_ctl.sh's search for
+    PostgreSQL's binaries, done before pytest-postgresql would fail on it with an error."""
+    if os.environ.get("PG_BIN"):
+        folder: Path | None = Path(os.environ["PG_BIN"])
+    else:  # the newest version, as pg_ctl.sh takes it
+        folders = Path("/usr/lib/postgresql").glob("*/bin")
+        folder = max(
+            folders, key=lambda p: [int(n) for n in re.findall(r"\d+", p.parent.name)], default=None
+        )
+    if folder is not None and os.access(folder / "pg_ctl", os.X_OK):
+        return None
+    return NO_POSTGRES
 
 
 @pytest.fixture
-def pg_scale_database(postgresql_scale_server: Any) -> Iterator[Callable[[], str]]:
-    """Factory: a new, empty database on the scale test's server (its ``db_url``)."""
-    yield from _databases(postgresql_scale_server)
+def pg_database(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Factory: a new, empty database on the server; returns Freqtrade's ``db_url`` for it.
+    Skips the test without PostgreSQL's binaries."""
+    if why := postgres_missing():
+        pytest.skip(why)
+    yield from _databases(request.getfixturevalue("postgresql_server"))
+
+
+@pytest.fixture
+def pg_scale_database(request: pytest.FixtureRequest) -> Iterator[Callable[[], str]]:
+    """Factory: a new, empty database on the scale test's server (its ``db_url``). Skips the
+    test without PostgreSQL's binaries."""
+    if why := postgres_missing():
+        pytest.skip(why)
+    yield from _databases(request.getfixturevalue("postgresql_scale_server"))
 
 
 def _databases(server: Any) -> Iterator[Callable[[], str]]:

@@ -14,7 +14,7 @@ import pytest
 
 from rebalance_plugin import report
 from rebalance_plugin.report.render import describe_trigger
-from tests.helpers.paths import ROOT, SHARED_DATA
+from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
 FEE = 0.001
 
@@ -264,10 +264,6 @@ def test_orders_from_freqtrade_trades():
     assert orders["time"].tolist() == [ts(1), ts(2)]  # 1609462800000 ms = 2021-01-01 01:00
 
 
-@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
-@pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"real candles {SHARED_DATA} are absent on this machine"
-)
 def test_the_stored_config_carries_the_trigger_of_a_stored_parameter_file(tmp_path):
     # Freqtrade stores, in a zipped result, config.json as read and the strategy's parameter
     # file when one was used: the backtest ran on the file's trigger (ft/params.py).
@@ -290,6 +286,8 @@ def test_the_stored_config_carries_the_trigger_of_a_stored_parameter_file(tmp_pa
     assert report.loading.stored_config(tmp_path / "none.zip", "RebalanceStrategy") == {}
 
 
+@pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=NO_SHARED_DATA)
 def test_report_of_a_real_backtest(tmp_path):
     """Two months, 1-point threshold, the offline Freqtrade CLI, then the report."""
     config = json.loads((ROOT / "config.json").read_text())
