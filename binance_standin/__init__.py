@@ -149,13 +149,15 @@ Control API (JSON, no auth)
 
 Modules
 -------
-``exchange`` (:class:`SimExchange`, the facade behind one lock) composes ``candles`` (history
-replayed in the present), ``market`` (prices, book, public endpoints), ``filters`` (order
-validation, one check per Binance filter), ``matching`` (the synthetic book and fills),
-``account`` (balances, orders, trades), ``faults`` and ``weights`` (the request weight limit);
-``routes`` and ``control`` are the HTTP side, ``server`` runs it (:func:`start_server`,
-:func:`ccxt_overrides`), ``__main__`` is the command line. A development tool: it is not part
-of the shipped ``rebalance_plugin`` package.
+``exchange`` (:class:`SimExchange`) assembles, over one lock, ``candles`` (history replayed in
+the present), ``market`` (prices, book, public endpoints), ``account`` (balances, orders,
+trades), ``faults`` and ``weights`` (the request weight limit), and the three parts that answer
+the requests: ``public`` (the market-data endpoints), ``trading`` (the account and order
+endpoints: ``filters``, one check per Binance filter, then ``matching``, the synthetic book and
+fills) and ``control.Controls`` (what the control API does). ``routes`` and ``control`` are the
+HTTP side, ``server`` runs it (:func:`start_server`, :func:`ccxt_overrides`), ``__main__`` is
+the command line. A development tool: it is not part of the shipped ``rebalance_plugin``
+package.
 """
 
 from __future__ import annotations

@@ -31,7 +31,12 @@ class Ledger:
     """
 
     def __init__(self, initial: dict[str, Decimal], fee: Decimal, clock: Callable[[], int]) -> None:
-        self.initial, self.fee, self.clock = initial, fee, clock
+        self.fee, self.clock = fee, clock
+        self.reset(initial)
+
+    def reset(self, initial: dict[str, Decimal]) -> None:
+        """A fresh account with ``initial`` balances: no orders, no trades."""
+        self.initial = initial
         self.free: dict[str, Decimal] = defaultdict(Decimal, initial)
         self.locked: dict[str, Decimal] = defaultdict(Decimal)
         self.orders: dict[int, Order] = {}

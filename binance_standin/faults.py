@@ -23,6 +23,10 @@ class FaultBook:
 
     def __init__(self, clock: Callable[[], int]) -> None:
         self.clock = clock
+        self.reset()
+
+    def reset(self) -> None:
+        """No fault armed or fired; ids start again."""
         self.pending: list[dict[str, Any]] = []
         self.fired: list[dict[str, Any]] = []
         self._next_id = 1

@@ -266,38 +266,56 @@ def _check_combination(
     price: Decimal | None,
 ) -> str:
     """The parameters each order type needs and refuses; the time in force to use."""
-    if otype == "LIMIT":
-        if tif is None:
-            raise mandatory("timeInForce")
-        if tif not in ("GTC", "IOC", "FOK"):
-            raise BinanceError(-1115, "Invalid timeInForce.")
-        if qty is None:
-            raise mandatory("quantity")
-        if price is None:
-            raise mandatory("price")
-    elif otype == "LIMIT_MAKER":
-        if tif is not None:
-            raise not_required("timeInForce")
-        if qty is None:
-            raise mandatory("quantity")
-        if price is None:
-            raise mandatory("price")
-        tif = "GTC"
-    else:  # MARKET
-        if price is not None:
-            raise not_required("price")
-        if tif is not None:
-            raise not_required("timeInForce")
-        if qty is None and quote_qty is None:
-            raise BinanceError(
-                -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
-            )
-        if qty is not None and quote_qty is not None:
-            raise not_required("quoteOrderQty")
-        tif = "GTC"
+    check = _COMBINATIONS.get(otype, _check_market)
+    tif = check(tif, qty, quote_qty, price)
     if otype != "MARKET" and quote_qty is not None:
         raise not_required("quoteOrderQty")
     return tif
+
+
+def _check_limit(
+    tif: str | None, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None
+) -> str:
+    if tif is None:
+        raise mandatory("timeInForce")
+    if tif not in ("GTC", "IOC", "FOK"):
+        raise BinanceError(-1115, "Invalid timeInForce.")
+    if qty is None:
+        raise mandatory("quantity")
+    if price is None:
+        raise mandatory("price")
+    return tif
+
+
+def _check_limit_maker(
+    tif: str | None, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None
+) -> str:
+    if tif is not None:
+        raise not_required("timeInForce")
+    if qty is None:
+        raise mandatory("quantity")
+    if price is None:
+        raise mandatory("price")
+    return "GTC"
+
+
+def _check_market(
+    tif: str | None, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None
+) -> str:
+    if price is not None:
+        raise not_required("price")
+    if tif is not None:
+        raise not_required("timeInForce")
+    if qty is None and quote_qty is None:
+        raise BinanceError(
+            -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"
+        )
+    if qty is not None and quote_qty is not None:
+        raise not_required("quoteOrderQty")
+    return "GTC"
+
+
+_COMBINATIONS = {"LIMIT": _check_limit, "LIMIT_MAKER": _check_limit_maker}
 
 
 def _check_numbers(

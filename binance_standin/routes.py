@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
@@ -80,61 +81,80 @@ LOGGED_PARAMS = (
 )
 
 
+@dataclass(frozen=True)
+class Call:
+    """One Binance API request as its handler sees it (``symbol``/``symbols`` parsed first,
+    so that a malformed ``symbols`` is refused whatever the endpoint)."""
+
+    params: dict[str, str]
+    method: str
+    path: str
+    symbol: str | None
+    symbols: list[str] | None
+
+    @classmethod
+    def of(cls, params: dict[str, str], method: str, path: str) -> Call:
+        symbol = params.get("symbol") or None
+        symbols = symbols_param(params["symbols"]) if params.get("symbols") else None
+        return cls(params, method, path, symbol, symbols)
+
+    def served(self, sim: SimExchange) -> str:
+        """The request's symbol, served by the sim (Binance's error otherwise)."""
+        return sim.symbol_rules(self.symbol).symbol
+
+    def limit(self, default: int) -> int:
+        return int_param(self.params, "limit", default) or default
+
+
+def _klines(sim: SimExchange, call: Call) -> Any:
+    if not call.params.get("interval"):
+        raise mandatory("interval")
+    return sim.public.klines(
+        call.served(sim),
+        call.params["interval"],
+        int_param(call.params, "startTime"),
+        int_param(call.params, "endTime"),
+        call.limit(500),
+    )
+
+
+#: The handler of each :class:`Route`: (the sim, the request) -> the JSON answer.
+HANDLERS: dict[str, Callable[[SimExchange, Call], Any]] = {
+    "ping": lambda sim, call: {},
+    "time": lambda sim, call: {"serverTime": sim.now_ms()},
+    "exchange_info": lambda sim, call: sim.public.exchange_info(call.symbol, call.symbols),
+    "klines": _klines,
+    "ticker_24hr": lambda sim, call: sim.public.ticker_24hr(call.symbol, call.symbols),
+    "ticker_price": lambda sim, call: sim.public.ticker_price(call.symbol, call.symbols),
+    "book_ticker": lambda sim, call: sim.public.book_ticker(call.symbol, call.symbols),
+    "depth": lambda sim, call: sim.public.depth(call.served(sim), call.limit(100)),
+    "avg_price": lambda sim, call: sim.public.avg_price(call.served(sim)),
+    "account": lambda sim, call: sim.trading.account(
+        call.params.get("omitZeroBalances", "").lower() == "true"
+    ),
+    "new_order": lambda sim, call: sim.trading.new_order(
+        call.params, method=call.method, path=call.path
+    ),
+    "test_order": lambda sim, call: sim.trading.test_order(call.params),
+    "query_order": lambda sim, call: sim.trading.query_order(call.params),
+    "cancel_order": lambda sim, call: sim.trading.cancel_order(call.params),
+    "open_orders": lambda sim, call: sim.trading.open_orders(call.symbol),
+    "cancel_open_orders": lambda sim, call: sim.trading.cancel_open_orders(call.symbol),
+    "all_orders": lambda sim, call: sim.trading.all_orders(call.params),
+    "my_trades": lambda sim, call: sim.trading.my_trades(call.params),
+    "empty_list": lambda sim, call: [],
+    "trade_fee": lambda sim, call: sim.trading.trade_fees(call.symbol),
+    "system_status": lambda sim, call: {"status": 0, "msg": "normal"},
+}
+
+
 def api_call(sim: SimExchange, handler: str, params: dict[str, str], method: str, path: str) -> Any:
     """Run one Binance endpoint on ``sim`` (raises :class:`BinanceError`)."""
-    symbol = params.get("symbol") or None
-    symbols = symbols_param(params["symbols"]) if params.get("symbols") else None
-    if handler == "ping":
-        return {}
-    if handler == "time":
-        return {"serverTime": sim.now_ms()}
-    if handler == "exchange_info":
-        return sim.exchange_info(symbol, symbols)
-    if handler == "klines":
-        if not params.get("interval"):
-            raise mandatory("interval")
-        return sim.klines(
-            sim.symbol_rules(symbol).symbol,
-            params["interval"],
-            int_param(params, "startTime"),
-            int_param(params, "endTime"),
-            int_param(params, "limit", 500) or 500,
-        )
-    if handler == "ticker_24hr":
-        return sim.ticker_24hr(symbol, symbols)
-    if handler == "ticker_price":
-        return sim.ticker_price(symbol, symbols)
-    if handler == "book_ticker":
-        return sim.book_ticker(symbol, symbols)
-    if handler == "depth":
-        return sim.depth(sim.symbol_rules(symbol).symbol, int_param(params, "limit", 100) or 100)
-    if handler == "avg_price":
-        return sim.avg_price(sim.symbol_rules(symbol).symbol)
-    if handler == "account":
-        return sim.account(params.get("omitZeroBalances", "").lower() == "true")
-    if handler == "new_order":
-        return sim.new_order(params, method=method, path=path)
-    if handler == "test_order":
-        return sim.test_order(params)
-    if handler == "query_order":
-        return sim.query_order(params)
-    if handler == "cancel_order":
-        return sim.cancel_order(params)
-    if handler == "open_orders":
-        return sim.open_orders(symbol)
-    if handler == "cancel_open_orders":
-        return sim.cancel_open_orders(symbol)
-    if handler == "all_orders":
-        return sim.all_orders(params)
-    if handler == "my_trades":
-        return sim.my_trades(params)
-    if handler == "empty_list":
-        return []
-    if handler == "trade_fee":
-        return sim.trade_fees(symbol)
-    if handler == "system_status":
-        return {"status": 0, "msg": "normal"}
-    raise RuntimeError(f"no handler {handler}")
+    call = Call.of(params, method, path)
+    answer = HANDLERS.get(handler)
+    if answer is None:
+        raise RuntimeError(f"no handler {handler}")
+    return answer(sim, call)
 
 
 def check_signed(
@@ -262,7 +282,7 @@ class Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         route = ROUTES.get((method, path))
         if route is None:
-            sim.note_unexpected(method, path)
+            sim.controls.note_unexpected(method, path)
             msg = (
                 f"UNEXPECTED request {method} {path}: binance_standin serves Binance "
                 "spot /api/v3 only (see its module docstring)"
@@ -278,7 +298,7 @@ class Handler(BaseHTTPRequestHandler):
         weight_headers = verdict.headers
         if verdict.status != 200:  # over the limit (429), or banned (418)
             return verdict.status, verdict.body, weight_headers, f"LIMIT used={verdict.used}"
-        claimed = sim.claim_fault(method, path, params, NET_FAULTS)
+        claimed = sim.controls.claim_fault(method, path, params, NET_FAULTS)
         if claimed is None:
             status, payload = self._run(route, method, path, query, body, params)
             return status, payload, weight_headers, ""
@@ -297,12 +317,12 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if route.signed:
                 check_signed(sim, self.headers, query, body, params)
-            claimed = sim.claim_fault(method, path, params, ("reject",))
+            claimed = sim.controls.claim_fault(method, path, params, ("reject",))
             if claimed is not None:
                 fault, fired = claimed
                 fired["effect"] = f"refused with {fault['code']} {fault['msg']}"
                 raise BinanceError(fault["code"], fault["msg"])
-            sim.tick()
+            sim.trading.tick()
             return 200, api_call(sim, route.handler, params, method, path)
         except BinanceError as err:
             return err.status, err.body()

@@ -4,10 +4,10 @@ One invocation (``python -m tools.bench`` from the repository's root) runs, one 
 never in parallel:
 
 1. Whole-process wall time of the unchanged ``freqtrade backtesting`` CLI (through
-   ``python -m rebalance_plugin.offline``, which only feeds ccxt an offline markets snapshot), on
-   real Binance 1h candles 2021-01-01 -> 2026-01-01, fee 0.1%, 10 000 USDT; each run repeated
-   (``--repeat``, default 3, interleaved a b c a10 a b c a10 ...) and its median reported, so
-   that one slow run cannot flatter or spoil a ratio:
+   ``python -m rebalance_plugin.marketdata.offline``, which only feeds ccxt an offline markets
+   snapshot), on real Binance 1h candles 2021-01-01 -> 2026-01-01, fee 0.1%, 10 000 USDT; each
+   run repeated (``--repeat``, default 3, interleaved a b c a10 a b c a10 ...) and its median
+   reported, so that one slow run cannot flatter or spoil a ratio:
 
    - (a)   BuyAndHoldStrategy, Balanced growth coins (BTC 40, ETH 30, BNB 15, SOL 15)
    - (b)   RebalanceStrategy, Balanced growth, 5-point threshold
@@ -194,7 +194,14 @@ def write_config(tmp: Path, name: str, coins: dict[str, float], threshold: float
 def run_point_cli(config: Path, timerange: str, datadir: Path) -> tuple[float, float | None]:
     """One ``freqtrade backtesting`` process (RebalanceStrategy): (wall seconds, final balance)."""
     strategy, strategy_path = REBALANCE
-    cmd = [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rebalance_plugin.marketdata.offline",
+        "backtesting",
+        "-c",
+        str(config),
+    ]
     cmd += ["--strategy", strategy, "--strategy-path", str(strategy_path)]
     cmd += ["--datadir", str(datadir), "--timerange", timerange, "--cache", "none"]
     cmd += ["--export", "none"]
@@ -279,7 +286,7 @@ def run_cli(run: Run, tmp: Path, datadir: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "rebalance_plugin.offline",
+        "rebalance_plugin.marketdata.offline",
         "backtesting",
         "-c",
         str(config),
@@ -338,7 +345,7 @@ def run_profiled(
     from freqtrade.strategy.interface import IStrategy
 
     from rebalance_plugin.ft import fastpath as ft_fastpath
-    from rebalance_plugin.offline import install_offline_markets
+    from rebalance_plugin.marketdata.offline import install_offline_markets
 
     install_offline_markets()
     strategy, strategy_path = REBALANCE
@@ -498,7 +505,8 @@ def main(argv: list[str] | None = None) -> int:
 
     a, b, c, a10 = runs
     print(
-        "\nWhole-process wall time of `freqtrade backtesting` (python -m rebalance_plugin.offline"
+        "\nWhole-process wall time of `freqtrade backtesting` (python -m "
+        "rebalance_plugin.marketdata.offline"
         f" backtesting ... --timerange {TIMERANGE} --cache none --export none), median of "
         f"{opts.repeat} runs"
     )

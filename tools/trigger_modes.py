@@ -4,9 +4,10 @@
                                   [--investment 1000] [--timeframe 1h] [--datadir DIR]
                                   [--interval 1d]
 
-Four in-process Freqtrade backtests (offline markets, as ``python -m rebalance_plugin.offline``),
-one after another, of Balanced growth (BTC 40, ETH 30, BNB 15, SOL 15) with the threshold
-trigger (``--interval``: the interval trigger, its ``interval_min_drift`` the threshold):
+Four in-process Freqtrade backtests (offline markets, as
+``python -m rebalance_plugin.marketdata.offline``), one after another, of Balanced growth
+(BTC 40, ETH 30, BNB 15, SOL 15) with the threshold trigger (``--interval``: the interval
+trigger, its ``interval_min_drift`` the threshold):
 absolute/target (today's default), relative/target, absolute/band, relative/band. For
 each: final value, rebalances, skipped rebalances, skipped legs, rebalance orders, turnover and
 fees, with the report's definitions (``rebalance_plugin.report``). Prints; asserts nothing.
@@ -75,7 +76,7 @@ def backtest(config_path: Path, timerange: str, datadir: Path) -> dict[str, Any]
     from freqtrade.enums import RunMode
     from freqtrade.optimize.backtesting import Backtesting
 
-    from rebalance_plugin.offline import install_offline_markets
+    from rebalance_plugin.marketdata.offline import install_offline_markets
 
     install_offline_markets()
     args = {

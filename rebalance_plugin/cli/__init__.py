@@ -6,6 +6,13 @@ its parser) and ``run(args) -> int`` (the exit code). The command's name is the 
 ``_`` written ``-`` (module ``try_live``: ``freqtrade-rebalance try-live``). To add a command,
 add its module and its name here. The modules are imported when the command line is built, so they
 import nothing heavy at module level (Freqtrade, pandas): ``run`` does.
+
+Freqtrade's rule for its ``commands/``: a command's module owns its arguments and its exit code
+and calls a feature package (:mod:`rebalance_plugin.presets`, :mod:`~rebalance_plugin.report`,
+:mod:`~rebalance_plugin.sweep`, :mod:`~rebalance_plugin.tax`, :mod:`~rebalance_plugin.trylive`,
+:mod:`~rebalance_plugin.marketdata`); no feature package imports ``cli`` (``python -m
+tools.imports`` checks it, and that the package's imports form no circle). :mod:`.configfile`
+is the command line's own: it edits the config file ``init`` writes.
 """
 
 from __future__ import annotations

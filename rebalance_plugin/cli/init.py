@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.config import DEFAULTS, INTERVALS, TEMPLATES, THRESHOLDS, TRIGGERS, ConfigError
 from ..core.presets import PRESET_NAMES
-from ..presets import add_source_arguments
+from .presets import add_source_arguments
 
 PROG = "freqtrade-rebalance init"
 #: The contract's keys in the order a new section is written (SPEC §1).
@@ -186,7 +186,7 @@ def first_buy_minimums(
 
 
 def _show(value: Any) -> str:
-    from ..configfile import inline, plain
+    from .configfile import inline, plain
 
     if isinstance(value, Mapping) and all(isinstance(v, (int, float)) for v in value.values()):
         return " · ".join(f"{k} {plain(v)}" for k, v in value.items()) or "{}"
@@ -206,7 +206,7 @@ def changes_text(before: Mapping[str, Any], changes: Mapping[tuple[str, ...], An
             node = node[key]
         return node
 
-    from ..configfile import plain
+    from .configfile import plain
 
     lines = []
     for path, value in changes.items():
@@ -227,7 +227,7 @@ def changes_text(before: Mapping[str, Any], changes: Mapping[tuple[str, ...], An
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..configfile import ConfigFileError, edit, read_config, write_atomic
+    from .configfile import ConfigFileError, edit, read_config, write_atomic
 
     path = Path(args.config)
     try:
@@ -333,8 +333,8 @@ def _plan(
 def _preset_coins(
     args: argparse.Namespace, config: Mapping[str, Any], stake: str, notes: list[str]
 ) -> dict[str, float]:
-    from ..presets import overview_from_args
     from ..presets.marketcap import MarketCapError
+    from .presets import overview_from_args
 
     try:
         overview = overview_from_args(args, config, stake)

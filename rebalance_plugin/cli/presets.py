@@ -1,14 +1,19 @@
-"""``freqtrade-rebalance presets``: the presets and templates with their weights and returns."""
+"""``freqtrade-rebalance presets``: the presets and templates with their weights and returns
+(gathered by :mod:`rebalance_plugin.presets`); and the options choosing where their data comes
+from, which ``init --preset`` takes too."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..presets import DEFAULT_STAKE, add_source_arguments, datadir_for
+from ..marketdata import find_candles
+from ..presets import DEFAULT_STAKE, Overview, build_overview
+from ..presets.marketcap import SOURCES
 
 DESCRIPTION = (
     "Show the presets (the top 3, 5 or 10 coins by market cap, weighted by market cap, by its "
@@ -49,12 +54,68 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
+# ---- options shared by `presets` and `init --preset` ---------------------------------------------
+def add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--datadir",
+        type=Path,
+        default=None,
+        help="Freqtrade candles with daily (1d) files (default: the config's datadir, else "
+        "user_data/data/<exchange>)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="auto",
+        help="market caps: live from CoinGecko, the bundled snapshot, or auto (live, falling "
+        "back to the snapshot when CoinGecko cannot be reached; default)",
+    )
+    parser.add_argument(
+        "--coingecko-url",
+        default=None,
+        metavar="URL",
+        help="CoinGecko API base URL (default https://api.coingecko.com/api/v3/, or the Pro "
+        "API with a non-demo coingecko.api_key in the config)",
+    )
+    parser.add_argument(
+        "--markets",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="ccxt markets as JSON (symbol -> market) to take the tradable coins from "
+        "(default: the bundled Binance spot markets snapshot)",
+    )
+
+
+def datadir_for(config: Mapping[str, Any], given: Path | None) -> Path:
+    """``--datadir``, else the config's ``datadir``, else ``<user_data_dir>/data/<exchange>``
+    (the first folder :func:`~rebalance_plugin.marketdata.find_candles` looks in)."""
+    found = find_candles(config, (), given=given)
+    assert found is not None  # with no pairs to look for, the first folder
+    return found
+
+
+def overview_from_args(args: argparse.Namespace, config: Mapping[str, Any], stake: str) -> Overview:
+    """Build the overview from the shared options and the config's defaults."""
+    datadir = datadir_for(config, args.datadir)
+    gecko = config.get("coingecko") or {}
+    return build_overview(
+        datadir,
+        stake,
+        source=args.source,
+        coingecko_url=args.coingecko_url,
+        markets_path=args.markets,
+        api_key=str(gecko.get("api_key") or ""),
+        is_demo=bool(gecko.get("is_demo", True)),
+        data_format=str(config.get("dataformat_ohlcv") or "feather"),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..configfile import ConfigFileError, read_config
-    from ..presets import overview_from_args
     from ..presets.candles import candle_coins
     from ..presets.marketcap import MarketCapError
     from ..presets.render import format_table, to_json
+    from .configfile import ConfigFileError, read_config
 
     config: dict[str, Any] = {}
     if Path(args.config).is_file():

@@ -1,11 +1,20 @@
 """``freqtrade-rebalance report``: the portfolio view of a finished backtest, exactly
-``python -m rebalance_plugin.report`` (same arguments, same output)."""
+``python -m rebalance_plugin.report`` (same arguments, same output: :func:`main`). The view
+itself is :mod:`rebalance_plugin.report`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+#: ``python -m rebalance_plugin.report --help``'s description.
+DESCRIPTION = (
+    "Portfolio view of a finished backtest: equity against buy-and-hold, rebalances, turnover, "
+    "fees, drawdown, CAGR, and an equity plot."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +70,28 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..report import run_args
+    """Run the view from parsed arguments; the exit code (2 with a one-line error)."""
+    from ..report import run as show
 
-    return run_args(args)
+    try:
+        show(
+            args.config,
+            args.datadir,
+            args.result,
+            args.plot,
+            args.strategy,
+            log_scale=getattr(args, "log_scale", False),
+        )
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m rebalance_plugin.report [ARGS]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m rebalance_plugin.report", description=DESCRIPTION
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

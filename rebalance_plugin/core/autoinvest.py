@@ -6,13 +6,14 @@ rebalancing). Pure Python, no Freqtrade import.
   the key, the value and the fix);
 - ``next_deposit``: the first scheduled time strictly after a time (UTC);
 - ``deposit_times``: every scheduled time in a range;
+- ``deposit_refusal``: why a deposit due now cannot be paid (the money is not there);
 - ``cash_flow_values``: how a deposit is shared between the coins.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -67,9 +68,30 @@ def _int_in(raw: Mapping[str, Any], key: str, low: int, high: int) -> int:
 
 
 def parse_auto_invest(raw: Any) -> AutoInvest | None:
-    """``rebalance.auto_invest``: null or absent is off. Raises ``AutoInvestError``."""
+    """``rebalance.auto_invest``: null or absent is off. Raises ``AutoInvestError``. The keys
+    are checked in ``KEYS`` order: the first fault found is the one reported."""
     if raw is None:
         return None
+    _check_keys(raw)
+    amount = raw["amount"]
+    if (
+        isinstance(amount, bool)
+        or not isinstance(amount, (int, float))
+        or not math.isfinite(amount)
+        or amount <= 0
+    ):
+        raise _fail("amount", amount, "write the amount of stake currency, a number above 0")
+    every = raw["every"]
+    if every not in EVERY:
+        raise _fail("every", every, f"write one of {', '.join(EVERY)}")
+    weekday = _weekday(raw, every)
+    day = _day(raw, every)
+    hour = _hour(raw, every)
+    return AutoInvest(float(amount), every, hour, weekday, day)
+
+
+def _check_keys(raw: Any) -> None:
+    """An object of known keys, with ``amount`` and ``every``."""
     if not isinstance(raw, Mapping):
         raise AutoInvestError(
             f"rebalance.auto_invest must be null (off) or an object such as {EXAMPLE}, got {raw!r}"
@@ -83,49 +105,47 @@ def parse_auto_invest(raw: Any) -> AutoInvest | None:
     for key in ("amount", "every"):
         if key not in raw:
             raise AutoInvestError(f"rebalance.auto_invest.{key} is missing (e.g. {EXAMPLE})")
-    amount = raw["amount"]
-    if (
-        isinstance(amount, bool)
-        or not isinstance(amount, (int, float))
-        or not math.isfinite(amount)
-        or amount <= 0
-    ):
-        raise _fail("amount", amount, "write the amount of stake currency, a number above 0")
-    every = raw["every"]
-    if every not in EVERY:
-        raise _fail("every", every, f"write one of {', '.join(EVERY)}")
+
+
+def _weekday(raw: Mapping[str, Any], every: str) -> int | None:
+    """``weekday`` (0 = Monday): required by weekly and biweekly, refused otherwise."""
     weekly = every in ("weekly", "biweekly")
-    weekday: int | None = None
-    if "weekday" in raw:
-        value = raw["weekday"]
-        if not weekly:
-            raise _fail(
-                "weekday", value, f"weekday is for weekly and biweekly; remove it for {every}"
+    if "weekday" not in raw:
+        if weekly:
+            raise AutoInvestError(
+                f"rebalance.auto_invest.weekday is missing: {every} needs the day of the week, "
+                f"one of {', '.join(WEEKDAYS)}"
             )
-        name = value.strip().upper() if isinstance(value, str) else value
-        if name not in WEEKDAYS:
-            raise _fail("weekday", value, f"write one of {', '.join(WEEKDAYS)}")
-        weekday = WEEKDAYS.index(name)
-    elif weekly:
-        raise AutoInvestError(
-            f"rebalance.auto_invest.weekday is missing: {every} needs the day of the week, "
-            f"one of {', '.join(WEEKDAYS)}"
-        )
-    day: int | None = None
-    if "day" in raw:
-        if every != "monthly":
-            raise _fail("day", raw["day"], f"day is for monthly; remove it for {every}")
-        day = _int_in(raw, "day", 1, 28)
-    elif every == "monthly":
-        raise AutoInvestError(
-            "rebalance.auto_invest.day is missing: monthly needs the day of the month, 1 to 28"
-        )
-    hour = 0
-    if "hour" in raw:
-        if every == "hourly":
-            raise _fail("hour", raw["hour"], "hourly deposits are made every hour; remove hour")
-        hour = _int_in(raw, "hour", 0, 23)
-    return AutoInvest(float(amount), every, hour, weekday, day)
+        return None
+    value = raw["weekday"]
+    if not weekly:
+        raise _fail("weekday", value, f"weekday is for weekly and biweekly; remove it for {every}")
+    name = value.strip().upper() if isinstance(value, str) else value
+    if name not in WEEKDAYS:
+        raise _fail("weekday", value, f"write one of {', '.join(WEEKDAYS)}")
+    return WEEKDAYS.index(name)
+
+
+def _day(raw: Mapping[str, Any], every: str) -> int | None:
+    """``day`` of the month: required by monthly, refused otherwise."""
+    if "day" not in raw:
+        if every == "monthly":
+            raise AutoInvestError(
+                "rebalance.auto_invest.day is missing: monthly needs the day of the month, 1 to 28"
+            )
+        return None
+    if every != "monthly":
+        raise _fail("day", raw["day"], f"day is for monthly; remove it for {every}")
+    return _int_in(raw, "day", 1, 28)
+
+
+def _hour(raw: Mapping[str, Any], every: str) -> int:
+    """``hour`` (UTC, default 0): refused for hourly deposits."""
+    if "hour" not in raw:
+        return 0
+    if every == "hourly":
+        raise _fail("hour", raw["hour"], "hourly deposits are made every hour; remove hour")
+    return _int_in(raw, "hour", 0, 23)
 
 
 def _utc(ts: float) -> datetime:
@@ -180,6 +200,44 @@ def due_deposit(plan: AutoInvest, started: float, last: float | None, now: float
     then due in turn."""
     slot = next_deposit(plan, started if last is None else last, started)
     return slot if slot <= now else None
+
+
+#: A deposit fits ``available_capital`` when it passes it by at most this share of the deposit
+#: (fee rounding).
+CAPITAL_SLACK = 1e-6
+
+
+def deposit_refusal(
+    amount: float,
+    funded: float,
+    capital: float | None,
+    spare: Callable[[], float | None],
+    *,
+    slack: float,
+    wallet: str,
+    stake: str,
+) -> str | None:
+    """Why a deposit of ``amount`` cannot be paid now (None: it can). Two limits, in turn:
+
+    - ``capital`` (``available_capital``: this bot's share of an account several bots trade
+      on; None: not set): the portfolio's money (``funded``) with the deposit may not pass it;
+    - the money ``wallet`` holds beyond the portfolio's own cash (``spare()``, asked only when
+      the first limit holds, since it may read the account; None: no wallet to ask) must cover
+      the deposit, give or take ``slack``: the cash figure is Freqtrade's fee arithmetic and the
+      exchange rounds its own way, so cents must not refuse a deposit (its buys are sized from
+      the cash the wallet really has).
+
+    The reason names the limit, the figures and the fix (``stake``: the stake currency)."""
+    if capital is not None and funded + amount > capital + CAPITAL_SLACK * amount:
+        return (
+            f"available_capital = {capital:g} is this bot's share of the account and the "
+            f"portfolio has {funded:g} {stake} of it; raise available_capital to make room "
+            f"for the deposits"
+        )
+    free = spare()
+    if free is None or free + slack >= amount:
+        return None
+    return f"{wallet} has {max(free, 0.0):.2f} {stake} beyond the portfolio's own money"
 
 
 def deposit_times(

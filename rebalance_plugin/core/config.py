@@ -235,7 +235,35 @@ def _parse_coins(raw: Any, stake_currency: str) -> tuple[tuple[str, float], ...]
 
 
 def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> RebalanceConfig:
-    """Validate the ``rebalance`` section of a Freqtrade config. Raises ``ConfigError``."""
+    """Validate the ``rebalance`` section of a Freqtrade config. Raises ``ConfigError``.
+
+    The keys are checked in the order a user reads them (coins and investment, the trigger,
+    on_stop, the price levels, auto-invest): the first fault found is the one reported."""
+    merged = {**DEFAULTS, **_checked_section(section)}
+    coins = _parse_coins(merged["coins"], stake_currency)
+    investment = _number(merged, "investment")
+    trigger = _parse_trigger(merged)
+    on_stop = _choice(merged, "on_stop", ON_STOP)
+    trigger_price, stop_loss, take_profit = _parse_levels(merged, coins, investment)
+    try:
+        auto_invest = parse_auto_invest(merged["auto_invest"])
+    except AutoInvestError as err:
+        raise ConfigError(str(err)) from err
+    return RebalanceConfig(
+        coins=coins,
+        investment=investment,
+        stake_currency=stake_currency,
+        on_stop=on_stop,
+        trigger_price=trigger_price,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        auto_invest=auto_invest,
+        **trigger,
+    )
+
+
+def _checked_section(section: Any) -> Mapping[str, Any]:
+    """The section itself, once it is an object of known keys with coins and investment."""
     if section is None:
         raise ConfigError(
             'config.json has no "rebalance" section: add one with the coins, their target '
@@ -252,19 +280,18 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
     for key in ("coins", "investment"):
         if key not in section:
             raise ConfigError(f"rebalance.{key} is missing")
-    merged = {**DEFAULTS, **section}
+    return section
 
-    coins = _parse_coins(merged["coins"], stake_currency)
-    investment = _number(merged, "investment")
 
-    trigger = merged["trigger"]
-    if trigger not in TRIGGERS:
-        raise ConfigError(
-            f"rebalance.trigger must be one of {', '.join(TRIGGERS)}, got {trigger!r}"
-        )
+def _parse_trigger(merged: Mapping[str, Any]) -> dict[str, Any]:
+    """The trigger's keys (``TRIGGER_KEYS``), ``threshold_mode`` and ``rebalance_to``, checked,
+    by their ``RebalanceConfig`` field names; the unit of ``threshold`` and
+    ``interval_min_drift`` follows ``threshold_mode``."""
+    trigger = _choice(merged, "trigger", TRIGGERS)
     threshold_mode = _choice(merged, "threshold_mode", THRESHOLD_MODES)
     rebalance_to = _choice(merged, "rebalance_to", REBALANCE_TO)
-    unit = "percent of each coin's target" if threshold_mode == "relative" else "percentage points"
+    relative = threshold_mode == "relative"
+    unit = "percent of each coin's target" if relative else "percentage points"
     threshold = _number(merged, "threshold")
     if threshold not in THRESHOLDS:
         raise ConfigError(
@@ -280,23 +307,41 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
     if not 0 <= min_drift < 100:
         why = (
             "percent of each coin's target, threshold_mode relative"
-            if threshold_mode == "relative"
+            if relative
             else "a drift in percentage points never exceeds 100"
         )
         raise ConfigError(
             f"rebalance.interval_min_drift must be at least 0 and below 100 ({why}), "
             f"got {min_drift!r}"
         )
-    on_stop = merged["on_stop"]
-    if on_stop not in ON_STOP:
-        raise ConfigError(f"rebalance.on_stop must be one of {', '.join(ON_STOP)}, got {on_stop!r}")
+    return {
+        "trigger": trigger,
+        "threshold": threshold,
+        "interval": interval,
+        "interval_min_drift": min_drift,
+        "threshold_mode": threshold_mode,
+        "rebalance_to": rebalance_to,
+    }
+
+
+def _parse_levels(
+    merged: Mapping[str, Any], coins: tuple[tuple[str, float], ...], investment: float
+) -> tuple[Level | None, Level | None, Level | None]:
+    """``trigger_price``, ``stop_loss`` and ``take_profit``: a number for ``trigger_price`` is
+    the price of the first coin listed (nothing is held yet, so there is no portfolio value to
+    wait for); for ``stop_loss`` / ``take_profit`` it is the portfolio's value. Either may name a
+    coin instead: {"BTC": 60000}."""
     names = tuple(coin for coin, _ in coins)
-    # trigger_price: a number is the price of the first coin listed (nothing is held yet, so
-    # there is no portfolio value to wait for); stop_loss / take_profit: a number is the
-    # portfolio's value. Either may name a coin instead: {"BTC": 60000}.
     trigger_price = _level(merged, "trigger_price", names, default_coin=names[0])
     stop_loss = _level(merged, "stop_loss", names, default_coin=None)
     take_profit = _level(merged, "take_profit", names, default_coin=None)
+    _check_exits(stop_loss, take_profit, investment)
+    return trigger_price, stop_loss, take_profit
+
+
+def _check_exits(stop_loss: Level | None, take_profit: Level | None, investment: float) -> None:
+    """A portfolio-value stop_loss below the investment, a take_profit above it, and the stop
+    below the take-profit when both measure the same thing."""
     if stop_loss and stop_loss.coin is None and stop_loss.value >= investment:
         raise ConfigError(
             f"rebalance.stop_loss = {stop_loss.value:g} is a portfolio value and must be below "
@@ -317,26 +362,6 @@ def parse_rebalance_config(section: Any, stake_currency: str = "USDT") -> Rebala
             f"rebalance.stop_loss = {stop_loss.value:g} must be below rebalance.take_profit = "
             f"{take_profit.value:g}"
         )
-    try:
-        auto_invest = parse_auto_invest(merged["auto_invest"])
-    except AutoInvestError as err:
-        raise ConfigError(str(err)) from err
-    return RebalanceConfig(
-        coins=coins,
-        investment=investment,
-        stake_currency=stake_currency,
-        trigger=trigger,
-        threshold=threshold,
-        interval=interval,
-        interval_min_drift=min_drift,
-        on_stop=on_stop,
-        trigger_price=trigger_price,
-        stop_loss=stop_loss,
-        take_profit=take_profit,
-        threshold_mode=threshold_mode,
-        rebalance_to=rebalance_to,
-        auto_invest=auto_invest,
-    )
 
 
 def _choice(section: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:

@@ -30,13 +30,12 @@ restart resumes a half-done rebalance.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
 from .config import RebalanceConfig
-from .messages import DEPOSIT_KEPT, SKIP_MESSAGE
 from .plan import (
     Leg,
     RebalancePlan,
@@ -48,11 +47,13 @@ from .plan import (
 )
 from .portfolio import Portfolio, drift_points, max_drift
 from .rules import MarketRules
+from .texts import DEPOSIT_KEPT, SKIP_MESSAGE
 from .triggers import IntervalTrigger, band_for, trigger_for
 
 _trigger = lru_cache(maxsize=16)(trigger_for)
 
 Phase = Literal["idle", "selling", "withdrawing"]
+EventKind = Literal["rebalance", "buys", "skipped", "withdrawal", "withdrawn", "deposit"]
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class Event:
     (an auto-invest deposit of ``amount`` and the buys it makes). ``drift`` is
     in percentage points, or in percent of the targets when ``relative``."""
 
-    kind: Literal["rebalance", "buys", "skipped", "withdrawal", "withdrawn", "deposit"]
+    kind: EventKind
     time: float
     drift: float
     weights_before: Mapping[str, float]
@@ -174,114 +175,153 @@ def projected_weights(portfolio: Portfolio, legs: tuple[Leg, ...], fee: float) -
 
 
 def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
-    """Decide what to do now. Pure: same inputs, same outputs."""
+    """Decide what to do now. Pure: same inputs, same outputs. Nothing while an order is open
+    or before the first buy; otherwise the function of the phase the portfolio is in answers
+    (``_phase_move``)."""
     if snap.busy or snap.first_buy is None:
         return Step(state, {})
-    targets = cfg.weights
-    pf = snap.portfolio
-    rel = cfg.relative  # drift in percent of the targets (threshold_mode relative)
-    if state.phase == "withdrawing":
-        freed_cash = max(0.0, pf.cash - (state.cash_before or 0.0))
-        event = Event(
-            "withdrawn",
-            snap.now,
-            max_drift(pf, targets, rel),
-            pf.weights(),
-            pf.weights(),
-            amount=freed_cash,
-            relative=rel,
-        )
-        return Step(replace(state, phase="idle", cash_before=None), {}, (event,), freed_cash)
-    if snap.withdraw > 0 and state.phase == "idle":
-        out = plan_withdrawal(pf, targets, snap.withdraw, snap.rules, snap.fee)
-        before = pf.weights()
-        event = Event(
-            "withdrawal",
-            snap.now,
-            max_drift(pf, targets, rel),
-            before,
-            projected_weights(pf, out.sells, snap.fee),
-            out.sells,
-            out.skipped,
-            None if out.sells else SKIP_MESSAGE,
-            amount=snap.withdraw,
-            relative=rel,
-        )
-        if not out.sells:
-            return Step(state, {}, (event,))
-        new = replace(state, phase="withdrawing", cash_before=pf.cash)
-        return Step(new, {leg.coin: leg for leg in out.sells}, (event,))
-    if snap.deposit > 0 and state.phase == "idle":
-        out = plan_cash_flow(pf, targets, snap.deposit, snap.rules, snap.fee)
-        event = Event(
-            "deposit",
-            snap.now,
-            max_drift(pf, targets, rel),
-            pf.weights(),
-            projected_weights(pf, out.buys, snap.fee),
-            out.buys,
-            out.skipped,
-            None if out.buys else DEPOSIT_KEPT,
-            amount=snap.deposit,
-            relative=rel,
-        )
-        return Step(state, {leg.coin: leg for leg in out.buys}, (event,))
-    if state.phase == "selling":
-        buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
-        event = Event(
-            "buys",
-            snap.now,
-            max_drift(pf, targets, rel),
-            pf.weights(),
-            projected_weights(pf, buys, snap.fee),
-            buys,
-            skipped,
-            relative=rel,
-        )
-        new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
-        return Step(new, {leg.coin: leg for leg in buys}, (event,))
+    return _phase_move(state, snap)(cfg, state, snap)
 
-    trigger = _trigger(cfg)
-    drift = max_drift(pf, targets, rel)
+
+Move = Callable[[RebalanceConfig, State, Snapshot], Step]
+
+
+def _phase_move(state: State, snap: Snapshot) -> Move:
+    """Which function answers now: a withdrawal or a rebalance under way goes on first; an idle
+    portfolio serves a withdrawal, then a deposit, before its trigger is asked."""
+    if state.phase == "withdrawing":
+        return _finish_withdrawal
+    if state.phase == "selling":
+        return _buy
+    if snap.withdraw > 0:
+        return _withdraw
+    if snap.deposit > 0:
+        return _invest_deposit
+    return _rebalance
+
+
+def _orders(legs: tuple[Leg, ...]) -> dict[str, Leg]:
+    return {leg.coin: leg for leg in legs}
+
+
+def _event(
+    kind: EventKind,
+    cfg: RebalanceConfig,
+    snap: Snapshot,
+    legs: tuple[Leg, ...] = (),
+    skipped: tuple[SkippedLeg, ...] = (),
+    *,
+    filled: tuple[Leg, ...] | None = None,
+    message: str | None = None,
+    amount: float = 0.0,
+    hint: str | None = None,
+) -> Event:
+    """An event of this step: its time, drift and weights before come from the snapshot; the
+    weights after are those once ``filled`` (default: ``legs``, the orders placed) has filled at
+    the snapshot's prices (unchanged without a leg)."""
+    pf = snap.portfolio
+    before = pf.weights()
+    done = legs if filled is None else filled
+    return Event(
+        kind=kind,
+        time=snap.now,
+        drift=max_drift(pf, cfg.weights, cfg.relative),
+        weights_before=before,
+        weights_after=projected_weights(pf, done, snap.fee) if done else before,
+        legs=legs,
+        skipped=skipped,
+        message=message,
+        amount=amount,
+        hint=hint,
+        relative=cfg.relative,
+    )
+
+
+def _finish_withdrawal(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
+    """``withdrawing``: the sells have filled; the cash they freed leaves the portfolio."""
+    freed = max(0.0, snap.portfolio.cash - (state.cash_before or 0.0))
+    event = _event("withdrawn", cfg, snap, amount=freed)
+    return Step(replace(state, phase="idle", cash_before=None), {}, (event,), freed)
+
+
+def _withdraw(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
+    """A withdrawal asked for: each coin sells its target share of it (``plan_withdrawal``)."""
+    pf = snap.portfolio
+    out = plan_withdrawal(pf, cfg.weights, snap.withdraw, snap.rules, snap.fee)
+    message = None if out.sells else SKIP_MESSAGE
+    event = _event(
+        "withdrawal", cfg, snap, out.sells, out.skipped, message=message, amount=snap.withdraw
+    )
+    if not out.sells:
+        return Step(state, {}, (event,))
+    new = replace(state, phase="withdrawing", cash_before=pf.cash)
+    return Step(new, _orders(out.sells), (event,))
+
+
+def _invest_deposit(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
+    """An auto-invest deposit: it buys the underweight coins first, selling nothing."""
+    out = plan_cash_flow(snap.portfolio, cfg.weights, snap.deposit, snap.rules, snap.fee)
+    message = None if out.buys else DEPOSIT_KEPT
+    event = _event(
+        "deposit", cfg, snap, out.buys, out.skipped, message=message, amount=snap.deposit
+    )
+    return Step(state, _orders(out.buys), (event,))
+
+
+def _buy(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
+    """``selling``: the sells have filled; the buys are sized with the cash actually there."""
+    pf = snap.portfolio
+    buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
+    new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
+    return Step(new, _orders(buys), (_event("buys", cfg, snap, buys, skipped),))
+
+
+def _rebalance(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
+    """``idle``: when the trigger wants it (or the rebalance is forced), plan the legs."""
     if not snap.force:
-        if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
-            return Step(state, {})
-        if isinstance(trigger, IntervalTrigger):  # a threshold trigger checks every time
-            state = replace(state, last_check=snap.now)
-        if not trigger.wants(drift):
-            if state.skipping is not None:  # the episode is over: a new one is said again
-                state = replace(state, skipping=None)
+        state, due = _ask_trigger(cfg, state, snap)
+        if not due:
             return Step(state, {})
     # A forced rebalance (funds added, coins changed) goes to the targets whatever rebalance_to
     # says: new money or a new allocation is put at its weights.
     band = None if snap.force else band_for(cfg)
-    plan: RebalancePlan = plan_rebalance(pf, targets, snap.rules, snap.fee, band)
-    before = pf.weights()
+    plan = plan_rebalance(snap.portfolio, cfg.weights, snap.rules, snap.fee, band)
     if not plan.legs and not plan.skipped:
         return Step(state, {})  # forced, but already at the targets
     if plan.message:
-        signature = skip_signature(plan.skipped)
-        if state.skipping == signature:  # the same legs are still too small: said already
-            return Step(state, {})
-        hint = unblock_hint(plan.skipped, pf, snap.rules, cfg.stake_currency)
-        event = Event(
-            "skipped",
-            snap.now,
-            drift,
-            before,
-            before,
-            (),
-            plan.skipped,
-            plan.message,
-            hint=hint,
-            relative=rel,
-        )
-        new = replace(state, skipped_rebalances=state.skipped_rebalances + 1, skipping=signature)
-        return Step(new, {}, (event,))
-    if state.skipping is not None:
-        state = replace(state, skipping=None)
+        return _skip(cfg, state, snap, plan)
+    return _place(cfg, replace(state, skipping=None), snap, plan)
+
+
+def _ask_trigger(cfg: RebalanceConfig, state: State, snap: Snapshot) -> tuple[State, bool]:
+    """Whether the trigger wants a rebalance now, and the state with the check noted (an
+    interval trigger remembers its last check; a threshold trigger checks every time)."""
+    trigger = _trigger(cfg)
+    assert snap.first_buy is not None  # step() answers before the first buy
+    if not trigger.check_due(snap.now, snap.first_buy, state.last_check):
+        return state, False
+    if isinstance(trigger, IntervalTrigger):
+        state = replace(state, last_check=snap.now)
+    if trigger.wants(max_drift(snap.portfolio, cfg.weights, cfg.relative)):
+        return state, True
+    return replace(state, skipping=None), False  # the episode is over: a new one is said again
+
+
+def _skip(cfg: RebalanceConfig, state: State, snap: Snapshot, plan: RebalancePlan) -> Step:
+    """No leg can trade: said once per episode (the same legs), with what would unblock it."""
+    signature = skip_signature(plan.skipped)
+    if state.skipping == signature:  # the same legs are still too small: said already
+        return Step(state, {})
+    hint = unblock_hint(plan.skipped, snap.portfolio, snap.rules, cfg.stake_currency)
+    event = _event("skipped", cfg, snap, (), plan.skipped, message=plan.message, hint=hint)
+    new = replace(state, skipped_rebalances=state.skipped_rebalances + 1, skipping=signature)
+    return Step(new, {}, (event,))
+
+
+def _place(cfg: RebalanceConfig, state: State, snap: Snapshot, plan: RebalancePlan) -> Step:
+    """Sells first: the buys wait in ``pending_buys`` and are sized (their skipped legs
+    reported) once the sells have filled; with nothing to sell, the buys go now."""
     if plan.sells:
-        # The buys are sized (and their skipped legs reported) once the sells have filled.
         placed = plan.sells
         skipped = tuple(s for s in plan.skipped if s.side == "sell")
         new = replace(
@@ -293,17 +333,8 @@ def step(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
     else:
         placed, skipped = plan.buys, plan.skipped
         new = replace(state, last_rebalance=snap.now, rebalances=state.rebalances + 1)
-    event = Event(
-        "rebalance",
-        snap.now,
-        drift,
-        before,
-        projected_weights(pf, plan.legs, snap.fee),
-        placed,
-        skipped,
-        relative=rel,
-    )
-    return Step(new, {leg.coin: leg for leg in placed}, (event,))
+    event = _event("rebalance", cfg, snap, placed, skipped, filled=plan.legs)
+    return Step(new, _orders(placed), (event,))
 
 
 __all__ = ["Snapshot", "State", "Event", "Step", "step", "drift_points"]

@@ -21,9 +21,9 @@ from typing import Literal
 
 from .autoinvest import cash_flow_values
 from .config import RebalanceConfig
-from .messages import SKIP_MESSAGE
 from .portfolio import Band, Portfolio
 from .rules import NO_RULES, MarketRules
+from .texts import SKIP_MESSAGE
 
 Side = Literal["buy", "sell"]
 
@@ -151,6 +151,23 @@ def band_values(
        cash), money over that is less than it stays cash. No coin crosses its target or
        leaves the band.
     """
+    end, drift = _band_edges(values, targets, total, t_after, band, limits)
+    for coin in values:
+        if coin not in targets:
+            end[coin] = 0.0
+    return _balance_rest(end, drift, targets, t_after, limits.min_leg)
+
+
+def _band_edges(
+    values: Mapping[str, float],
+    targets: Mapping[str, float],
+    total: float,
+    t_after: float,
+    band: Band,
+    limits: BandLimits,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Step 1 of ``band_values``: each targeted coin's value once the coins off their band are
+    at its edge (the others stay), and every coin's drift before trading, in the band's unit."""
     end: dict[str, float] = {}
     drift: dict[str, float] = {}
     for coin, target in targets.items():
@@ -167,10 +184,20 @@ def band_values(
             end[coin] = min(edge, max(value, at_target))
         else:
             end[coin] = value
-    for coin in values:
-        if coin not in targets:
-            end[coin] = 0.0
-    min_leg = limits.min_leg
+    return end, drift
+
+
+def _balance_rest(
+    edges: Mapping[str, float],
+    drift: Mapping[str, float],
+    targets: Mapping[str, float],
+    t_after: float,
+    min_leg: float,
+) -> dict[str, float]:
+    """Step 2 of ``band_values``: the money over (or short) after ``edges`` buys the coins
+    furthest below their targets (or is raised by selling those furthest above), each leg at
+    least ``min_leg``, no coin past its target."""
+    end = dict(edges)
     least = min_leg * (1.0 - MIN_LEG_SLACK)
     rest = t_after - math.fsum(end.values())
     if rest > 0:

@@ -46,17 +46,18 @@ class ConfigChanges:
         self.checked: str | None = None
 
     def apply(
-        self, by_coin: dict[str, Any], now: float, trades: list[Any]
+        self, by_coin: dict[str, Any], now: float, trades: list[Any], applied: RebalanceConfig
     ) -> tuple[bool, float, RebalanceConfig]:
-        """config.json changed under a running portfolio. Returns (force, withdraw, config to
-        run on). A refused change is checked again at each reload and said again only when the
-        reason has changed; meanwhile the portfolio runs on as it was."""
+        """config.json changed under a running portfolio (``applied``, the effective config,
+        is not the live one). Returns (force, withdraw, config to run on). A refused change is
+        checked again at each reload and said again only when the reason has changed;
+        meanwhile the portfolio runs on as it was (``applied``)."""
         cfg = self.ctx.cfg
         book = self.store.book
         stake = cfg.stake_currency
         signature = change_signature(cfg)
         if self.checked == signature:
-            return False, 0.0, book.applied(cfg)
+            return False, 0.0, applied
         kind, amount = classify_change(book, cfg)
         no_market = [cfg.pair(c) for c in self.markets.missing(list(cfg.coin_names))]
         min_order = {c: self.markets.min_order(c) for c in cfg.coin_names}
@@ -95,11 +96,11 @@ class ConfigChanges:
                 )
                 self.store.update(refused=key)
                 self.store.save()
-            return False, 0.0, book.applied(cfg)
-        applied = apply_change(kind, amount, book)
+            return False, 0.0, applied
+        change = apply_change(kind, amount, book)
         self.store.update(
-            coins=cfg.coins, investment=cfg.investment, funded=applied.funded, refused=None
+            coins=cfg.coins, investment=cfg.investment, funded=change.funded, refused=None
         )
         self.notifier.say(messages.change_applied(kind, amount, cfg.coins, stake))
         self.store.save()
-        return applied.force, applied.withdraw, cfg
+        return change.force, change.withdraw, cfg

@@ -33,8 +33,6 @@ The entry signal (``enter_long``): FreqUI marks every candle whose signal is 1 a
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import logging
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from ..report import columns
 from ..report.columns import Ledger, Start
 from .context import Context
 from .reader import PortfolioReader
+from .sourceguard import SourceGuard
 from .store import StateStore
 
 logger = logging.getLogger("rebalance_plugin.ft")
@@ -83,31 +82,33 @@ PLOT_CONFIG: dict[str, Any] = {
 #: sha256 of ``inspect.getsource(IStrategy.get_entry_signal)`` as of freqtrade==2026.9.
 ENTRY_SIGNAL_SHA256 = "6a4fb8976862ca9da13ccb22f74911f4a245258e4c1bc5c5e73c8af380b15685"
 
-_verified: bool | None = None
 
-
-def entry_signal_source_hash() -> str:
+def _signal_sites() -> dict[str, Any]:
+    """The entry signal's method (hashed), and the bot's ``create_trade`` that must call it."""
+    from freqtrade.freqtradebot import FreqtradeBot
     from freqtrade.strategy import IStrategy
 
-    return hashlib.sha256(inspect.getsource(IStrategy.get_entry_signal).encode()).hexdigest()
+    return {
+        "IStrategy.get_entry_signal": IStrategy.get_entry_signal,
+        "FreqtradeBot.create_trade": FreqtradeBot.create_trade,
+    }
+
+
+#: Freqtrade asks ``IStrategy.get_entry_signal`` for a new trade's signal, and that method is
+#: the code the override was written against.
+SIGNAL_GUARD = SourceGuard(
+    _signal_sites,
+    {"IStrategy.get_entry_signal": ENTRY_SIGNAL_SHA256},
+    "the latest candle of every chart is marked as an entry (first buys are not delayed)",
+    logger,
+    calls={"FreqtradeBot.create_trade": "self.strategy.get_entry_signal("},
+)
 
 
 def signal_override_verified() -> bool:
-    """True when Freqtrade asks ``IStrategy.get_entry_signal`` for a new trade's signal and
-    that method is the code the override was written against (checked once)."""
-    global _verified
-    if _verified is None:
-        from freqtrade.freqtradebot import FreqtradeBot
-
-        calls = "self.strategy.get_entry_signal(" in inspect.getsource(FreqtradeBot.create_trade)
-        _verified = calls and entry_signal_source_hash() == ENTRY_SIGNAL_SHA256
-        if not _verified:
-            logger.warning(
-                "Freqtrade's entry signal code is not the one this plugin was written for: "
-                "the latest candle of every chart is marked as an entry (first buys are not "
-                "delayed)"
-            )
-    return _verified
+    """True when the override of the entry signal may be used (``SIGNAL_GUARD``, checked
+    once)."""
+    return SIGNAL_GUARD.verified()
 
 
 class Charts:

@@ -1,5 +1,10 @@
 """What every glue object reads: the strategy (Freqtrade sets its ``dp`` and ``wallets`` after
-``__init__``, so they are read when needed), the parsed ``rebalance`` section, and the run mode.
+``__init__``, so they are read when needed), the live config, and the run mode.
+
+The live config (``cfg``) is the one config every glue object reads, and the strategy's
+``rebalance`` shows: config.json's ``rebalance`` section as parsed at start-up (``section``,
+never rewritten), with a simulated run's trigger values (``params.run_config``) or, after a
+refused ``/reload_config``, the last good portfolio of the record (``startup.last_good``).
 
 Freqtrade's run modes, decided here and nowhere else:
 
@@ -19,7 +24,7 @@ Freqtrade's run modes, decided here and nowhere else:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from freqtrade.enums import RunMode
@@ -38,11 +43,15 @@ VIEWERS = (RunMode.WEBSERVER, RunMode.PLOT)
 @dataclass
 class Context:
     strategy: Any  # the IStrategy this plugin is mixed into
-    cfg: RebalanceConfig
+    cfg: RebalanceConfig  # the live config
     backtest: bool  # simulated: any run mode without a trading bot (no database, no messages)
     journal: bool = False  # a backtest: rebalance events go to the journal
     hyperopt: bool = False  # one backtest per hyperopt epoch
     viewer: bool = False  # a chart of a backtest's result (VIEWERS)
+    section: RebalanceConfig = field(init=False)  # config.json's, as parsed: never rewritten
+
+    def __post_init__(self) -> None:
+        self.section = self.cfg
 
     @classmethod
     def of(cls, strategy: Any, cfg: RebalanceConfig, config: dict[str, Any]) -> Context:

@@ -45,15 +45,14 @@ than buy-and-hold). This module removes that cost without changing any result:
   before the time) with a binary search over the series' dates, kept per pair.
 
 Safety: ``install()`` patches only if the source of every replaced Freqtrade function still has
-the hash recorded here (``EXPECTED_SOURCE_SHA256``). After a Freqtrade upgrade that changes any of
+the hash recorded here (``EXPECTED_SOURCE_SHA256``, checked by ``GUARD``, a
+``sourceguard.SourceGuard``). After a Freqtrade upgrade that changes any of
 them, it logs a warning and leaves Freqtrade untouched (correct, only slower), and
 ``tests/unit/test_ft_fastpath.py`` fails so the copy below is re-checked against the new code.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import logging
 from typing import Any
 
@@ -65,6 +64,8 @@ from freqtrade.optimize.backtesting import Backtesting
 from freqtrade.persistence.trade_model import NON_OPEN_EXCHANGE_STATES, LocalTrade
 from freqtrade.strategy.interface import IStrategy
 from freqtrade.util import FtPrecise
+
+from .sourceguard import SourceGuard
 
 logger = logging.getLogger(__name__)
 
@@ -114,12 +115,14 @@ def _target_functions() -> dict[str, Any]:
     return {name: _ORIGINALS.get(name) or _current(name) for name in _SITES}
 
 
-def source_hashes() -> dict[str, str]:
-    """Current sha256 of the source of every Freqtrade function this module depends on."""
-    return {
-        name: hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
-        for name, func in _target_functions().items()
-    }
+#: The fast path is installed only while Freqtrade's code is the code copied and relied on.
+GUARD = SourceGuard(
+    _target_functions,
+    EXPECTED_SOURCE_SHA256,
+    "the backtest fast path is disabled. Results stay correct but long backtests will be much "
+    "slower.",
+    logger,
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,7 +433,7 @@ def _recalc_trade_from_orders(self, *, is_closing: bool = False):
 EXPECTED_SOURCE_SHA256.update(
     {
         # freqtrade==2026.9 (see tests/unit/test_ft_fastpath.py). Regenerate with
-        # `source_hashes()` only after re-reading the new Freqtrade code against the copies above.
+        # `GUARD.hashes()` only after re-reading the new Freqtrade code against the copies above.
         "LocalTrade.recalc_trade_from_orders": (
             "867347ee0ab8f31950fafcd5a929efeb760ea6adb416cfa36f11d217f7ac2eb9"
         ),
@@ -489,14 +492,7 @@ def install() -> bool:
         return True
     if not ENABLED:
         return False
-    current = source_hashes()
-    changed = [n for n, h in EXPECTED_SOURCE_SHA256.items() if current.get(n) != h]
-    if changed or set(EXPECTED_SOURCE_SHA256) != set(current):
-        logger.warning(
-            "freqtrade-rebalance: Freqtrade internals changed (%s); the backtest fast path is "
-            "disabled. Results stay correct but long backtests will be much slower.",
-            ", ".join(changed) or "hash table incomplete",
-        )
+    if not GUARD.verified():
         return False
     for name, replacement in _replacements().items():
         owner, attr, is_property = _SITES[name]

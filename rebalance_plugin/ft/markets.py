@@ -3,7 +3,10 @@ minimum order value with Freqtrade's reserves, and the fee."""
 
 from __future__ import annotations
 
+from ..core.config import RebalanceConfig
+from ..core.plan import skip_risk
 from ..core.rules import MarketRules
+from . import startup
 from .context import Context
 
 #: Freqtrade sizes a *first* entry's minimum with a reserve for the stop-loss; with the stop-loss
@@ -47,6 +50,15 @@ class Markets:
         )
         self.exchange_min[coin] = exchange_rules.min_notional
         return self.rules[coin]
+
+    def check(self, cfg: RebalanceConfig) -> str | None:
+        """bot_start: every coin of ``cfg`` has an active spot market and its first buy clears
+        the minimums (else ``startup.Refusal``, naming the fix). Returns the risk of legs
+        skipped under the minimums, to be said (None: none)."""
+        exchange = self.ctx.config.get("exchange", {}).get("name", "the exchange")
+        startup.check_markets(cfg, self.missing(list(cfg.coin_names)), exchange)
+        startup.check_minimums(cfg, {c: self.first_buy_min(c) for c in cfg.coin_names})
+        return skip_risk(cfg, {c: self.rules[c].min_notional for c in cfg.coin_names})
 
     def missing(self, coins: tuple[str, ...] | list[str]) -> list[str]:
         """The coins without an active spot market (their rules are added for the others)."""

@@ -27,6 +27,7 @@ Which values a run uses (``for_run``):
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,8 +36,19 @@ from typing import Any
 from freqtrade.strategy import CategoricalParameter, DecimalParameter
 from freqtrade.strategy.parameters import BaseParameter
 
-from ..core.config import INTERVALS, THRESHOLDS, TRIGGER_KEYS, TRIGGERS, RebalanceConfig
+from ..core import messages
+from ..core.config import (
+    INTERVALS,
+    THRESHOLDS,
+    TRIGGER_KEYS,
+    TRIGGERS,
+    ConfigError,
+    RebalanceConfig,
+    with_trigger,
+)
 from . import privates
+
+logger = logging.getLogger("rebalance_plugin.ft")
 
 #: Freqtrade's hyperopt space of the trigger parameters.
 SPACE = "buy"
@@ -122,3 +134,19 @@ def for_run(strategy: Any, hyperopt: bool) -> tuple[dict[str, Any], dict[str, st
 def file_name(strategy: Any) -> str:
     """The parameter file's name (``RebalanceStrategy.json``)."""
     return Path(getattr(strategy, "__file__", "") or "strategy.py").with_suffix(".json").name
+
+
+def run_config(section: RebalanceConfig, strategy: Any, hyperopt: bool) -> RebalanceConfig:
+    """A simulated run's config: ``section`` (config.json's) with the run's trigger values
+    (``for_run``), said in a backtest's log when a parameter file set any. ``section`` itself
+    when they change nothing, or when its validation refuses them (checked at bot_start: not
+    expected here)."""
+    values, source = for_run(strategy, hyperopt)
+    try:
+        cfg = with_trigger(section, values)
+    except ConfigError as err:
+        logger.error(f"Trigger values {values} refused ({err}); using config.json's")
+        cfg = section
+    if FROM_FILE in source.values() and not hyperopt:
+        logger.warning(messages.trigger_sources(cfg, section, source, file_name(strategy)))
+    return cfg

@@ -31,16 +31,15 @@ Each wrapper is an attribute of that one instance; everything it cannot answer g
 Freqtrade's own method.
 
 Safety: the source of each of those Freqtrade functions must still have the sha256 recorded
-in ``EXPECTED_SOURCE_SHA256`` (bot access) or ``EXPECTED_FRUGAL_SHA256`` (the frugal exchange),
-as of freqtrade==2026.9. After an upgrade that changes one, that feature is off (with one
-warning in the log: the bot then makes Freqtrade's own requests) and
-``tests/unit/test_privates.py`` fails, so the access is re-checked against the new code.
+in ``EXPECTED_SOURCE_SHA256`` (bot access, ``BOT_GUARD``) or ``EXPECTED_FRUGAL_SHA256`` (the
+frugal exchange, ``FRUGAL_GUARD``), as of freqtrade==2026.9 (``sourceguard.SourceGuard``). After
+an upgrade that changes one, that feature is off (with one warning in the log: the bot then
+makes Freqtrade's own requests) and ``tests/unit/test_privates.py`` fails, so the access is
+re-checked against the new code.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -48,6 +47,7 @@ from typing import Any
 
 from .balances import AccountBook
 from .quotes import Quotes
+from .sourceguard import SourceGuard
 
 logger = logging.getLogger(__name__)
 
@@ -91,37 +91,19 @@ EXPECTED_SOURCE_SHA256: dict[str, str] = {
     "Exchange.fetch_orders": "8d62ebcd9544dd0e9397521a38c453b8339d21ac88e1856c8246e1c860ddb923",
 }
 
-_checked: bool | None = None
-
-
-def source_hashes() -> dict[str, str]:
-    """Current sha256 of the source of every Freqtrade function this module relies on."""
-    return {
-        name: hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
-        for name, func in sites().items()
-    }
-
-
-def verified() -> bool:
-    """True when Freqtrade's code is the code this module was written against (checked once)."""
-    global _checked
-    if _checked is None:
-        current = source_hashes()
-        changed = [n for n, h in EXPECTED_SOURCE_SHA256.items() if current.get(n) != h]
-        _checked = not changed and set(current) == set(EXPECTED_SOURCE_SHA256)
-        if not _checked:
-            logger.warning(
-                "freqtrade-rebalance: Freqtrade internals changed (%s); /stopentry, /start and "
-                "the booking of unacknowledged orders are off. Pin freqtrade==2026.9.",
-                ", ".join(changed) or "hash table incomplete",
-            )
-    return _checked
+#: Reaching the running bot and booking unacknowledged orders.
+BOT_GUARD = SourceGuard(
+    sites,
+    EXPECTED_SOURCE_SHA256,
+    "/stopentry, /start and the booking of unacknowledged orders are off. Pin freqtrade==2026.9.",
+    logger,
+)
 
 
 def freqtrade_bot(dp: Any) -> Any:
     """The running FreqtradeBot (to read and set its state), or None: in a backtest, without
     an RPC manager, or when Freqtrade's code changed."""
-    if dp is None or not verified():
+    if dp is None or not BOT_GUARD.verified():
         return None
     manager = getattr(dp, "_DataProvider__rpc", None)
     rpc = getattr(manager, "_rpc", None)
@@ -185,31 +167,14 @@ EXPECTED_FRUGAL_SHA256: dict[str, str] = {
     "Wallets._update_live": "9cff4649e8e1e9310d8870505295b728727605cbb9333edbb0ccd3286e39062f",
 }
 
-_frugal_checked: bool | None = None
-
-
-def frugal_hashes() -> dict[str, str]:
-    return {
-        name: hashlib.sha256(inspect.getsource(func).encode()).hexdigest()
-        for name, func in frugal_sites().items()
-    }
-
-
-def frugal_verified() -> bool:
-    """True when the code the frugal exchange relies on is unchanged (checked once)."""
-    global _frugal_checked
-    if _frugal_checked is None:
-        current = frugal_hashes()
-        changed = [n for n, h in EXPECTED_FRUGAL_SHA256.items() if current.get(n) != h]
-        _frugal_checked = not changed and set(current) == set(EXPECTED_FRUGAL_SHA256)
-        if not _frugal_checked:
-            logger.warning(
-                "freqtrade-rebalance: Freqtrade internals changed (%s); every price and balance "
-                "is asked of the exchange as Freqtrade does by itself (more request weight). "
-                "Pin freqtrade==2026.9.",
-                ", ".join(changed) or "hash table incomplete",
-            )
-    return _frugal_checked
+#: The frugal exchange (many bots on one IP).
+FRUGAL_GUARD = SourceGuard(
+    frugal_sites,
+    EXPECTED_FRUGAL_SHA256,
+    "every price and balance is asked of the exchange as Freqtrade does by itself (more "
+    "request weight). Pin freqtrade==2026.9.",
+    logger,
+)
 
 
 def fetch_tickers(exchange: Any, pairs: list[str]) -> dict[str, Any]:
@@ -222,32 +187,43 @@ def frugal_exchange(exchange: Any, quotes: Quotes, book: AccountBook | None) -> 
     """Make ``exchange`` (the bot's own instance) answer rate look-ups from ``quotes`` and,
     when ``book`` is given (live), account and finished-order reads from ``book``. Installed
     once per instance (a /reload_config builds a new one); False when Freqtrade's code changed."""
-    if exchange is None or not frugal_verified():
+    if exchange is None or not FRUGAL_GUARD.verified():
         return False
     own = exchange.__dict__
-    if own.get("_rebalance_frugal") is not None:
-        own["_rebalance_frugal"] = (quotes, book)  # a new plugin on the same exchange
-        return True
-    own["_rebalance_frugal"] = (quotes, book)
+    installed = own.get("_rebalance_frugal") is not None
+    own["_rebalance_frugal"] = (quotes, book)  # a new plugin on the same exchange: its own
+    if not installed:
+        _answer_quotes(exchange, own)
+        if book is not None:
+            _answer_account(exchange, own)
+    return True
 
-    def current() -> tuple[Quotes, AccountBook | None]:
-        found: tuple[Quotes, AccountBook | None] = own["_rebalance_frugal"]
-        return found
 
+def _current(own: dict[str, Any]) -> tuple[Quotes, AccountBook | None]:
+    """The quotes and account book of the plugin now using the exchange."""
+    found: tuple[Quotes, AccountBook | None] = own["_rebalance_frugal"]
+    return found
+
+
+def _answer_quotes(exchange: Any, own: dict[str, Any]) -> None:
+    """Rate look-ups (ticker, top of the order book) answered from the quotes, else asked as
+    Freqtrade does."""
     fetch_ticker: Callable[..., Any] = exchange.fetch_ticker
     fetch_book: Callable[..., Any] = exchange.fetch_l2_order_book
 
     def ticker(pair: str) -> Any:
-        return current()[0].ticker(pair) or fetch_ticker(pair)
+        return _current(own)[0].ticker(pair) or fetch_ticker(pair)
 
     def order_book(pair: str, limit: int = 100) -> Any:
-        return current()[0].order_book(pair, limit) or fetch_book(pair, limit)
+        return _current(own)[0].order_book(pair, limit) or fetch_book(pair, limit)
 
     own["fetch_ticker"] = ticker
     own["fetch_l2_order_book"] = order_book
-    if book is None:
-        return True
 
+
+def _answer_account(exchange: Any, own: dict[str, Any]) -> None:
+    """Live: balance and finished-order reads answered from the account book, which every
+    order placed, looked up or cancelled keeps current."""
     get_balances: Callable[..., Any] = exchange.get_balances
     create_order: Callable[..., Any] = exchange.create_order
     fetch_order: Callable[..., Any] = exchange.fetch_order
@@ -255,7 +231,7 @@ def frugal_exchange(exchange: Any, quotes: Quotes, book: AccountBook | None) -> 
     fetch_orders: Callable[..., Any] = exchange.fetch_orders
 
     def account() -> AccountBook:
-        found = current()[1]
+        found = _current(own)[1]
         assert found is not None
         return found
 
@@ -299,7 +275,6 @@ def frugal_exchange(exchange: Any, quotes: Quotes, book: AccountBook | None) -> 
     own["fetch_order"] = look_up
     own["cancel_order"] = cancel
     own["fetch_orders"] = orders_since
-    return True
 
 
 def frugal_installed(exchange: Any) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 from freqtrade.persistence import Trade
 
+from ..core.portfolio import Portfolio
 from . import privates
 from .balances import AccountBook
 from .context import Context
@@ -32,6 +33,14 @@ class PortfolioReader:
         self.account = None if ctx.config.get("dry_run", True) else AccountBook()
         self.frugal = False  # the bot's exchange answers from the quotes and the account
         self.quoted = False  # this loop's tickers were fetched
+
+    def carry(self, last: PortfolioReader) -> None:
+        """A simulated run after ``last``'s (hyperopt's next epoch): the candles, read once, and
+        the capital, raised by the last run's realised profit."""
+        self.opens = last.opens
+        self.capital = last.capital
+        if last.capital is not None:
+            self.ctx.config["available_capital"] = last.capital
 
     def _exchange(self) -> Any:
         bot = privates.freqtrade_bot(self.ctx.dp)
@@ -103,6 +112,25 @@ class PortfolioReader:
         ticker = self.ctx.dp.ticker(pair) or {}
         price: float | None = ticker.get("last") or ticker.get("close")
         return price
+
+    def portfolio(
+        self, coins: list[str], by_coin: dict[str, Any], trades: list[Any], now: float
+    ) -> tuple[Portfolio | None, list[str]]:
+        """The portfolio of ``coins`` at ``now``: each one's quantity (none without a trade) at
+        its price, with the portfolio's own cash. None, with the coins that have no price, when
+        any has none: nothing is decided on a partial picture."""
+        prices: dict[str, float] = {}
+        missing = []
+        for coin in coins:
+            price = self.price(self.ctx.cfg.pair(coin), int(now))
+            if not price:
+                missing.append(coin)
+            else:
+                prices[coin] = price
+        if missing:
+            return None, missing
+        held = {c: (by_coin[c].amount if c in by_coin else 0.0) for c in coins}
+        return Portfolio(held, prices, self.cash(trades)), missing
 
     def own_cash(self, trades: list[Any]) -> float:
         """The portfolio's own cash by its books: what it was funded with, plus what its

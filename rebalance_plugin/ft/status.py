@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ..core.config import RebalanceConfig
 from ..core.messages import drift_text, status_line, utc_time
 from ..core.portfolio import Portfolio, drifts
 from ..core.triggers import IntervalTrigger, trigger_for
@@ -50,10 +51,11 @@ class StatusPublisher:
         self.last_publish = 0.0
         self.seen: tuple[Any, ...] = ()
 
-    def after_loop(self, trades: list[Any], now: float) -> None:
+    def after_loop(self, trades: list[Any], now: float, applied: RebalanceConfig) -> None:
         """Dry/live: keep the record saved and the portfolio's state visible per trade.
         Published when the portfolio changed (state, a fill) or every PUBLISH_EVERY seconds
-        (prices move the weights); never before the orders of this loop have filled."""
+        (prices move the weights); never before the orders of this loop have filled.
+        ``applied``: the loop's effective config (``Book.applied``)."""
         if self.ctx.backtest:
             return
         self.store.save()
@@ -66,11 +68,11 @@ class StatusPublisher:
         self.seen = seen
         self.last_publish = now
         try:
-            self.publish(trades, now)
+            self.publish(trades, now, applied)
         except Exception as err:  # visibility must never stop trading
             logger.warning(f"Could not publish the portfolio state: {err}")
 
-    def publish_now(self, trades: list[Any], now: float) -> None:
+    def publish_now(self, trades: list[Any], now: float, applied: RebalanceConfig) -> None:
         """Dry/live: publish at once, pending orders or not (a stop: the trades a stop sells
         close with the stopped state on them)."""
         if self.ctx.backtest:
@@ -78,15 +80,18 @@ class StatusPublisher:
         self.seen = ()
         self.last_publish = now
         try:
-            self.publish(trades, now)
+            self.publish(trades, now, applied)
         except Exception as err:  # visibility must never stop trading
             logger.warning(f"Could not publish the portfolio state: {err}")
 
-    def portfolio_status(self, trades: list[Any], now: float) -> dict[str, dict[str, Any]]:
-        """Per coin: target and current weight, drift, and the portfolio's state."""
+    def portfolio_status(
+        self, trades: list[Any], now: float, applied: RebalanceConfig
+    ) -> dict[str, dict[str, Any]]:
+        """Per coin: target and current weight, drift, and the portfolio's state, under the
+        effective config ``applied``."""
         cfg = self.ctx.cfg
         book = self.store.book
-        targets = book.applied(cfg).weights
+        targets = applied.weights
         by_coin = self.reader.by_coin(trades)
         prices = {c: self.reader.price(cfg.pair(c), int(now)) for c in by_coin}
         if not all(prices.values()):
@@ -99,7 +104,7 @@ class StatusPublisher:
         weights = pf.weights()
         rel = cfg.relative  # threshold_mode relative: drift in percent of each coin's target
         drift = drifts(weights, targets, rel)
-        trigger = trigger_for(book.applied(cfg))
+        trigger = trigger_for(applied)
         if book.started is None:
             next_check = "after the first buys"
         elif isinstance(trigger, IntervalTrigger):
@@ -169,8 +174,8 @@ class StatusPublisher:
             cost += first.safe_filled * first.safe_price * (1.0 + (trade.fee_open or 0.0))
         return holdings, funded - cost
 
-    def publish(self, trades: list[Any], now: float) -> None:
-        status = self.portfolio_status(trades, now)
+    def publish(self, trades: list[Any], now: float, applied: RebalanceConfig) -> None:
+        status = self.portfolio_status(trades, now, applied)
         for trade in trades:
             data = status.get(self.ctx.cfg.coin_of(trade.pair))
             if not data or self.published.get(trade.id) == data:

@@ -85,6 +85,14 @@ class StateStore:
         self.book = replace(self.book, **changes)
         return self.book
 
+    def keep_section(self, section: Any) -> None:
+        """Dry/live: config.json's accepted ``rebalance`` section (as written), kept in the
+        record: the portfolio a later reload with a refused section runs on
+        (``startup.last_good``)."""
+        if isinstance(section, dict) and self.book.section != section:
+            self.update(section=section)
+            self.save()
+
     def load(self) -> bool:
         """Dry/live: restore the record saved by an earlier run. True when one was found."""
         if self.ctx.backtest:

@@ -6,12 +6,13 @@ The decisions (eligibility, weights, returns) are pure functions in
 market (:func:`tradable_coins`, from the bundled Binance markets snapshot or a ccxt markets
 file), the coins with daily candles and their closes (:mod:`.candles`, Freqtrade's loader),
 and the market caps (:mod:`.marketcap`, CoinGecko or the bundled snapshot). :mod:`.render`
-prints the table and the JSON.
+prints the table and the JSON. The command line (arguments, exit code) is
+:mod:`rebalance_plugin.cli.presets` (``presets``) and :mod:`rebalance_plugin.cli.init`
+(``init --preset``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from ..core.presets import (
     portfolio_returns,
     rank_by_market_cap,
 )
-from .marketcap import SOURCES, MarketCaps, market_caps
+from .marketcap import MarketCaps, market_caps
 
 DEFAULT_STAKE = "USDT"
 
@@ -68,16 +69,15 @@ class Overview:
 def load_markets(path: Path | None = None) -> tuple[dict[str, Any], str]:
     """ccxt unified markets (symbol -> market) and a line saying where they come from: the
     file given (e.g. ``json.dump(exchange.load_markets())``), else the bundled Binance
-    snapshot of :mod:`rebalance_plugin.offline`."""
+    snapshot of :mod:`rebalance_plugin.marketdata.offline`."""
     if path is not None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         markets = {k: v for k, v in data.items() if not k.startswith("_")}
         return markets, f"the markets in {path} ({len(markets)} pairs)"
-    from ..offline import MARKETS_FILE, _read_json, load_markets_snapshot
+    from ..marketdata.offline import MARKETS_FILE, load_markets_snapshot, snapshot_date
 
     markets = load_markets_snapshot()
-    raw = (_read_json(MARKETS_FILE).get("_provenance") or {}).get("raw_data_provenance") or {}
-    when = str((raw.get("source") or {}).get("serverTime_utc") or "")[:10] or "undated"
+    when = snapshot_date()
     return markets, (
         f"the bundled Binance spot markets snapshot ({len(markets)} pairs, {when}; "
         f"rebalance_plugin/data/{MARKETS_FILE})"
@@ -202,63 +202,3 @@ def _passed_over(
             reason = "no complete daily candle"
         out.append((coin, reason or "not eligible"))
     return out
-
-
-# ---- command-line options shared by `presets` and `init --preset` --------------------------------
-def add_source_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--datadir",
-        type=Path,
-        default=None,
-        help="Freqtrade candles with daily (1d) files (default: the config's datadir, else "
-        "user_data/data/<exchange>)",
-    )
-    parser.add_argument(
-        "--source",
-        choices=SOURCES,
-        default="auto",
-        help="market caps: live from CoinGecko, the bundled snapshot, or auto (live, falling "
-        "back to the snapshot when CoinGecko cannot be reached; default)",
-    )
-    parser.add_argument(
-        "--coingecko-url",
-        default=None,
-        metavar="URL",
-        help="CoinGecko API base URL (default https://api.coingecko.com/api/v3/, or the Pro "
-        "API with a non-demo coingecko.api_key in the config)",
-    )
-    parser.add_argument(
-        "--markets",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="ccxt markets as JSON (symbol -> market) to take the tradable coins from "
-        "(default: the bundled Binance spot markets snapshot)",
-    )
-
-
-def datadir_for(config: Mapping[str, Any], given: Path | None) -> Path:
-    """``--datadir``, else the config's ``datadir``, else ``<user_data_dir>/data/<exchange>``."""
-    if given is not None:
-        return Path(given)
-    if config.get("datadir"):
-        return Path(config["datadir"])
-    user_data = Path(config.get("user_data_dir") or "user_data")
-    exchange = (config.get("exchange") or {}).get("name") or "binance"
-    return user_data / "data" / str(exchange)
-
-
-def overview_from_args(args: argparse.Namespace, config: Mapping[str, Any], stake: str) -> Overview:
-    """Build the overview from the shared options and the config's defaults."""
-    datadir = datadir_for(config, args.datadir)
-    gecko = config.get("coingecko") or {}
-    return build_overview(
-        datadir,
-        stake,
-        source=args.source,
-        coingecko_url=args.coingecko_url,
-        markets_path=args.markets,
-        api_key=str(gecko.get("api_key") or ""),
-        is_demo=bool(gecko.get("is_demo", True)),
-        data_format=str(config.get("dataformat_ohlcv") or "feather"),
-    )

@@ -45,28 +45,18 @@ The pure computations take plain pandas objects (an *orders* frame with columns 
 and *prices* frames indexed by time with one column per coin); the loaders turn Freqtrade's
 result files into them. The package: :mod:`.metrics` (the pure computations),
 :mod:`.loading` (result files, orders, candles, the journal), :mod:`.render` (the summary
-text and the plot), and here the orchestration (:func:`build_report`, :func:`run`,
-:func:`main`); every name of the former single module is still importable from here.
+text and the plot), :mod:`.build` (:func:`build_report`), :mod:`.show` (:func:`run`: a result's view
+found, printed and plotted) and :mod:`.columns` (the chart columns of FreqUI); their names are
+importable from here. The command line (arguments, exit code) is
+:mod:`rebalance_plugin.cli.report`.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TextIO, cast
-
-import numpy as np
-import pandas as pd
-
+from .build import Report, build_report
 from .loading import (
-    ROOT,
     BacktestResult,
-    default_datadirs,
     find_journal,
-    has_candles,
     journal_file,
     latest_result,
     load_candles,
@@ -95,14 +85,14 @@ from .metrics import (
     portfolio_view,
 )
 from .render import DEFAULT_PLOT, format_summary, plot
+from .show import result_datadir, run
 
 __all__ = [
-    # orchestration (defined here)
+    # build and show: the view of one result, printed and plotted
     "Report",
     "build_report",
+    "result_datadir",
     "run",
-    "main",
-    "run_args",
     # metrics
     "ORDER_COLUMNS",
     "REBALANCE_TAG",
@@ -123,11 +113,8 @@ __all__ = [
     "order_totals",
     "portfolio_view",
     # loading
-    "ROOT",
     "BacktestResult",
-    "default_datadirs",
     "find_journal",
-    "has_candles",
     "journal_file",
     "latest_result",
     "load_candles",
@@ -139,197 +126,3 @@ __all__ = [
     "format_summary",
     "plot",
 ]
-
-
-@dataclass
-class Report:
-    result: BacktestResult
-    view: PortfolioView
-    datadir: Path
-    targets: dict[str, float]
-    warnings: list[str]
-    coins: list[str]
-    flows: CashFlows | None = None  # auto-invest: the deposits as cash flows
-
-
-def build_report(
-    result: BacktestResult,
-    datadir: Path,
-    journal: Sequence[dict[str, Any]],
-    targets: dict[str, float] | None = None,
-    data_format: str | None = None,
-    candles: tuple[pd.DataFrame, pd.DataFrame] | None = None,
-) -> Report:
-    """Load the candles of the result's coins (or take ``candles``, the (opens, closes) of
-    :func:`load_candles` for the same pairs and period) and compute the portfolio view."""
-    from freqtrade.exchange import timeframe_to_seconds
-
-    stats = result.stats
-    timeframe = stats.get("timeframe") or result.config.get("timeframe") or "1h"
-    tf = pd.Timedelta(seconds=timeframe_to_seconds(timeframe))
-    start, end = result.start, result.end
-    pairs = result.pairs
-    opens, closes = candles or load_candles(
-        datadir, pairs, timeframe, start, end, data_format or result.config.get("dataformat_ohlcv")
-    )
-    orders = orders_from_trades(result.trades)
-    prices = mark_prices(opens, closes, start, end, tf)
-    last_opens = opens[opens.index <= end].ffill().iloc[-1]
-    journal = list(journal)
-    view = portfolio_view(
-        orders, prices, last_opens, float(stats["starting_balance"]), start, end, journal
-    )
-    warnings = _checks(result, view, orders, opens, journal)
-    coins = [p.split("/")[0] for p in pairs]
-    if targets is None:
-        coins_cfg = (result.config.get("rebalance") or {}).get("coins") or {}
-        total = sum(float(v) for v in coins_cfg.values())
-        targets = {c: float(v) / total for c, v in coins_cfg.items()} if total else {}
-    investment = (result.config.get("rebalance") or {}).get("investment")
-    flows = None
-    if isinstance(investment, (int, float)) and targets:
-        flows = cash_flows(
-            view, orders, opens, last_opens, journal, float(investment), dict(targets)
-        )
-    return Report(result, view, Path(datadir), targets, warnings, coins, flows)
-
-
-def _checks(
-    result: BacktestResult,
-    view: PortfolioView,
-    orders: pd.DataFrame,
-    opens: pd.DataFrame,
-    journal: Sequence[dict[str, Any]],
-) -> list[str]:
-    """Numbers that must agree; any disagreement is printed, never hidden."""
-    warnings = []
-    final_balance = float(result.stats.get("final_balance", view.final_value))
-    if abs(view.final_value - final_balance) > 0.01:
-        warnings.append(
-            f"the rebuilt final value {view.final_value:.2f} differs from the backtest's final "
-            f"balance {final_balance:.2f}"
-        )
-    # A backtest fills at candle opens: the candles must be the ones it traded on.
-    at = opens.stack().rename("open")
-    at.index = at.index.set_names(["time", "coin"])
-    key = pd.MultiIndex.from_arrays([orders["time"].dt.as_unit("ns"), orders["coin"]])
-    traded_at = at.reindex(key).to_numpy()
-    off = ~np.isclose(traded_at, orders["price"].to_numpy(), rtol=1e-9, atol=0.0)
-    if off.any():
-        warnings.append(
-            f"{int(off.sum())} of {len(orders)} orders were not filled at the open of their "
-            "candle in this datadir: the candles may not be the ones the backtest used"
-        )
-    legs = sum(len(e.get("legs") or []) for e in journal if e.get("kind") != "deposit")
-    if journal and legs != view.rebalance_orders:
-        warnings.append(
-            f"the journal lists {legs} rebalance legs, the result {view.rebalance_orders} "
-            "rebalance orders: the journal may belong to another run (it is rewritten by "
-            "every backtest)"
-        )
-    outside = [
-        e for e in journal if not view.start.timestamp() <= e.get("ts", 0) <= view.end.timestamp()
-    ]
-    if outside:
-        warnings.append(f"{len(outside)} journal events fall outside the backtest period")
-    if not journal and view.rebalance_orders:
-        warnings.append(
-            "no journal of this run found (a run before this release, or its journal was "
-            "removed): rebalance counts are shown as 0 and the plot marks no rebalance"
-        )
-    return warnings
-
-
-# ---- command line ------------------------------------------------------------------------------
-def _load_config(path: Path | None) -> dict[str, Any]:
-    if path is None or not Path(path).is_file():
-        return {}
-    from freqtrade.configuration.load_config import load_config_file
-
-    return cast(dict[str, Any], load_config_file(str(path)))
-
-
-def run(
-    config_path: Path | None = Path("config.json"),
-    datadir: Path | None = None,
-    result_path: Path | None = None,
-    plot_path: Path | None = None,
-    strategy: str | None = None,
-    note: str | None = None,
-    out: TextIO | None = None,
-    log_scale: bool = False,
-) -> Report:
-    """Load, compute, print the summary, write the PNG. Returns the report."""
-    out = out or sys.stdout
-    config = _load_config(config_path)
-    user_data = Path(config.get("user_data_dir") or "user_data")
-    results_dir = Path(config.get("exportdirectory") or user_data / "backtest_results")
-    result = load_result(Path(result_path) if result_path else results_dir, strategy or None)
-    merged = {**config, **result.config}  # the result's own config wins (timeframe, coins)
-    if datadir is None:
-        datadir = Path(config["datadir"]) if config.get("datadir") else None
-        exchange = (merged.get("exchange") or {}).get("name", "binance")
-        for candidate in default_datadirs(user_data, exchange):
-            if datadir is None and has_candles(
-                candidate,
-                result.pairs,
-                result.stats.get("timeframe", "1h"),
-                merged.get("dataformat_ohlcv", "feather"),
-            ):
-                datadir = candidate
-        if datadir is None:
-            raise FileNotFoundError(
-                f"no candles of {', '.join(result.pairs)} found in "
-                f"{', '.join(str(p) for p in default_datadirs(user_data, exchange))}: "
-                "pass the backtest's --datadir"
-            )
-    _, journal = find_journal(result, results_dir)  # this run's own, never another's
-    if not result.config:
-        result.config = config
-    if note is None and "synthetic" in Path(datadir).parts:
-        note = "SYNTHETIC DATA - not real prices"
-    report = build_report(
-        result, Path(datadir), journal, data_format=merged.get("dataformat_ohlcv")
-    )
-    print(format_summary(report, note), file=out)
-    png = plot(
-        report,
-        Path(plot_path) if plot_path else user_data / "backtest_results" / DEFAULT_PLOT.name,
-        note=note,
-        log_scale=log_scale,
-    )
-    print(f"\n  Equity plot written to {png.resolve()}", file=out, flush=True)
-    return report
-
-
-DESCRIPTION = (
-    "Portfolio view of a finished backtest: equity against buy-and-hold, rebalances, turnover, "
-    "fees, drawdown, CAGR, and an equity plot."
-)
-
-
-def run_args(args: argparse.Namespace) -> int:
-    """Run the view from parsed arguments; the exit code (2 with a one-line error)."""
-    try:
-        run(
-            args.config,
-            args.datadir,
-            args.result,
-            args.plot,
-            args.strategy,
-            log_scale=getattr(args, "log_scale", False),
-        )
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from ..cli.report import add_arguments
-
-    parser = argparse.ArgumentParser(
-        prog="python -m rebalance_plugin.report", description=DESCRIPTION
-    )
-    add_arguments(parser)
-    return run_args(parser.parse_args(argv))

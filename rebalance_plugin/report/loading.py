@@ -1,6 +1,7 @@
 """Reading a finished backtest: Freqtrade's result file (zip/json) and the config stored in it,
-its filled orders, the candles it ran on and where they are looked for, and the strategy's
-journal. Freqtrade is imported inside the functions that need it.
+its filled orders, the candles it ran on (their folder found by
+:func:`rebalance_plugin.marketdata.find_candles`), and the strategy's journal. Freqtrade is
+imported inside the functions that need it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ from rebalance_plugin.core import journal
 from rebalance_plugin.core.config import TRIGGER_KEYS
 
 from .metrics import ORDER_COLUMNS
-
-#: The checkout holding rebalance_plugin/ (its sibling ``shared/`` may hold real candles).
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -256,25 +254,3 @@ def load_candles(
             f"{start:%Y-%m-%d} and {end:%Y-%m-%d} (pass the backtest's --datadir)"
         )
     return pd.DataFrame(opens), pd.DataFrame(closes)
-
-
-def has_candles(
-    datadir: Path, pairs: Sequence[str], timeframe: str, data_format: str = "feather"
-) -> bool:
-    """True if ``datadir`` holds a candle file of every pair (Freqtrade's file layout)."""
-    ext = {"feather": "feather", "parquet": "parquet", "json": "json", "jsongz": "json.gz"}.get(
-        data_format, data_format
-    )
-    return all(
-        (Path(datadir) / f"{p.replace('/', '_')}-{timeframe}.{ext}").is_file() for p in pairs
-    )
-
-
-def default_datadirs(user_data: Path, exchange: str = "binance") -> list[Path]:
-    """Where the candles are looked for, in order: the user's own download, the shared real
-    data beside the checkout, the demo's synthetic market."""
-    return [
-        Path(user_data) / "data" / exchange,
-        ROOT.parent / "shared" / "data" / "binance",
-        Path(user_data) / "data" / "synthetic",
-    ]

@@ -14,7 +14,7 @@ from rebalance_plugin.core.config import DEFAULTS
 from .metrics import CashFlows, Drawdown, _times
 
 if TYPE_CHECKING:
-    from . import Report
+    from .build import Report
 
 #: Where ``python -m rebalance_plugin.report`` saves the PNG (its folder is the user data's).
 DEFAULT_PLOT = Path("user_data") / "backtest_results" / "rebalance_equity.png"
@@ -190,19 +190,10 @@ def _mark(ax: Any, series: pd.Series, times: Any, **style: Any) -> None:
     ax.scatter(marks.index, marks.to_numpy(), **style)
 
 
-def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = False) -> Path:
-    """Equity vs buy-and-hold with the rebalances marked, and the weights, as a PNG.
-    ``log_scale``: the value axis in log scale (a portfolio that grew tenfold)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _draw_values(top: Any, report: Report, stake: str) -> None:
+    """The value panel: equity and buy-and-hold, the rebalances, the deposits and the
+    portfolio they grow, the skipped rebalances."""
     v = report.view
-    stake = report.result.stats.get("stake_currency", "USDT")
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(14, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
-    )
     top.plot(
         v.equity.index,
         v.equity.to_numpy(),
@@ -261,30 +252,28 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
             zorder=3,
             label=f"Skipped rebalance ({v.skipped_rebalances})",
         )
-    if log_scale:
-        from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
-        top.set_yscale("log")
-        plain = FuncFormatter(lambda y, _: f"{y:,.0f}")
-        low = float(min(v.equity.min(), v.bh_equity.min()))
-        high = float(max(v.equity.max(), v.bh_equity.max()))
-        wide = low > 0 and high / low > 4  # 1-2-5 steps; else evenly spaced values
-        top.yaxis.set_major_locator(
-            LogLocator(base=10, subs=(1.0, 2.0, 5.0)) if wide else MaxNLocator(6)
-        )
-        top.yaxis.set_major_formatter(plain)
-        top.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
-    top.set_ylabel(f"Portfolio value ({stake}{', log scale' if log_scale else ''})")
-    top.set_title(
-        f"{report.result.strategy}: {v.start:%Y-%m-%d} -> {v.end:%Y-%m-%d}, "
-        f"{v.difference_pp:+.1f} pp vs buy-and-hold, max drawdown "
-        f"{v.drawdown.depth * 100:.1f}% (buy-and-hold {v.bh_drawdown.depth * 100:.1f}%)"
+
+def _log_scale(top: Any, report: Report) -> None:
+    """The value axis in log scale, its ticks plain numbers (1-2-5 steps over a wide range)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+
+    v = report.view
+    top.set_yscale("log")
+    plain = FuncFormatter(lambda y, _: f"{y:,.0f}")
+    low = float(min(v.equity.min(), v.bh_equity.min()))
+    high = float(max(v.equity.max(), v.bh_equity.max()))
+    wide = low > 0 and high / low > 4  # 1-2-5 steps; else evenly spaced values
+    top.yaxis.set_major_locator(
+        LogLocator(base=10, subs=(1.0, 2.0, 5.0)) if wide else MaxNLocator(6)
     )
-    top.grid(alpha=0.3)
-    # Legends beside the plots, never over the lines.
-    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
-    top.legend(fontsize=9, **outside)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    top.yaxis.set_major_formatter(plain)
+    top.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
+
+
+def _draw_weights(bottom: Any, report: Report, colors: list[str]) -> None:
+    """The weights panel: each coin's share of the portfolio, and its target."""
+    v, flows = report.view, report.flows
     weights = v.weights
     if flows is not None:  # shares of the portfolio, not of the wallet it is paid in from
         weights = weights.mul(v.equity / flows.value.where(flows.value > 0), axis=0).fillna(0.0)
@@ -297,31 +286,64 @@ def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = 
         bottom.plot(weights.index, weights[coin].to_numpy() * 100, lw=0.8, color=color, label=label)
         if target is not None:
             bottom.axhline(target * 100, color=color, ls=styles[coin], lw=1.4, zorder=3)
+
+
+def _watermark(fig: Any, note: str) -> None:
+    """``note`` across the figure and as its title (SYNTHETIC DATA)."""
+    fig.text(
+        0.5,
+        0.5,
+        note,
+        ha="center",
+        va="center",
+        fontsize=22,
+        color="red",
+        alpha=0.25,
+        rotation=20,
+        wrap=True,
+    )
+    fig.suptitle(note, color="red", fontweight="bold")
+
+
+def plot(report: Report, path: Path, note: str | None = None, log_scale: bool = False) -> Path:
+    """Equity vs buy-and-hold with the rebalances marked, and the weights, as a PNG.
+    ``log_scale``: the value axis in log scale (a portfolio that grew tenfold)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    v = report.view
+    stake = report.result.stats.get("stake_currency", "USDT")
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(14, 8), sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
+    _draw_values(top, report, stake)
+    if log_scale:
+        _log_scale(top, report)
+    top.set_ylabel(f"Portfolio value ({stake}{', log scale' if log_scale else ''})")
+    top.set_title(
+        f"{report.result.strategy}: {v.start:%Y-%m-%d} -> {v.end:%Y-%m-%d}, "
+        f"{v.difference_pp:+.1f} pp vs buy-and-hold, max drawdown "
+        f"{v.drawdown.depth * 100:.1f}% (buy-and-hold {v.bh_drawdown.depth * 100:.1f}%)"
+    )
+    top.grid(alpha=0.3)
+    # Legends beside the plots, never over the lines.
+    outside = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+    top.legend(fontsize=9, **outside)
+    _draw_weights(bottom, report, plt.rcParams["axes.prop_cycle"].by_key()["color"])
     bottom.set_ylabel("Weight (% of portfolio)")
     bottom.set_title(
         "Weights over time (dashed: targets; equal targets in alternating colours)", fontsize=10
     )
     bottom.grid(alpha=0.3)
     bottom.legend(fontsize=8, **outside)
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
     locator = AutoDateLocator()
     bottom.xaxis.set_major_locator(locator)
     bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
     if note:
-        fig.text(
-            0.5,
-            0.5,
-            note,
-            ha="center",
-            va="center",
-            fontsize=22,
-            color="red",
-            alpha=0.25,
-            rotation=20,
-            wrap=True,
-        )
-        fig.suptitle(note, color="red", fontweight="bold")
+        _watermark(fig, note)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

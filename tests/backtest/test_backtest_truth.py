@@ -124,6 +124,120 @@ def band_ends(values, total, p, weights, limit, relative):
     return ends(after)
 
 
+class TruthModel:
+    """The model's portfolio through a backtest, one candle at a time (one small method per
+    decision: when to check, where to go, what to sell and buy)."""
+
+    def __init__(self, opens, weights, investment, entry, *, limits, interval, relative, band):
+        self.opens, self.weights, self.entry = opens, weights, entry
+        self.threshold, self.min_drift = limits
+        self.interval, self.relative, self.band = interval, relative, band
+        self.coins = list(weights)
+        p0 = opens.loc[entry]
+        self.hold, self.cash = {}, investment
+        for c in self.coins:
+            q = floor_step(weights[c] * investment / (1 + FEE) / p0[c], FILTERS[c][0])
+            self.hold[c] = q
+            self.cash -= q * p0[c] * (1 + FEE)
+        self.orders = []
+        self.pending = None  # values to buy at the next open (their pairs came before the cash)
+        self.sized_later = None  # values to size and buy at the next candle's open
+        self.last_check = None
+
+    def fill(self, c, q, t, p):
+        self.hold[c] += q
+        self.cash -= q * p[c] * (1 + FEE)
+        self.orders.append((t, c, "buy", q))
+
+    def buy(self, wanted, t, p, now=lambda c: True):
+        """Buy ``wanted`` values with the cash there, scaled down pro rata if short; a coin
+        not bought ``now`` is carried to the next candle for the value planned."""
+        want = sum(wanted.values()) * (1 + FEE)
+        scale = min(1.0, self.cash / want) if want else 1.0
+        carried = {}
+        for c, v in wanted.items():
+            q = floor_step(v * scale / p[c], FILTERS[c][0])
+            if tradeable(c, q, p[c]):
+                if now(c):
+                    self.fill(c, q, t, p)
+                else:
+                    carried[c] = q * p[c]
+        return carried
+
+    def limit_at(self, t):
+        """The drift limit checked at ``t``, or None when the trigger does not look now."""
+        if self.interval is None:
+            return self.threshold
+        k_now = (t - self.entry) // self.interval
+        k_last = 0 if self.last_check is None else (self.last_check - self.entry) // self.interval
+        if k_now == 0 or k_now <= k_last:
+            return None
+        self.last_check = t
+        return self.min_drift
+
+    def goal(self, values, total, p, limit):
+        """Each coin's value after the rebalance."""
+        if self.band:
+            return band_ends(values, total, p, self.weights, limit, self.relative)
+        # value after fees: T' = total - fee * sum |w T' - V|  (fixed point)
+        after = total
+        for _ in range(50):
+            after = total - FEE * sum(abs(self.weights[c] * after - values[c]) for c in self.coins)
+        return {c: self.weights[c] * after for c in self.coins}
+
+    def rebalance(self, t, p, limit):
+        values = {c: self.hold[c] * p[c] for c in self.coins}
+        total = self.cash + sum(values.values())
+        weights, relative = self.weights, self.relative
+        drift = max(abs(drift_of(values[c], total, weights[c], relative)) for c in self.coins)
+        if drift <= limit + 1e-9:
+            return
+        goal = self.goal(values, total, p, limit)
+        sells, buys = [], {}
+        for c in self.coins:
+            delta = goal[c] - values[c]
+            if delta < 0:
+                q = min(floor_step(-delta / p[c], FILTERS[c][0]), self.hold[c])
+                if tradeable(c, q, p[c]):
+                    sells.append((c, q))
+            elif delta > 0:
+                buys[c] = delta
+        if not sells:
+            self.buy(buys, t, p)
+            return
+        for c, q in sells:
+            self.hold[c] -= q
+            self.cash += q * p[c] * (1 - FEE)
+            self.orders.append((t, c, "sell", q))
+        # Freqtrade visits the pairs in the order their trades opened (the coins' order): the
+        # coins after the last one sold are bought in this candle with the cash the sells
+        # freed; the others at the next candle's open. When the last coin sold is the last one
+        # visited, no turn is left in this candle: the buys are all sized at the next candle's
+        # open, from the cash then.
+        last = max(self.coins.index(c) for c, _ in sells)
+        if last == len(self.coins) - 1:
+            self.sized_later = buys
+        else:
+            later = self.buy(buys, t, p, now=lambda c: self.coins.index(c) > last)
+            self.pending = later or None
+
+    def candle(self, t):
+        p = self.opens.loc[t]
+        if self.sized_later is not None:
+            self.buy(self.sized_later, t, p)
+            self.sized_later = None
+        elif self.pending is not None:
+            for c, v in self.pending.items():
+                q = floor_step(v / p[c], FILTERS[c][0])
+                if tradeable(c, q, p[c]):
+                    self.fill(c, q, t, p)
+            self.pending = None
+        else:
+            limit = self.limit_at(t)
+            if limit is not None:
+                self.rebalance(t, p, limit)
+
+
 def simulate(
     opens,
     weights,
@@ -138,109 +252,23 @@ def simulate(
     band=False,
 ):
     """Returns (orders [(time, coin, side, qty)], final value)."""
-    coins = list(weights)
-    p0 = opens.loc[entry]
-    hold, cash = {}, investment
-    for c in coins:
-        q = floor_step(weights[c] * investment / (1 + FEE) / p0[c], FILTERS[c][0])
-        hold[c] = q
-        cash -= q * p0[c] * (1 + FEE)
-    orders = []
-
-    def fill(c, q, t, p):
-        nonlocal cash
-        hold[c] += q
-        cash -= q * p[c] * (1 + FEE)
-        orders.append((t, c, "buy", q))
-
-    def buy(wanted, t, p, now=lambda c: True):
-        """Buy ``wanted`` values with the cash there, scaled down pro rata if short; a coin
-        not bought ``now`` is carried to the next candle for the value planned."""
-        want = sum(wanted.values()) * (1 + FEE)
-        scale = min(1.0, cash / want) if want else 1.0
-        carried = {}
-        for c, v in wanted.items():
-            q = floor_step(v * scale / p[c], FILTERS[c][0])
-            if tradeable(c, q, p[c]):
-                if now(c):
-                    fill(c, q, t, p)
-                else:
-                    carried[c] = q * p[c]
-        return carried
-
-    pending = None  # values to buy at the next candle's open (their pairs came before the cash)
-    sized_later = None  # values to size and buy at the next candle's open
-    last_check = None
+    model = TruthModel(
+        opens,
+        weights,
+        investment,
+        entry,
+        limits=(threshold, min_drift),
+        interval=interval,
+        relative=relative,
+        band=band,
+    )
     t = entry + timedelta(hours=1)
     while t <= end:
-        p = opens.loc[t]
-        if sized_later is not None:
-            buy(sized_later, t, p)
-            sized_later = None
-            t += timedelta(hours=1)
-            continue
-        if pending is not None:
-            for c, v in pending.items():
-                q = floor_step(v / p[c], FILTERS[c][0])
-                if tradeable(c, q, p[c]):
-                    fill(c, q, t, p)
-            pending = None
-            t += timedelta(hours=1)
-            continue
-        if interval is not None:
-            k_now = (t - entry) // interval
-            k_last = 0 if last_check is None else (last_check - entry) // interval
-            if k_now == 0 or k_now <= k_last:
-                t += timedelta(hours=1)
-                continue
-            last_check = t
-            limit = min_drift
-        else:
-            limit = threshold
-        values = {c: hold[c] * p[c] for c in coins}
-        total = cash + sum(values.values())
-        drift = max(abs(drift_of(values[c], total, weights[c], relative)) for c in coins)
-        if drift > limit + 1e-9:
-            if band:
-                goal = band_ends(values, total, p, weights, limit, relative)
-            else:
-                # value after fees: T' = total - fee * sum |w T' - V|  (fixed point)
-                after = total
-                for _ in range(50):
-                    after = total - FEE * sum(abs(weights[c] * after - values[c]) for c in coins)
-                goal = {c: weights[c] * after for c in coins}
-            sells, buys = [], {}
-            for c in coins:
-                delta = goal[c] - values[c]
-                if delta < 0:
-                    q = min(floor_step(-delta / p[c], FILTERS[c][0]), hold[c])
-                    if tradeable(c, q, p[c]):
-                        sells.append((c, q))
-                elif delta > 0:
-                    buys[c] = delta
-            if sells:
-                for c, q in sells:
-                    hold[c] -= q
-                    cash += q * p[c] * (1 - FEE)
-                    orders.append((t, c, "sell", q))
-                # Freqtrade visits the pairs in the order their trades opened (the coins'
-                # order): the coins after the last one sold are bought in this candle with the
-                # cash the sells freed; the others at the next candle's open.
-                # When the last coin sold is the last one visited, no turn is left in this
-                # candle: the buys are all sized at the next candle's open, from the cash then.
-                last = max(coins.index(c) for c, _ in sells)
-                if last == len(coins) - 1:
-                    sized_later = buys
-                else:
-                    pending = (
-                        buy(buys, t, p, now=lambda c, last=last: coins.index(c) > last) or None
-                    )
-            else:
-                buy(buys, t, p)
+        model.candle(t)
         t += timedelta(hours=1)
     p_end = opens.loc[end]
-    final = cash + sum(hold[c] * p_end[c] * (1 - FEE) for c in coins)
-    return orders, final
+    final = model.cash + sum(model.hold[c] * p_end[c] * (1 - FEE) for c in model.coins)
+    return model.orders, final
 
 
 def freqtrade_orders(run):

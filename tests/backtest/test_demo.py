@@ -1,5 +1,5 @@
 """``make demo``: what the Makefile runs once the virtualenv exists, ``python -m
-rebalance_plugin.demo``, on the real candles: Freqtrade's backtest of config.json's portfolio over
+tools.demo``, on the real candles: Freqtrade's backtest of config.json's portfolio over
 2021-2025, then the portfolio view and its plot.
 
 The demo reads ``config.json`` at the repository's root and writes into its ``user_data_dir``:
@@ -47,7 +47,8 @@ def test_make_demo_prints_the_portfolio_view_and_writes_the_plot(tmp_path):
     config["hyperopt_path"] = str(ROOT / "hyperopts")
     (checkout / "config.json").write_text(json.dumps(config, indent=4))
     demo = (
-        "import sys; from pathlib import Path; import rebalance_plugin.demo as demo; "
+        f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
+        "import tools.demo as demo; "
         f"demo.CONFIG = Path({str(checkout / 'config.json')!r}); sys.exit(demo.main())"
     )
     done = subprocess.run(

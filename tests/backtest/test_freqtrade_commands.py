@@ -134,7 +134,14 @@ def test_frequi_chart_of_a_backtest_in_webserver_mode(workdir, tmp_path):
     )
     path = tmp_path / "web.json"
     path.write_text(json.dumps(config))
-    cmd = [sys.executable, "-m", "rebalance_plugin.offline", "webserver", "-c", str(path)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rebalance_plugin.marketdata.offline",
+        "webserver",
+        "-c",
+        str(path),
+    ]
     cmd += ["--datadir", str(SHARED_DATA)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

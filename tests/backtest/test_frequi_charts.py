@@ -55,7 +55,14 @@ class Web:
         path = workdir / "web.json"
         path.write_text(json.dumps(cfg))
         self.log = workdir / "web.log"
-        cmd = [sys.executable, "-m", "rebalance_plugin.offline", "webserver", "-c", str(path)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "rebalance_plugin.marketdata.offline",
+            "webserver",
+            "-c",
+            str(path),
+        ]
         cmd += ["--datadir", str(SHARED_DATA)]
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

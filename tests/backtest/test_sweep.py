@@ -26,7 +26,14 @@ def backtest_by_hand(tmp_path, **rebalance):
     """``freqtrade backtesting`` for this config, then the report of its result."""
     config = make_config(tmp_path, **rebalance)
     run = subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config)]
+        [
+            sys.executable,
+            "-m",
+            "rebalance_plugin.marketdata.offline",
+            "backtesting",
+            "-c",
+            str(config),
+        ]
         + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE, "--cache", "none"],
         cwd=ROOT,
         capture_output=True,

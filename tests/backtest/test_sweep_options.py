@@ -116,7 +116,14 @@ def test_a_relative_band_point_is_freqtrade_backtesting_with_those_settings(swep
         rebalance_to="band",
     )
     run = subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config)]
+        [
+            sys.executable,
+            "-m",
+            "rebalance_plugin.marketdata.offline",
+            "backtesting",
+            "-c",
+            str(config),
+        ]
         + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE, "--cache", "none"]
         + ["--export", "trades"],
         cwd=ROOT,

@@ -45,7 +45,14 @@ def result(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("taxbt")
     config = make_config(tmp, threshold=1)
     run = subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.offline", "backtesting", "-c", str(config)]
+        [
+            sys.executable,
+            "-m",
+            "rebalance_plugin.marketdata.offline",
+            "backtesting",
+            "-c",
+            str(config),
+        ]
         + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE, "--cache", "none"]
         + ["--export", "trades"],
         cwd=ROOT,

@@ -13,9 +13,9 @@ import tomllib
 
 import pytest
 
-from rebalance_plugin import report
 from rebalance_plugin.cli import SUBCOMMANDS, build_parser
 from rebalance_plugin.core.config import TEMPLATES
+from rebalance_plugin.report import __main__ as report
 from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
 CHANGED_KEYS = {"rebalance", "exchange", "max_open_trades"}

@@ -1,7 +1,8 @@
-"""README.md's figures are what its commands print now (issue 17): every figure block is a
-transcript that this test runs again on the shared real candles and compares, line by line.
+"""The figures of README.md and the docs' pages (docs/*.md) are what their commands print now
+(issue 17; issue 18 moved the manual into docs/): every figure block is a transcript that this
+test runs again on the shared real candles and compares, line by line.
 
-A block in README.md::
+A block in README.md or a page of docs/::
 
     <!-- figures: NAME (any note) -->
     ```
@@ -19,10 +20,11 @@ folder and the strategy and hyperopt folders at the repository's, and ``shared``
 ``../shared/data/binance`` and the default ``user_data/...`` outputs resolve as in a checkout.
 ``python``, ``freqtrade`` and ``freqtrade-rebalance`` (bare or ``.venv/bin/``) are the
 virtualenv's; ``NAME=VALUE`` words before the program are its environment. ``make demo`` is
-what the Makefile runs once the virtualenv exists, ``python -m rebalance_plugin.demo``, with the
-demo's config file pointed at the scratch one (the demo reads ``config.json`` at the
-repository's root and writes its results into the config's ``user_data_dir``; running ``make``
-itself would reinstall the package whenever pyproject.toml is newer than the virtualenv).
+what the Makefile runs once the virtualenv exists, ``python -m tools.demo`` (a tool of the
+repository, outside the shipped package), with the demo's config file pointed at the scratch one
+(the demo reads ``config.json`` at the repository's root and writes its results into the
+config's ``user_data_dir``; running ``make`` itself would reinstall the package whenever
+pyproject.toml is newer than the virtualenv).
 
 Blocks whose commands start with another block's commands continue in that block's folder
 (the tax block's ``make demo`` is the demo block's run), so each command runs once.
@@ -45,15 +47,22 @@ import pytest
 
 from tests.helpers.paths import ROOT, SHARED_DATA
 
-# ``docs``: this file's kind (pyproject.toml). ``backtest`` too, while tests/conftest.py's KINDS
-# lacks ``docs``: without a kind of KINDS the folder mapping would add ``unit``, and a unit test
-# may not start Freqtrade's backtesting (the README's commands do, in subprocesses).
+# ``docs``: this file's kind (pyproject.toml; tests/conftest.py's KINDS), so the folder mapping adds
+# no ``unit``: a unit test may not start Freqtrade's backtesting (the pages' commands do, in
+# subprocesses).
 pytestmark = pytest.mark.docs
 
 README = ROOT / "README.md"
-#: The blocks the README must mark (issue 17): a marker lost in an edit is a failure, not a
-#: block silently left unchecked.
-EXPECTED_BLOCKS = ("demo", "auto-invest", "tax", "sweep")
+DOCS = ROOT / "docs"
+#: The blocks the pages must mark, each on its page (issue 17; the manual's pages since issue
+#: 18), in the order of :func:`pages`: a marker lost in an edit is a failure, not a block
+#: silently left unchecked, and so is a block moved to another page without this list.
+EXPECTED_BLOCKS = (
+    ("README.md", "demo"),
+    ("docs/auto-invest.md", "auto-invest"),
+    ("docs/sweep.md", "sweep"),
+    ("docs/taxes.md", "tax"),
+)
 ELLIPSIS = "..."
 PROMPT = "$ "
 VENV_BIN = Path(sys.executable).parent
@@ -65,7 +74,7 @@ MARKER = re.compile(r"<!-- figures: ([\w-]+)[^>]*-->\n```[^\n]*\n(.*?)```\n<!-- 
 
 @dataclass
 class Step:
-    """One command of a block and the excerpt of its output the README shows (maybe none)."""
+    """One command of a block and the excerpt of its output the page shows (maybe none)."""
 
     command: str
     expected: list[str] = field(default_factory=list)
@@ -75,10 +84,20 @@ class Step:
 class Block:
     name: str
     steps: list[Step]
+    page: str = "README.md"
 
 
-def parse_readme(text: str) -> list[Block]:
-    """The marked figure blocks, in the README's order."""
+def pages() -> list[Path]:
+    """The pages that may hold figure blocks: the front page, then the manual's, by name."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def page_name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def parse_readme(text: str, page: str = "README.md") -> list[Block]:
+    """The marked figure blocks of one page, in its order."""
     blocks = []
     for name, body in MARKER.findall(text):
         steps: list[Step] = []
@@ -92,12 +111,16 @@ def parse_readme(text: str) -> list[Block]:
             elif steps:
                 steps[-1].expected.append(line.rstrip())
             else:
-                raise ValueError(f"README figure block {name!r}: output before any '$ ' command")
-        blocks.append(Block(name, steps))
+                raise ValueError(f"{page} figure block {name!r}: output before any '$ ' command")
+        blocks.append(Block(name, steps, page))
     return blocks
 
 
-BLOCKS = parse_readme(README.read_text(encoding="utf-8"))
+BLOCKS = [
+    block
+    for path in pages()
+    for block in parse_readme(path.read_text(encoding="utf-8"), page_name(path))
+]
 
 
 # ---- comparing an excerpt with an output -------------------------------------------------------
@@ -122,9 +145,9 @@ def shows(expected: list[str], output: str) -> bool:
     return excerpt_pattern(expected).search(normalise(output)) is not None
 
 
-def mismatch_report(block: str, step: Step, output: str) -> str:
-    """The README's excerpt, the nearest part of the output, and each README line not printed
-    now beside the nearest line that is."""
+def mismatch_report(block: str, step: Step, output: str, page: str = "README.md") -> str:
+    """The page's excerpt, the nearest part of the output, and each line of the page not
+    printed now beside the nearest line that is."""
     out_lines = normalise(output).splitlines()
     figures = [line for line in step.expected if line.strip() != ELLIPSIS]
 
@@ -140,16 +163,16 @@ def mismatch_report(block: str, step: Step, output: str) -> str:
     for line in figures:
         if not any(re.fullmatch(_line_pattern(line), o) for o in out_lines):
             now = out_lines[nearest(line)] if out_lines else "(no output)"
-            differ += [f"  README: {line}", f"  now:    {now}"]
+            differ += [f"  {page}: {line}", f"  {'now:':<{len(page) + 1}} {now}"]
     return "\n".join(
         [
-            f"README.md's figure block {block!r}: `{step.command}` no longer prints what the "
-            "README shows. Update the block to the command's output (or fix the command).",
-            "The README shows:",
+            f"{page}'s figure block {block!r}: `{step.command}` no longer prints what the "
+            "page shows. Update the block to the command's output (or fix the command).",
+            f"{page} shows:",
             *(f"  | {line}" for line in step.expected),
             "The command prints now (its nearest part):",
             *(f"  | {line}" for line in window),
-            "README lines it does not print now, beside the nearest line it prints:",
+            f"{page} lines it does not print now, beside the nearest line it prints:",
             *(differ or ["  (each line is printed, but not together in this order)"]),
         ]
     )
@@ -189,21 +212,22 @@ def new_workspace(base: Path) -> Workspace:
 def argv_env(command: str, checkout: Path) -> tuple[list[str], dict[str, str]]:
     """The command line and environment a user's shell would run ``command`` with."""
     words = shlex.split(command)
-    # the test's own environment may hold a developer's FREQTRADE__ settings: not the README's
+    # the test's own environment may hold a developer's FREQTRADE__ settings: not the page's
     env = {k: v for k, v in os.environ.items() if not k.startswith("FREQTRADE__")}
     while words and re.fullmatch(r"[A-Za-z_]\w*=.*", words[0]):
         key, _, value = words.pop(0).partition("=")
         env[key] = value
     if words == ["make", "demo"]:
         demo = (
-            "import sys; from pathlib import Path; import rebalance_plugin.demo as demo; "
+            f"import sys; from pathlib import Path; sys.path.insert(0, {str(ROOT)!r}); "
+            "import tools.demo as demo; "
             f"demo.CONFIG = Path({str(checkout / 'config.json')!r}); sys.exit(demo.main())"
         )
         return [sys.executable, "-c", demo], env
     program = words[0].removeprefix(".venv/bin/") if words else ""
     if program not in PROGRAMS:
         raise AssertionError(
-            f"README figure command `{command}`: this test runs `make demo` and "
+            f"Figure command `{command}`: this test runs `make demo` and "
             f"{', '.join(PROGRAMS)} (bare or .venv/bin/), not {words[:1]}"
         )
     exe = sys.executable if program == "python" else str(VENV_BIN / program)
@@ -218,7 +242,7 @@ def run(command: str, checkout: Path) -> Output:
     )
     seconds = time.monotonic() - began
     assert done.returncode == 0, (
-        f"README figure command `{command}` exited with {done.returncode}:\n"
+        f"Figure command `{command}` exited with {done.returncode}:\n"
         f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     )
     print(f"{seconds:6.1f} s  {command}")
@@ -258,25 +282,58 @@ def runner(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Runne
 
 
 # ---- the tests ---------------------------------------------------------------------------------
-def test_the_readme_marks_its_figure_blocks():
-    text = README.read_text(encoding="utf-8")
-    assert [b.name for b in BLOCKS] == list(EXPECTED_BLOCKS), (
-        "README.md's figure blocks (<!-- figures: NAME --> ... <!-- /figures -->) are "
-        f"{[b.name for b in BLOCKS]}, expected {list(EXPECTED_BLOCKS)} in this order"
+def test_the_pages_mark_their_figure_blocks():
+    found = [(b.page, b.name) for b in BLOCKS]
+    assert found == list(EXPECTED_BLOCKS), (
+        "The figure blocks (<!-- figures: NAME --> ... <!-- /figures -->) of README.md and "
+        f"docs/*.md are {found}, expected {list(EXPECTED_BLOCKS)} (page, block) in this order"
     )
     # every opening marker closes around one fenced block: none is skipped by the parser
-    assert text.count("<!-- figures:") == text.count("<!-- /figures -->") == len(BLOCKS)
+    for path in pages():
+        text = path.read_text(encoding="utf-8")
+        on_page = [b for b in BLOCKS if b.page == page_name(path)]
+        assert text.count("<!-- figures:") == text.count("<!-- /figures -->") == len(on_page), (
+            f"{page_name(path)}: a figure marker the parser does not read as a block"
+        )
     for block in BLOCKS:
         assert block.steps, f"figure block {block.name!r} names no '$ ' command"
         shown = [line for step in block.steps for line in step.expected]
         assert any(re.search(r"\d", line) for line in shown), f"{block.name!r} shows no figure"
 
 
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor as GitHub and MkDocs's ``toc`` both make it for plain words."""
+    text = re.sub(r"[^\w\s-]", "", heading.replace("`", "")).strip().lower()
+    return re.sub(r"[\s]+", "-", text)
+
+
+def test_the_front_page_links_resolve():
+    """README.md's links into the repository (docs/*.md, with or without a heading) lead to a
+    file and heading that exist: on GitHub nothing checks them, and ``mkdocs build --strict``
+    (``make docs``) checks only the pages of docs/."""
+    broken = []
+    for target in LINK.findall(README.read_text(encoding="utf-8")):
+        if re.match(r"[a-z]+:", target):
+            continue  # a web address
+        path, _, anchor = target.partition("#")
+        file = ROOT / path if path else README
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md":
+            headings = re.findall(r"^#+ (.+)$", file.read_text(encoding="utf-8"), re.M)
+            if anchor not in {slug(h) for h in headings}:
+                broken.append(target)
+    assert not broken, f"README.md links to missing files or headings: {broken}"
+
+
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 def test_readme_figures_are_what_the_commands_print(block: Block, runner: Runner):
     outputs = runner.outputs(block)
     failures = [
-        mismatch_report(block.name, step, out.printed)
+        mismatch_report(block.name, step, out.printed, block.page)
         for step, out in zip(block.steps, outputs, strict=True)
         if step.expected
         and not (shows(step.expected, out.stdout) or shows(step.expected, out.stderr))
@@ -286,7 +343,7 @@ def test_readme_figures_are_what_the_commands_print(block: Block, runner: Runner
 
 @pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
 def test_a_changed_figure_in_the_readme_would_fail(block: Block, runner: Runner):
-    """The comparison can fail: the README's block with any one line's last digit changed by
+    """The comparison can fail: the page's block with any one line's last digit changed by
     one is no longer what the command prints, and the report names that line."""
     outputs = runner.outputs(block)
     checked = 0
@@ -299,10 +356,11 @@ def test_a_changed_figure_in_the_readme_would_fail(block: Block, runner: Runner)
             changed = line[:at] + str((int(line[at]) + 1) % 10) + line[at + 1 :]
             expected = [*step.expected[:i], changed, *step.expected[i + 1 :]]
             assert not shows(expected, out.printed), (
-                f"{block.name!r}: the README line {line!r} changed to {changed!r} still matches"
+                f"{block.name!r}: the {block.page} line {line!r} changed to {changed!r} still "
+                "matches"
             )
-            assert f"README: {changed}" in mismatch_report(
-                block.name, Step("", expected), out.stdout
+            assert f"{block.page}: {changed}" in mismatch_report(
+                block.name, Step("", expected), out.stdout, block.page
             )
             checked += 1
     assert checked, f"{block.name!r}: no figure line was checked"

@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from binance_standin import DAY, HOUR, MINUTE, SimExchange, ccxt_overrides, start_server
-from rebalance_plugin import offline
+from rebalance_plugin.marketdata import offline
 from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
 KEY, SECRET = "simkey", "simsecret"

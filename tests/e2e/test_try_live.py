@@ -40,6 +40,54 @@ def _client_cli() -> list[str]:
     return [found] if found else [sys.executable, "-m", "freqtrade_client.ft_client"]
 
 
+class Printed:
+    """What a process prints, read line by line in a thread; ``until`` waits for a line."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.printed: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def until(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                assert self.proc.poll() is None, "\n".join(self.printed)
+                continue
+            self.printed.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"no line {pattern!r} in {timeout:.0f}s:\n" + "\n".join(self.printed))
+
+
+def _four_trades_settled(rest: Path, env: dict[str, str]) -> list[dict]:
+    """The four trades, once none has an open order, as the ``freqtrade-client`` command
+    with the printed rest.json shows them."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = subprocess.run(
+            [*_client_cli(), "--config", str(rest), "status"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        trades = json.loads(answer.stdout) if answer.returncode == 0 else []
+        if len(trades) == 4 and not any(t["has_open_orders"] for t in trades):
+            return trades
+        assert time.monotonic() < deadline, answer.stdout + answer.stderr
+        time.sleep(1)
+
+
 def test_try_live_starts_answers_rebalances_and_stops_on_ctrl_c(tmp_path):
     from freqtrade_client import FtRestClient
 
@@ -57,29 +105,8 @@ def test_try_live_starts_answers_rebalances_and_stops_on_ctrl_c(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    printed: list[str] = []
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
-
-    threading.Thread(target=read, daemon=True).start()
-
-    def until(pattern: str, timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = lines.get(timeout=0.5)
-            except queue.Empty:
-                assert proc.poll() is None, "\n".join(printed)
-                continue
-            printed.append(line)
-            found = re.search(pattern, line)
-            if found:
-                return found
-        raise AssertionError(f"no line {pattern!r} in {timeout:.0f}s:\n" + "\n".join(printed))
+    out = Printed(proc)
+    printed, until = out.printed, out.until
 
     state: dict = {}
     try:
@@ -96,20 +123,7 @@ def test_try_live_starts_answers_rebalances_and_stops_on_ctrl_c(tmp_path):
         rest = workdir / "rest.json"
         assert any(x.strip().endswith(f"freqtrade-client --config {rest} status") for x in printed)
         until(r"Portfolio bought: BTC 40%, ETH 30%, BNB 15%, SOL 15%", 120)
-        deadline = time.monotonic() + 60
-        while True:
-            answer = subprocess.run(
-                [*_client_cli(), "--config", str(rest), "status"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                env=env,
-            )
-            trades = json.loads(answer.stdout) if answer.returncode == 0 else []
-            if len(trades) == 4 and not any(t["has_open_orders"] for t in trades):
-                break
-            assert time.monotonic() < deadline, answer.stdout + answer.stderr
-            time.sleep(1)
+        trades = _four_trades_settled(rest, env)
         assert sorted(t["pair"] for t in trades) == ["BNB/USDT", "BTC/USDT", "ETH/USDT", "SOL/USDT"]
 
         # Move a price as the printed line says: SOL +60%, past the 5-point threshold.
@@ -143,8 +157,8 @@ def test_try_live_starts_answers_rebalances_and_stops_on_ctrl_c(tmp_path):
             for pid in (state.get("bot_pid"), state.get("standin_pid")):
                 if pid and _alive(pid):
                     os.kill(pid, signal.SIGKILL)
-    while not lines.empty():
-        printed.append(lines.get())
+    while not out.lines.empty():
+        printed.append(out.lines.get())
     assert proc.returncode == 0, "\n".join(printed)
     stopped = printed[-1]
     assert stopped == (

@@ -98,7 +98,7 @@ def candles_dir() -> Path:
     if SHARED_DATA.is_dir() and any(SHARED_DATA.glob("*-1h.feather")):
         return SHARED_DATA
     if _synthetic_dir is None:
-        from rebalance_plugin.synthetic import generate_market
+        from rebalance_plugin.marketdata.synthetic import generate_market
 
         path = Path(tempfile.mkdtemp(prefix="e2e-synthetic-"))
         atexit.register(shutil.rmtree, path, True)

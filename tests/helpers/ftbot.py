@@ -301,7 +301,7 @@ def candles_dir(make_dir: Callable[[], Path]) -> tuple[Path, bool]:
     written into ``make_dir()`` with ``rebalance_plugin.synthetic`` (prices then not real)."""
     if all((SHARED_DATA / f"{c}_USDT-1h.feather").exists() for c in COINS):
         return SHARED_DATA, True
-    from rebalance_plugin.synthetic import generate_market
+    from rebalance_plugin.marketdata.synthetic import generate_market
 
     path = make_dir()
     generate_market(
@@ -352,7 +352,7 @@ def as_a_fresh_process() -> Iterator[None]:
     Freqtrade's database in use (a backtest switches it off). Restores the patch afterwards."""
     from freqtrade.persistence.usedb_context import enable_database_use
 
-    from rebalance_plugin import offline
+    from rebalance_plugin.marketdata import offline
 
     installed = bool(offline._ORIGINALS)
     if installed:

@@ -60,7 +60,7 @@ def run_backtest(
     from freqtrade.enums import RunMode
     from freqtrade.optimize.backtesting import Backtesting
 
-    from rebalance_plugin.offline import install_offline_markets
+    from rebalance_plugin.marketdata.offline import install_offline_markets
 
     install_offline_markets()
     args = {
@@ -85,7 +85,7 @@ def run_backtest(
 def freqtrade(config: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """The unchanged Freqtrade CLI with the offline markets: ``freqtrade <command> -c config
     --datadir <real candles> <args>``, as a user runs it."""
-    cmd = [sys.executable, "-m", "rebalance_plugin.offline", args[0], "-c", str(config)]
+    cmd = [sys.executable, "-m", "rebalance_plugin.marketdata.offline", args[0], "-c", str(config)]
     cmd += ["--datadir", str(SHARED_DATA), *args[1:]]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
 

@@ -193,6 +193,21 @@ def wait_all(bots: list[Bot], check, timeout: float, what: str) -> float:
     return time.monotonic() - started
 
 
+def reactions(trades: dict[str, list[dict[str, Any]]], t0: int) -> dict[str, float | None]:
+    """Each bot's reaction to the move at ``t0`` (ms): its first order after it, in seconds,
+    by its own order times (None: no order)."""
+    out: dict[str, float | None] = {}
+    for name, bot_trades in trades.items():
+        stamps = [
+            o["order_timestamp"]
+            for t in bot_trades
+            for o in t.get("orders", [])
+            if (o.get("order_timestamp") or 0) >= t0
+        ]
+        out[name] = (min(stamps) - t0) / 1000 if stamps else None
+    return out
+
+
 def test_twenty_portfolios_share_one_account_and_one_ip(pg_scale_database, tmp_path, capsys):
     plans = portfolios()
     deposit = math.fsum(p["capital"] for p in plans) + UNOWNED
@@ -273,16 +288,7 @@ def test_twenty_portfolios_share_one_account_and_one_ip(pg_scale_database, tmp_p
         state = sim.state()
         trades = {b.name: b.all_trades() for b in bots}
         books, strangers = ledgers(state, trades, plans)
-        # Reaction: the bot's first order after the move, by its own order times.
-        reaction: dict[str, float | None] = {}
-        for name, bot_trades in trades.items():
-            stamps = [
-                o["order_timestamp"]
-                for t in bot_trades
-                for o in t.get("orders", [])
-                if (o.get("order_timestamp") or 0) >= t0
-            ]
-            reaction[name] = (min(stamps) - t0) / 1000 if stamps else None
+        reaction = reactions(trades, t0)
         ft_amounts = {
             name: {t["pair"].split("/")[0]: t["amount"] for t in bot_trades if t.get("is_open")}
             for name, bot_trades in trades.items()

@@ -5,7 +5,7 @@ What is faked: the strategy (``config``, ``dp``, ``wallets``, ``order_types``,
 ``order_time_in_force``, ``unlock_reason``), the DataProvider (markets, ticker, ``send_msg``),
 the wallet, and Freqtrade's trades. What is patched with pytest-mock: ``KeyValueStore`` (the
 record's persistence), ``Trade`` where the reader asks it for the closed profit, and ``Order``
-where the order desk asks the database about an exchange order.
+where the in-flight recovery asks the database about an exchange order.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from rebalance_plugin.core.book import Book
 from rebalance_plugin.core.config import RebalanceConfig, parse_rebalance_config
 from rebalance_plugin.ft.changes import ConfigChanges
 from rebalance_plugin.ft.context import Context
+from rebalance_plugin.ft.decider import Decider
+from rebalance_plugin.ft.deposits import Deposits
 from rebalance_plugin.ft.lifecycle import Lifecycle
 from rebalance_plugin.ft.markets import Markets
 from rebalance_plugin.ft.notify import Notifier
 from rebalance_plugin.ft.orders import OrderDesk
 from rebalance_plugin.ft.reader import PortfolioReader
+from rebalance_plugin.ft.recovery import InFlightRecovery
 from rebalance_plugin.ft.status import StatusPublisher
 from rebalance_plugin.ft.store import STATE_KEY, StateStore, loads, read_record
+from rebalance_plugin.ft.turns import BacktestTurns
 
 #: 2024-01-01 10:00 UTC: the portfolio's first buy in the tests that need one.
 T0 = datetime(2024, 1, 1, 10, 0, tzinfo=UTC).timestamp()
@@ -147,10 +151,17 @@ class Glue:
     lifecycle: Lifecycle
     changes: ConfigChanges
     status: StatusPublisher
+    recovery: InFlightRecovery | None  # dry/live only
+    turns: BacktestTurns | None  # a backtest only
 
     @property
     def book(self) -> Book:
         return self.store.book
+
+    @property
+    def applied(self) -> RebalanceConfig:
+        """The effective config, as the plugin's loop computes it once per loop."""
+        return self.store.book.applied(self.ctx.cfg)
 
     @property
     def said(self) -> list[str]:
@@ -205,14 +216,16 @@ def make_glue(
     ft_trade = mocker.patch("rebalance_plugin.ft.reader.Trade")
     ft_trade.get_total_closed_profit.return_value = closed_profit
     ft_trade.get_trades_proxy.return_value = []
-    order = mocker.patch("rebalance_plugin.ft.orders.Order")
+    order = mocker.patch("rebalance_plugin.ft.recovery.Order")
     order.order_by_id.return_value = None
     ctx = Context(strategy, cfg, backtest=backtest)
     store = StateStore(ctx)
     mkts = Markets(ctx)
     reader = PortfolioReader(ctx, store)
     notifier = Notifier(ctx, store)
-    desk = OrderDesk(ctx, store, mkts, reader, notifier)
+    desk = OrderDesk(ctx, store, mkts)
+    deposits = Deposits(ctx, store, reader, notifier)
+    decider = Decider(store, mkts, notifier, desk)
     glue = Glue(
         ctx=ctx,
         strategy=strategy,
@@ -228,6 +241,10 @@ def make_glue(
         lifecycle=Lifecycle(ctx, store, reader, notifier, desk),
         changes=ConfigChanges(ctx, store, mkts, reader, notifier),
         status=StatusPublisher(ctx, store, reader, desk),
+        recovery=None if backtest else InFlightRecovery(ctx, store, mkts, reader, notifier, desk),
+        turns=BacktestTurns(ctx, store, reader, notifier, desk, decider, deposits)
+        if backtest
+        else None,
     )
     mkts.missing(list(cfg.coin_names))  # bot_start looks every coin's market up
     return glue

@@ -9,6 +9,7 @@ import pytest
 from rebalance_plugin.core.autoinvest import (
     AutoInvest,
     cash_flow_values,
+    deposit_refusal,
     deposit_times,
     next_deposit,
     parse_auto_invest,
@@ -153,6 +154,60 @@ def test_deposit_times_over_2024_are_its_53_mondays():
 def test_monthly_over_a_year_is_twelve():
     plan = AutoInvest(1, "monthly", day=1)
     assert len(deposit_times(plan, ts(2023, 12, 31), ts(2024, 12, 31))) == 12
+
+
+# --- whether a deposit can be paid ----------------------------------------------------------
+
+WALLET = "the account's free USDT"
+
+
+def refusal(amount, funded, capital, spare, slack=1.0):
+    return deposit_refusal(
+        amount, funded, capital, lambda: spare, slack=slack, wallet=WALLET, stake="USDT"
+    )
+
+
+def test_a_deposit_within_the_capital_and_the_spare_money_is_paid():
+    # 1000 funded + 100 = 1100 <= 1150; 150 spare >= 100
+    assert refusal(100.0, 1000.0, 1150.0, 150.0) is None
+    assert refusal(100.0, 1000.0, None, 150.0) is None  # no available_capital: no cap
+
+
+def test_a_deposit_beyond_available_capital_is_refused_without_reading_the_wallet():
+    def wallet_read():
+        raise AssertionError("the wallet is read only when the capital holds")
+
+    why = deposit_refusal(
+        100.0, 1100.0, 1150.0, wallet_read, slack=1.1, wallet=WALLET, stake="USDT"
+    )
+    assert why == (
+        "available_capital = 1150 is this bot's share of the account and the portfolio has "
+        "1100 USDT of it; raise available_capital to make room for the deposits"
+    )
+
+
+def test_the_capital_is_passed_by_no_more_than_fee_rounding():
+    # 1100.00001 is beyond 1100 by 1e-7 of the deposit: within CAPITAL_SLACK (1e-6 of it)
+    assert refusal(100.0, 1000.00001, 1100.0, 150.0) is None
+    assert refusal(100.0, 1000.001, 1100.0, 150.0) is not None  # 1e-5 of it: refused
+
+
+def test_a_deposit_short_of_spare_money_is_refused_naming_the_wallet():
+    # 60 spare + 1 of slack < 100
+    assert refusal(100.0, 1000.0, None, 60.0) == (
+        "the account's free USDT has 60.00 USDT beyond the portfolio's own money"
+    )
+    # the portfolio's own cash beyond the wallet: nothing spare, shown as 0
+    assert "has 0.00 USDT beyond" in refusal(100.0, 1000.0, None, -5.0)
+
+
+def test_cents_of_rounding_do_not_refuse_a_deposit():
+    assert refusal(100.0, 1000.0, None, 99.0, slack=1.0) is None  # 99 + 1 covers 100
+    assert refusal(100.0, 1000.0, None, 98.99, slack=1.0) is not None
+
+
+def test_without_a_wallet_to_ask_only_the_capital_limits():
+    assert refusal(100.0, 1000.0, None, None) is None
 
 
 # --- cash-flow sharing -----------------------------------------------------------------------

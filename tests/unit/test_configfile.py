@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from rebalance_plugin.configfile import ConfigFileError, edit, parse, read_config, scan
+from rebalance_plugin.cli.configfile import ConfigFileError, edit, parse, read_config, scan
 from tests.helpers.paths import ROOT
 
 CONFIG = """{

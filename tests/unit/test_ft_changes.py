@@ -33,7 +33,7 @@ def running(mocker: Any, *, free: float = 600.0, dry_run: bool = True) -> tuple[
 
 
 def apply(glue: Glue, trades: list) -> tuple[bool, float, Any]:
-    return glue.changes.apply(glue.reader.by_coin(trades), NOW, trades)
+    return glue.changes.apply(glue.reader.by_coin(trades), NOW, trades, glue.applied)
 
 
 # ---- add funds -----------------------------------------------------------------------------------

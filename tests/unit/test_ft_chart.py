@@ -10,5 +10,5 @@ from rebalance_plugin.ft import chart
 
 
 def test_freqtrades_entry_signal_is_the_code_the_override_was_written_for():
-    assert chart.entry_signal_source_hash() == chart.ENTRY_SIGNAL_SHA256
+    assert chart.SIGNAL_GUARD.hashes() == {"IStrategy.get_entry_signal": chart.ENTRY_SIGNAL_SHA256}
     assert chart.signal_override_verified()

@@ -18,7 +18,7 @@ from tests.helpers.ftrun import NO_SHARED_DATA, SHARED_DATA, make_config, run_ba
 def test_freqtrade_internals_are_the_ones_the_fast_path_was_written_for():
     # Fails after a Freqtrade upgrade that changes any function the fast path replaces or relies
     # on: re-read the new code against the copies in ft_fastpath.py, then update the hashes.
-    assert ft_fastpath.source_hashes() == ft_fastpath.EXPECTED_SOURCE_SHA256
+    assert ft_fastpath.GUARD.hashes() == ft_fastpath.EXPECTED_SOURCE_SHA256
 
 
 def _trade() -> LocalTrade:

@@ -214,7 +214,7 @@ class FakeExchange:
 
 @pytest.fixture
 def frugal(monkeypatch):
-    monkeypatch.setattr(privates, "_frugal_checked", None)
+    monkeypatch.setattr(privates.FRUGAL_GUARD, "_verdict", None)
     exchange = FakeExchange()
     quotes = Quotes(lambda pairs: TICKERS, max_age=15, clock=Clock())
     quotes.refresh(["BTC/USDT"])
@@ -256,7 +256,7 @@ def test_installed_once_per_exchange_and_a_new_plugin_takes_over(frugal):
 
 
 def test_dry_run_keeps_freqtrades_own_account_and_orders(monkeypatch):
-    monkeypatch.setattr(privates, "_frugal_checked", None)
+    monkeypatch.setattr(privates.FRUGAL_GUARD, "_verdict", None)
     exchange = FakeExchange()
     quotes = Quotes(lambda pairs: TICKERS, max_age=15, clock=Clock())
     assert privates.frugal_exchange(exchange, quotes, None)
@@ -264,9 +264,9 @@ def test_dry_run_keeps_freqtrades_own_account_and_orders(monkeypatch):
 
 
 def test_changed_freqtrade_code_leaves_the_exchange_alone(monkeypatch, caplog):
-    monkeypatch.setattr(privates, "_frugal_checked", None)
+    monkeypatch.setattr(privates.FRUGAL_GUARD, "_verdict", None)
     changed = dict(privates.EXPECTED_FRUGAL_SHA256, **{"Exchange.get_rates": "0" * 64})
-    monkeypatch.setattr(privates, "EXPECTED_FRUGAL_SHA256", changed)
+    monkeypatch.setattr(privates.FRUGAL_GUARD, "expected", changed)
     exchange = FakeExchange()
     quotes = Quotes(lambda pairs: TICKERS, max_age=15)
     assert not privates.frugal_exchange(exchange, quotes, AccountBook())
@@ -291,8 +291,8 @@ class FakeApi:
 def test_the_reader_prices_every_coin_from_one_request_per_loop(mocker, monkeypatch):
     from tests.unit.ft_fakes import FakeTrade, make_glue
 
-    monkeypatch.setattr(privates, "_checked", None)
-    monkeypatch.setattr(privates, "_frugal_checked", None)
+    monkeypatch.setattr(privates.BOT_GUARD, "_verdict", None)
+    monkeypatch.setattr(privates.FRUGAL_GUARD, "_verdict", None)
     glue = make_glue(mocker, dry_run=False, prices={"BTC/USDT": 1.0, "ETH/USDT": 1.0})
     exchange = FakeExchange()
     exchange._api = FakeApi({"BTC/USDT": 50000.0, "ETH/USDT": 3000.0})  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
-"""The order desk (rebalance_plugin/ft/orders.py, SPEC §4): a rebalance's legs handed to Freqtrade
-as stakes, limit IOC orders live, and what they leave unfilled sent once more at market.
+"""The order desk (rebalance_plugin/ft/orders.py, SPEC §4) and its in-flight recovery
+(ft/recovery.py): a rebalance's legs handed to Freqtrade as stakes, limit IOC orders live, and
+what they leave unfilled sent once more at market.
 
 Markets: BTC steps by 0.00001, ETH by 0.0001, both with a 5 USDT exchange minimum, which
 Freqtrade raises to 5 x 1.5 = 7.5 for a first buy and keeps 7.5 x 1.05 = 7.875 on a partial exit.
@@ -88,7 +89,7 @@ def test_a_backtest_keeps_no_order_in_flight_and_saves_nothing(mocker):
     glue.desk.new_loop()
     glue.desk.place({"BTC": Leg("BTC", "sell", 0.002, 50000.0)}, {"BTC": btc()}, market=False)
 
-    assert glue.desk.wanted("BTC/USDT")
+    assert glue.turns.wanted("BTC/USDT")
     assert glue.book.inflight == {}
     glue.kv.store_value.assert_not_called()
 
@@ -165,7 +166,7 @@ def test_live_orders_are_limit_ioc_and_a_market_leg_switches_to_market_gtc(mocke
     assert order_kind(glue) == LIMIT_IOC
 
 
-# ---- follow_inflight -----------------------------------------------------------------------------
+# ---- follow (recovery.py) ------------------------------------------------------------------------
 def in_flight(glue: Glue, **orders: InFlight) -> None:
     glue.store.update(inflight=orders)
 
@@ -177,7 +178,7 @@ def test_an_ioc_sell_filled_40_percent_sends_the_rest_at_market(mocker, caplog):
     trade = btc(0.008)
     caplog.set_level(logging.INFO, "rebalance_plugin.ft")
 
-    assert glue.desk.follow_inflight({"BTC": trade}) is True
+    assert glue.recovery.follow({"BTC": trade}) is True
 
     # The rest: 0.005 - 0.002 = 0.003 BTC (a whole number of 0.00001 steps), at market.
     assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.003, 50000.0)}
@@ -198,7 +199,7 @@ def test_the_rest_of_a_partly_filled_buy_is_floored_to_the_step(mocker):
     # Asked 0.05 ETH on 0.2; 40% filled, less the 0.1% fee taken in ETH: 0.02 x 0.999 = 0.01998.
     in_flight(glue, ETH=InFlight("buy", 0.05, 0.2, False, T0))
 
-    assert glue.desk.follow_inflight({"ETH": eth(0.21998)}) is True
+    assert glue.recovery.follow({"ETH": eth(0.21998)}) is True
 
     # 0.05 - 0.01998 = 0.03002, floored to the 0.0001 step: 0.0300 ETH.
     assert glue.desk.orders == {"ETH/USDT": Leg("ETH", "buy", 0.03, 2000.0)}
@@ -208,7 +209,7 @@ def test_a_fully_filled_order_leaves_flight_and_nothing_is_sent(mocker):
     glue = live(mocker)
     in_flight(glue, BTC=InFlight("sell", 0.002, 0.01, False, T0))
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.008)}) is False  # 0.01 - 0.008 = 0.002
+    assert glue.recovery.follow({"BTC": btc(0.008)}) is False  # 0.01 - 0.008 = 0.002
 
     assert glue.desk.orders == {}
     assert glue.book.inflight == {}
@@ -220,7 +221,7 @@ def test_an_order_still_open_is_waited_for(mocker):
     order = InFlight("sell", 0.005, 0.01, False, T0)
     in_flight(glue, BTC=order)
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.01, has_open_orders=True)}) is True
+    assert glue.recovery.follow({"BTC": btc(0.01, has_open_orders=True)}) is True
 
     assert glue.desk.orders == {}
     assert glue.book.inflight == {"BTC": order}
@@ -230,7 +231,7 @@ def test_the_unfilled_rest_of_a_market_order_is_not_sent_again(mocker):
     glue = live(mocker)
     in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, True, T0))
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.008)}) is False  # 0.003 unfilled
+    assert glue.recovery.follow({"BTC": btc(0.008)}) is False  # 0.003 unfilled
 
     assert glue.desk.orders == {}
     assert glue.book.inflight == {}
@@ -241,31 +242,31 @@ def test_a_first_buy_whose_limit_order_filled_nothing_goes_at_market_next(mocker
     before it reached the exchange); the next try of that buy goes at market, once it fills
     the coin's entries are limit IOC again."""
     glue = live(mocker)
-    glue.desk.remember_entry("BTC/USDT", 0.01)
+    glue.recovery.remember_entry("BTC/USDT", 0.01)
     assert fields(glue.book.inflight["BTC"]) == ("buy", 0.01, 0.0, False)
 
     glue.desk.new_loop()
     with caplog.at_level(logging.INFO, logger="rebalance_plugin.ft"):
-        glue.desk.follow_inflight({})  # no BTC trade: the limit order filled nothing
+        glue.recovery.follow({})  # no BTC trade: the limit order filled nothing
     assert "BTC: the first buy's limit order (0.01) filled nothing" in caplog.text
 
-    glue.desk.entry_kind("ETH/USDT")  # another coin's first buy: limit IOC as always
+    glue.recovery.entry_kind("ETH/USDT")  # another coin's first buy: limit IOC as always
     assert order_kind(glue) == LIMIT_IOC
-    glue.desk.entry_kind("BTC/USDT")  # Freqtrade asks BTC's signal right before its order
+    glue.recovery.entry_kind("BTC/USDT")  # Freqtrade asks BTC's signal right before its order
     assert order_kind(glue) == MARKET_GTC
-    glue.desk.remember_entry("BTC/USDT", 0.01)
+    glue.recovery.remember_entry("BTC/USDT", 0.01)
     assert fields(glue.book.inflight["BTC"]) == ("buy", 0.01, 0.0, True)
 
     glue.desk.new_loop()
-    glue.desk.follow_inflight({})  # the market order failed too (an exchange error)
-    glue.desk.entry_kind("BTC/USDT")
+    glue.recovery.follow({})  # the market order failed too (an exchange error)
+    glue.recovery.entry_kind("BTC/USDT")
     assert order_kind(glue) == MARKET_GTC  # still at market, not back to a limit
-    glue.desk.remember_entry("BTC/USDT", 0.01)
+    glue.recovery.remember_entry("BTC/USDT", 0.01)
 
     glue.desk.new_loop()
-    glue.desk.follow_inflight({"BTC": btc(0.01)})  # filled: a later entry is a limit again
+    glue.recovery.follow({"BTC": btc(0.01)})  # filled: a later entry is a limit again
     assert glue.book.inflight == {}
-    glue.desk.entry_kind("BTC/USDT")
+    glue.recovery.entry_kind("BTC/USDT")
     assert order_kind(glue) == LIMIT_IOC
 
 
@@ -290,7 +291,7 @@ def test_an_unbooked_fill_found_at_the_exchange_is_booked_not_sent_again(mocker)
         "rebalance_plugin.ft.privates.book_exchange_order", side_effect=freqtrade_books_it
     )
 
-    assert glue.desk.follow_inflight({"BTC": trade}) is False
+    assert glue.recovery.follow({"BTC": trade}) is False
 
     # Looked up from 5 s before the order was sent.
     lookup.assert_called_once_with(bot, "BTC/USDT", datetime.fromtimestamp(T0 + 55, UTC))
@@ -314,7 +315,7 @@ def test_an_unfilled_order_the_exchange_never_filled_is_sent_at_market(mocker):
     )
     book = mocker.patch("rebalance_plugin.ft.privates.book_exchange_order")
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.01)}) is True
+    assert glue.recovery.follow({"BTC": btc(0.01)}) is True
 
     book.assert_not_called()
     assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.005, 50000.0)}
@@ -346,7 +347,7 @@ def test_an_expired_ioc_freqtrade_booked_is_sent_at_market_without_asking_the_ex
         return_value=[{"id": "9", "side": "sell", "amount": 0.00501, "filled": 0.00501}],
     )
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.01, orders=[expired])}) is True
+    assert glue.recovery.follow({"BTC": btc(0.01, orders=[expired])}) is True
 
     lookup.assert_not_called()
     assert glue.said == []
@@ -376,7 +377,7 @@ def test_an_order_booked_filled_but_not_applied_to_the_trade_is_looked_up_not_se
         "rebalance_plugin.ft.privates.book_exchange_order", side_effect=freqtrade_books_it
     )
 
-    assert glue.desk.follow_inflight({"BTC": trade}) is False
+    assert glue.recovery.follow({"BTC": trade}) is False
 
     lookup.assert_called_once()
     book.assert_called_once_with(bot, trade)
@@ -391,7 +392,7 @@ def test_an_order_booked_before_the_leg_was_sent_does_not_count(mocker):
     mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=SimpleNamespace())
     lookup = mocker.patch("rebalance_plugin.ft.privates.exchange_orders", return_value=[])
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.01, orders=[earlier])}) is True
+    assert glue.recovery.follow({"BTC": btc(0.01, orders=[earlier])}) is True
 
     lookup.assert_called_once()
     assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.005, 50000.0)}
@@ -403,7 +404,7 @@ def test_dry_run_does_not_ask_the_exchange(mocker):
     mocker.patch("rebalance_plugin.ft.privates.freqtrade_bot", return_value=SimpleNamespace())
     lookup = mocker.patch("rebalance_plugin.ft.privates.exchange_orders")
 
-    assert glue.desk.follow_inflight({"BTC": btc(0.01)}) is True
+    assert glue.recovery.follow({"BTC": btc(0.01)}) is True
 
     lookup.assert_not_called()
     assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.005, 50000.0)}
@@ -438,7 +439,7 @@ def test_when_the_exchange_order_cannot_be_booked_nothing_is_sent_again(mocker, 
     mocker.patch("rebalance_plugin.ft.privates.exchange_orders", **lookup)
     book = mocker.patch("rebalance_plugin.ft.privates.book_exchange_order")
 
-    glue.desk.follow_inflight({"BTC": btc(0.01)})
+    glue.recovery.follow({"BTC": btc(0.01)})
 
     book.assert_not_called()
     assert glue.said == said

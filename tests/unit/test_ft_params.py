@@ -93,7 +93,7 @@ def test_a_min_drift_beyond_the_search_widens_it_and_runs_unrounded():
     strat.ft_load_hyper_params(False)
     strat.rb.loop(T0)
     assert strat.rb.ctx.cfg.interval_min_drift == 12.34
-    assert strat.rb.ctx.cfg is strat.rb.section_cfg  # nothing replaced: exactly as before
+    assert strat.rb.ctx.cfg is strat.rb.ctx.section  # nothing replaced: exactly as before
 
 
 def test_a_parameter_file_sets_a_backtest_s_trigger_and_the_log_says_so(caplog):

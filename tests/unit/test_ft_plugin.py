@@ -47,3 +47,32 @@ def test_candles_stopping_for_a_coin_are_said_once_and_nothing_is_decided(mocker
         "coin has a price again"
     ]
     assert plugin.desk.orders == {}
+
+
+def test_a_backtest_candle_hands_out_its_sells_then_sizes_its_buys_at_the_next_turn(mocker):
+    """The turn order of one candle (rebalance_plugin/ft/turns.py): the sells go first; the
+    fast path's gate lets the other pairs' turns pass until the last sell is handed out; the
+    next turn sizes the buys from the cash the sells freed and hands them out, once."""
+    plugin, _ = backtest_plugin(mocker)
+    btc, eth = plugin.reader.open_trades()
+    now = T0 + HOUR
+    # BTC up 40%: 0.012 x 70000 = 840 against ETH's 400, 67.7% of the portfolio (target 60)
+    plugin.reader.opens = {"BTC/USDT": {int(now): 70000.0}, "ETH/USDT": {int(now): 2000.0}}
+    plugin.loop(datetime.fromtimestamp(now, UTC))
+    gate = plugin.ctx.strategy.ft_adjust_gate
+    assert gate is plugin.turns
+    assert set(gate.orders) == {"BTC/USDT"} and gate.orders["BTC/USDT"].side == "sell"
+    assert gate.buys_due and not gate.wanted("ETH/USDT")  # ETH waits for the sell's cash
+
+    stake, tag = plugin.order_for(btc, 70000.0)  # BTC's turn: its sell, filled at once
+    assert stake < 0 and tag == "rebalance sell"
+    sold = -stake * btc.amount / btc.stake_amount  # Freqtrade's cost-basis arithmetic
+    btc.realized_profit = sold * 70000.0 * 0.999 - sold / btc.amount * btc.stake_amount
+    btc.stake_amount -= sold / btc.amount * btc.stake_amount
+    btc.amount -= sold
+    assert gate.wanted("ETH/USDT")  # the sells are done: this turn sizes the buys
+
+    stake, tag = plugin.order_for(eth, 2000.0)
+    assert tag == "rebalance buy" and stake > 0
+    assert not gate.buys_due and gate.orders == {}  # sized once, handed out
+    assert plugin.order_for(eth, 2000.0) is None

@@ -47,7 +47,7 @@ def test_each_coin_shows_its_target_weight_drift_and_the_portfolios_value(mocker
     glue, trades = portfolio(mocker)
     glue.store.update(engine=State(last_rebalance=T0 + 3600, rebalances=3))
 
-    status = glue.status.portfolio_status(trades, NOW)
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)
 
     common = {
         "portfolio_state": "running, 3 rebalances",
@@ -74,7 +74,7 @@ def test_an_interval_trigger_shows_the_next_check(mocker):
     # (Jan 2 and Jan 3, 10:00); the next is 2024-01-04 10:00.
     glue, trades = portfolio(mocker, {**SECTION, "trigger": "interval", "interval": "1d"})
 
-    status = glue.status.portfolio_status(trades, NOW)
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)
 
     assert status["BTC"]["next_check"] == "2024-01-04 10:00 UTC"
     assert status["BTC"]["last_rebalance"] == "never"
@@ -84,7 +84,7 @@ def test_before_the_first_buys_the_next_check_waits_for_them(mocker):
     glue, trades = portfolio(mocker)
     glue.store.update(started=None)
 
-    status = glue.status.portfolio_status(trades, NOW)
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)
 
     assert status["ETH"]["next_check"] == "after the first buys"
     assert status["ETH"]["portfolio_state"] == "buying"
@@ -93,14 +93,14 @@ def test_before_the_first_buys_the_next_check_waits_for_them(mocker):
 def test_a_coin_without_a_price_shows_nothing(mocker):
     glue, trades = portfolio(mocker)
     del glue.dp.prices["ETH/USDT"]
-    assert glue.status.portfolio_status(trades, NOW) == {}
+    assert glue.status.portfolio_status(trades, NOW, glue.applied) == {}
 
 
 # ---- after_loop: when it is published ---------------------------------------------------------
 def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocker):
     glue, trades = portfolio(mocker)
 
-    glue.status.after_loop(trades, NOW)
+    glue.status.after_loop(trades, NOW, glue.applied)
 
     assert trades[0].custom_data["weight"] == "57.50%"
     assert trades[0].custom_data["drift"] == "+2.50 points"
@@ -111,32 +111,32 @@ def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocke
 
     # 10 s later BTC moved (52000): within 30 s, nothing changed in the portfolio, not shown.
     glue.dp.prices["BTC/USDT"] = 52000.0
-    glue.status.after_loop(trades, NOW + 10)
+    glue.status.after_loop(trades, NOW + 10, glue.applied)
     assert writes(trades) == [14, 14]
     assert trades[0].custom_data["weight"] == "57.50%"
 
     # 31 s after the first: the new prices are shown. BTC 0.0115 x 52000 = 598; value
     # 598 + 400 + 25 = 1023; BTC 598 / 1023 = 58.46%, ETH 400 / 1023 = 39.10%.
-    glue.status.after_loop(trades, NOW + 31)
+    glue.status.after_loop(trades, NOW + 31, glue.applied)
     assert trades[0].custom_data["weight"] == "58.46%"
     assert trades[1].custom_data["weight"] == "39.10%"
     assert trades[0].custom_data["portfolio_value"] == 1023.0
     assert writes(trades) == [28, 28]
 
     # 31 s later again, prices unchanged: the same data is not written twice.
-    glue.status.after_loop(trades, NOW + 62)
+    glue.status.after_loop(trades, NOW + 62, glue.applied)
     assert writes(trades) == [28, 28]
 
 
 def test_a_fill_is_published_at_once(mocker):
     glue, trades = portfolio(mocker)
-    glue.status.after_loop(trades, NOW)
+    glue.status.after_loop(trades, NOW, glue.applied)
 
     # 5 s later a sell of 0.001 BTC at 50000 filled: Freqtrade holds 0.0105 BTC on a stake of
     # 410 and a realised profit of 10; the cash is 800 + 10 - 410 - 325 = 75 (25 + 50).
     # BTC 0.0105 x 50000 = 525 of 525 + 400 + 75 = 1000: 52.50%, 55 - 2.50 points.
     trades[0].amount, trades[0].stake_amount, trades[0].realized_profit = 0.0105, 410.0, 10.0
-    glue.status.after_loop(trades, NOW + 5)
+    glue.status.after_loop(trades, NOW + 5, glue.applied)
 
     assert trades[0].custom_data["weight"] == "52.50%"
     assert trades[0].custom_data["drift"] == "-2.50 points"
@@ -148,14 +148,14 @@ def test_nothing_is_published_while_the_loops_orders_are_pending(mocker):
     glue, trades = portfolio(mocker)
     glue.desk.orders = {"BTC/USDT": Leg("BTC", "sell", 0.001, 50000.0)}
 
-    glue.status.after_loop(trades, NOW)
+    glue.status.after_loop(trades, NOW, glue.applied)
     trades[0].amount = 0.0105
-    glue.status.after_loop(trades, NOW + 40)
+    glue.status.after_loop(trades, NOW + 40, glue.applied)
 
     assert writes(trades) == [0, 0]
 
     glue.desk.orders = {}  # handed to Freqtrade: the next loop shows the portfolio
-    glue.status.after_loop(trades, NOW + 41)
+    glue.status.after_loop(trades, NOW + 41, glue.applied)
     assert writes(trades) == [14, 14]
 
 
@@ -164,7 +164,7 @@ def test_a_failure_to_publish_is_logged_and_trading_goes_on(mocker, caplog):
     mocker.patch.object(trades[0], "set_custom_data", side_effect=RuntimeError("database locked"))
     caplog.set_level(logging.WARNING, "rebalance_plugin.ft")
 
-    glue.status.after_loop(trades, NOW)  # does not raise
+    glue.status.after_loop(trades, NOW, glue.applied)  # does not raise
 
     assert "Could not publish the portfolio state: database locked" in caplog.messages
 
@@ -173,7 +173,7 @@ def test_a_backtest_publishes_nothing(mocker):
     glue = make_glue(mocker, SECTION, prices=PRICES, backtest=True)
     trade = FakeTrade("BTC/USDT", amount=0.0115, stake_amount=450.0)
 
-    glue.status.after_loop([trade], NOW)
+    glue.status.after_loop([trade], NOW, glue.applied)
 
     assert trade.custom_data_writes == 0
     glue.kv.store_value.assert_not_called()
@@ -184,7 +184,7 @@ def test_relative_threshold_mode_shows_drift_in_percent_of_the_target(mocker):
     # +2.5 / 55 = +4.55% of it; ETH -5.00 of 45 is -11.11%.
     glue, trades = portfolio(mocker, {**SECTION, "threshold": 20, "threshold_mode": "relative"})
 
-    status = glue.status.portfolio_status(trades, NOW)
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)
 
     assert status["BTC"]["drift"] == "+4.55% of target"
     assert status["ETH"]["drift"] == "-11.11% of target"
@@ -197,7 +197,7 @@ def test_the_last_announcement_is_shown_and_kept_in_the_record(mocker):
     mocker.patch("rebalance_plugin.ft.notify.time.time", return_value=NOW - 60)
 
     glue.lifecycle.stop("stop_loss reached (portfolio 790 <= 800)", NOW - 60)  # says it
-    status = glue.status.portfolio_status(trades, NOW)
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)
 
     said = status["BTC"]["last_announcement"]
     assert said.startswith("2024-01-03 14:59 UTC: Portfolio stopped: stop_loss reached"), said
@@ -212,7 +212,7 @@ def test_money_added_since_the_start_counts_in_buy_and_hold(mocker):
     glue.store.update(funded=1000.0)  # as a /reload_config with 200 more does: kept as a move
     assert [amount for _, amount in glue.book.moves] == [200.0]
 
-    status = glue.status.portfolio_status(trades, NOW)["ETH"]
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)["ETH"]
 
     assert status["invested"] == 1000.0
     assert status["buy_and_hold_value"] == 1225.0
@@ -237,7 +237,7 @@ def test_a_record_without_a_starting_allocation_takes_the_first_buys_of_the_trad
         )
         trade.orders = [first]
 
-    status = glue.status.portfolio_status(trades, NOW)["BTC"]
+    status = glue.status.portfolio_status(trades, NOW, glue.applied)["BTC"]
 
     assert status["buy_and_hold_value"] == 1025.0
     assert status["vs_buy_and_hold"] == "-2.44% (-25.00 USDT)"

@@ -10,7 +10,7 @@ from pathlib import Path
 import ccxt
 import pytest
 
-from rebalance_plugin import offline
+from rebalance_plugin.marketdata import offline
 from tests.helpers.paths import ROOT as REPO_ROOT
 from tests.helpers.paths import SHARED_DATA
 
@@ -89,7 +89,7 @@ def _minimal_config(tmp_path: Path) -> dict:
 
 def _run_cli(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rebalance_plugin.offline", *args],
+        [sys.executable, "-m", "rebalance_plugin.marketdata.offline", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -134,7 +134,8 @@ def test_snapshot_is_exactly_what_ccxt_parses_from_the_raw_exchange_info():
     parsed = offline.build_markets_from_exchange_info(offline.load_exchange_info())
     # JSON round trip: the snapshot file stores what ccxt produced
     assert json.loads(json.dumps(parsed)) == offline.load_markets_snapshot(), (
-        "regenerate: python -c 'import rebalance_plugin.offline as o; o.write_markets_snapshot()'"
+        "regenerate: python -c 'import rebalance_plugin.marketdata.offline as o; "
+        "o.write_markets_snapshot()'"
     )
     btc = offline.load_markets_snapshot()["BTC/USDT"]
     assert ccxt.binance().precisionMode == ccxt.TICK_SIZE

@@ -11,7 +11,6 @@ import math
 import pytest
 
 from rebalance_plugin.core.funds import FundsError, check_fund_change
-from rebalance_plugin.core.messages import SKIP_MESSAGE
 from rebalance_plugin.core.plan import (
     freed,
     plan_deposit,
@@ -22,6 +21,7 @@ from rebalance_plugin.core.plan import (
 )
 from rebalance_plugin.core.portfolio import Portfolio
 from rebalance_plugin.core.rules import MarketRules
+from rebalance_plugin.core.texts import SKIP_MESSAGE
 
 SPEC_MESSAGE = (
     "The order value is less than the minimum value, and is unable to rebalance this time."

@@ -12,10 +12,10 @@ from rebalance_plugin.ft import privates
 def test_freqtrade_code_is_the_code_the_privates_were_written_against():
     # If this fails after upgrading Freqtrade: re-read the functions named in privates.sites()
     # against their uses in privates.py, then update EXPECTED_SOURCE_SHA256.
-    assert privates.source_hashes() == privates.EXPECTED_SOURCE_SHA256
+    assert privates.BOT_GUARD.hashes() == privates.EXPECTED_SOURCE_SHA256
     # The frugal exchange (many bots on one IP): re-read privates.frugal_sites() against
     # frugal_exchange(), then update EXPECTED_FRUGAL_SHA256.
-    assert privates.frugal_hashes() == privates.EXPECTED_FRUGAL_SHA256
+    assert privates.FRUGAL_GUARD.hashes() == privates.EXPECTED_FRUGAL_SHA256
 
 
 def _dp_holding(bot):
@@ -25,16 +25,16 @@ def _dp_holding(bot):
 
 
 def test_the_running_bot_is_reached_through_the_data_provider(monkeypatch):
-    monkeypatch.setattr(privates, "_checked", None)
+    monkeypatch.setattr(privates.BOT_GUARD, "_verdict", None)
     bot = object()
     assert privates.freqtrade_bot(_dp_holding(bot)) is bot
     assert privates.freqtrade_bot(None) is None  # backtest: no data provider RPC
 
 
 def test_changed_freqtrade_code_turns_the_access_off_with_one_warning(monkeypatch, caplog):
-    monkeypatch.setattr(privates, "_checked", None)
+    monkeypatch.setattr(privates.BOT_GUARD, "_verdict", None)
     changed = dict(privates.EXPECTED_SOURCE_SHA256, **{"RPC.__init__": "0" * 64})
-    monkeypatch.setattr(privates, "EXPECTED_SOURCE_SHA256", changed)
+    monkeypatch.setattr(privates.BOT_GUARD, "expected", changed)
     dp = _dp_holding(object())
     assert privates.freqtrade_bot(dp) is None
     assert privates.freqtrade_bot(dp) is None
@@ -57,3 +57,32 @@ def test_the_parameter_file_is_read_where_freqtrade_keeps_it():
 
     assert privates.params_from_file(Strategy()) == {"buy": {"threshold": 2}}
     assert privates.params_from_file(object()) == {}
+
+
+def test_a_source_guard_fails_on_changed_code_with_one_warning(caplog):
+    # The one guard of every reach into Freqtrade (privates, fastpath, chart): a changed hash,
+    # a call no longer made and an incomplete table each turn the feature off, warned once.
+    import logging
+
+    from rebalance_plugin.ft.sourceguard import SourceGuard, source_sha256
+
+    def used():
+        return "self.strategy.get_entry_signal(pair)"
+
+    sites = {"used": used, "caller": used}
+    good = {"used": source_sha256(used)}
+    logger = logging.getLogger("test.sourceguard")
+    calls = {"caller": "get_entry_signal("}
+    assert SourceGuard(lambda: sites, good, "off", logger, calls=calls).verified()
+
+    changed = SourceGuard(lambda: sites, {"used": "0" * 64}, "the fast path is off", logger)
+    assert not changed.verified() and not changed.verified()
+    warned = [r.getMessage() for r in caplog.records if r.name == "test.sourceguard"]
+    assert warned == [
+        "freqtrade-rebalance: Freqtrade internals changed (used); the fast path is off"
+    ]
+    assert not SourceGuard(lambda: sites, good, "off", logger, calls={"caller": "x("}).verified()
+    assert not SourceGuard(lambda: {}, good, "off", logger).verified()
+    assert SourceGuard(lambda: sites, {}, "off", logger, calls=calls).changed() == [
+        "hash table incomplete"
+    ]

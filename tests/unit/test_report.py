@@ -301,7 +301,7 @@ def test_report_of_a_real_backtest(tmp_path):
         [
             sys.executable,
             "-m",
-            "rebalance_plugin.offline",
+            "rebalance_plugin.marketdata.offline",
             "backtesting",
             "-c",
             str(config_path),

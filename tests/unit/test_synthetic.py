@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rebalance_plugin.synthetic import (
+from rebalance_plugin.marketdata.synthetic import (
     BANNER,
     COINS,
     candle_dates,
@@ -166,7 +166,7 @@ def test_deterministic_across_processes_and_import_is_cheap():
     """Streams must not depend on Python's salted hash(); importing must not pull in freqtrade."""
     code = (
         "import sys, json\n"
-        "import rebalance_plugin.synthetic as s\n"
+        "import rebalance_plugin.marketdata.synthetic as s\n"
         "assert 'freqtrade' not in sys.modules, 'freqtrade imported eagerly'\n"
         "f = s.generate_ohlcv(['BTC/USDT', 'SOMECOIN/USDT'], '1h', '2021-01-01', '2021-01-02',"
         " seed=11)\n"

@@ -40,7 +40,7 @@ candle open time), ``open``, ``high``, ``low``, ``close``, ``volume`` (float64).
 
 CLI::
 
-    python -m rebalance_plugin.synthetic --datadir DIR --pairs BTC/USDT ETH/USDT \\
+    python -m rebalance_plugin.marketdata.synthetic --datadir DIR --pairs BTC/USDT ETH/USDT \\
         --timeframe 1h --start 2021-01-01 --end 2026-01-01 --seed 42
 """
 
@@ -345,7 +345,7 @@ def generate_market(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m rebalance_plugin.synthetic",
+        prog="python -m rebalance_plugin.marketdata.synthetic",
         description=f"{BANNER}. Writes Freqtrade feather candle files.",
     )
     parser.add_argument("--datadir", required=True, type=Path, help="output directory")

@@ -263,7 +263,7 @@ def write_atomic(path: Path, text: str) -> None:
 def template_config() -> Path | None:
     """This project's own config.json (the template every user config starts from), when
     the package runs from a checkout."""
-    candidate = Path(__file__).resolve().parents[1] / "config.json"
+    candidate = Path(__file__).resolve().parents[2] / "config.json"
     return candidate if candidate.is_file() else None
 
 

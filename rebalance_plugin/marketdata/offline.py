@@ -31,11 +31,11 @@ Data files (both in ``rebalance_plugin/data``, each with a ``_provenance`` key):
   produced by ccxt's own ``binance.parse_market`` from the raw file. Regenerate
   after editing the raw file or upgrading ccxt::
 
-      python -c "import rebalance_plugin.offline as o; o.write_markets_snapshot()"
+      python -c "import rebalance_plugin.marketdata.offline as o; o.write_markets_snapshot()"
 
 Usage (exactly ``freqtrade ...``, but offline)::
 
-    python -m rebalance_plugin.offline backtesting --config cfg.json --strategy X ...
+    python -m rebalance_plugin.marketdata.offline backtesting --config cfg.json --strategy X ...
 
 Offline backtest configs need ``"fee": 0.001`` (no fee look-up) and local data
 (e.g. ``"dataformat_ohlcv": "feather"``) with a StaticPairList.
@@ -87,6 +87,14 @@ def load_markets_snapshot() -> dict[str, dict[str, Any]]:
     return {k: copy.deepcopy(v) for k, v in data.items() if not k.startswith("_")}
 
 
+def snapshot_date() -> str:
+    """The UTC day Binance answered the ``exchangeInfo`` the snapshot was parsed from
+    (``YYYY-MM-DD``), or ``undated``: a user is told how old the minimums checked are."""
+    provenance = _read_json(MARKETS_FILE).get("_provenance") or {}
+    raw = provenance.get("raw_data_provenance") or {}
+    return str((raw.get("source") or {}).get("serverTime_utc") or "")[:10] or "undated"
+
+
 def build_markets_from_exchange_info(exchange_info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Parse raw exchangeInfo symbols with ccxt's own binance parser (no network)."""
     api = ccxt.binance()
@@ -107,7 +115,7 @@ def write_markets_snapshot(path: str | Path | None = None) -> Path:
     out: dict[str, Any] = {
         "_provenance": {
             "generated_from": f"rebalance_plugin/data/{EXCHANGE_INFO_FILE}",
-            "generator": "rebalance_plugin.offline.build_markets_from_exchange_info "
+            "generator": "rebalance_plugin.marketdata.offline.build_markets_from_exchange_info "
             "(ccxt.binance().parse_market, precisionMode TICK_SIZE)",
             "ccxt_version": ccxt.__version__,
             "raw_data_provenance": info["_provenance"],
@@ -133,7 +141,7 @@ def _offline_empty(api: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 def _offline_fetch(api: Any, url: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
     raise OfflineModeError(
-        f"{api.id}: offline mode (rebalance_plugin.offline) refuses HTTP {method} {url}"
+        f"{api.id}: offline mode (rebalance_plugin.marketdata.offline) refuses HTTP {method} {url}"
     )
 
 
@@ -162,7 +170,7 @@ def _make_patch(name: str, offline: Any, original: Any, is_async: bool) -> Any:
             return offline(self, *args, **kwargs)
 
     patched.__name__ = name
-    patched.__doc__ = f"rebalance_plugin.offline replacement of {name} (binance only)."
+    patched.__doc__ = f"rebalance_plugin.marketdata.offline replacement of {name} (binance only)."
     return patched
 
 

@@ -1,0 +1,40 @@
+"""One portfolio under every threshold and every interval: ``freqtrade-rebalance sweep``.
+
+Each grid point is a real backtest by Freqtrade's own engine (``Backtesting``), exactly what
+``freqtrade backtesting`` runs for the same config with that trigger, so a point's figures equal
+that command's. What is shared: the candles are loaded once, and Freqtrade's ``Backtesting``
+object (exchange, pair list, wallet) is built once; the worker processes are forked from the
+process holding both, so each point only analyses and backtests. Figures come from the same code
+as ``freqtrade-rebalance report`` (final value, the gain its sales realised by FIFO before the
+end, buy-and-hold over the same candles, CAGR, max drawdown from the equity curve, rebalances,
+turnover, fees).
+
+The package: :mod:`.grid` (the points), :mod:`.engine` (the backtests), :mod:`.output` (table,
+CSV, heatmap) and :mod:`.run` (all of it, printed). The command line (arguments, exit code) is
+:mod:`rebalance_plugin.cli.sweep`. Freqtrade is imported inside the functions: ``--help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from .engine import STRATEGY, Engine, Row, check_points, freqtrade_config, sweep
+from .grid import Point, grid, parse_points
+from .output import describe, heatmap, table, write_csv
+from .run import run_sweep
+
+__all__ = [
+    "STRATEGY",
+    "Engine",
+    "Point",
+    "Row",
+    "check_points",
+    "describe",
+    "freqtrade_config",
+    "grid",
+    "heatmap",
+    "parse_points",
+    "run_sweep",
+    "sweep",
+    "table",
+    "write_csv",
+]
