@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Each creates .venv if missing.
+# README.md's two commands, `make demo` and `make test`, and the developer's ones
+# (docs/developer.md#working-on-it). Each creates .venv if missing.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -53,4 +54,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info site

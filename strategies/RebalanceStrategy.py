@@ -15,7 +15,8 @@ decisions with the pure core (``rebalance_plugin.core``).
 
 Hyperopt: ``RebalanceMixin`` declares the trigger as parameters of the ``buy`` space
 (``trigger``, ``threshold``, ``interval``, ``interval_min_drift``; defaults from config.json's
-rebalance section), judged by the portfolio's own loss (README, "Hyperopt")::
+rebalance section), judged by the portfolio's own loss
+(docs/backtesting.md#hyperopt-tuning-the-trigger)::
 
     freqtrade hyperopt --config config.json --spaces buy --hyperopt-loss RebalancePortfolioLoss
 """
@@ -55,9 +56,10 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
     # The rebalancer needs no history; 1 (not 0) so that `freqtrade recursive-analysis` runs.
     startup_candle_count: int = 1
 
-    # Orders (SPEC §4): a limit Immediate-Or-Cancel order at the best price (config.json prices
-    # entries and exits on the "other" side of the book); what it leaves unfilled is sent at
-    # market on the next loop (rebalance_plugin.ft.orders switches these per order).
+    # Orders (docs/how-it-works.md#orders): a limit Immediate-Or-Cancel order at the best price
+    # (config.json prices entries and exits on the "other" side of the book); what it leaves
+    # unfilled is sent at market on the next loop (rebalance_plugin.ft.orders switches these per
+    # order).
     order_types = {
         "entry": "limit",
         "exit": "limit",

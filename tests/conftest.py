@@ -4,8 +4,8 @@ Markers (``pytest -m``): ``unit`` (tests/unit, milliseconds, no Freqtrade proces
 ``cli`` (tests/cli: the ``freqtrade-rebalance`` command in-process on real candles and the
 CoinGecko stand-in, about a second each), ``backtest`` (real in-process Freqtrade backtests),
 ``e2e`` (the Binance stand-in with real ``freqtrade trade`` processes or a real FreqtradeBot),
-``docs`` (tests/docs: the README's figure blocks rerun on the real candles), ``scale``
-(tests/scale: twenty bots on one account, minutes; left out unless asked for,
+``docs`` (tests/docs: the figure blocks of README.md and docs/*.md rerun on the real candles),
+``scale`` (tests/scale: twenty bots on one account, minutes; left out unless asked for,
 ``make test-scale``). A test in tests/unit that runs a backtest carries
 ``@pytest.mark.backtest`` itself; ``make test-fast`` runs ``-m unit``, and a ``unit`` test that
 starts Freqtrade's backtesting fails, naming the marker (:func:`_unit_tests_start_no_backtest`).
@@ -54,7 +54,7 @@ def shared_data() -> Path:
 
 # ---- a unit test starts no backtest ----------------------------------------------------------
 #: Freqtrade's commands that run backtests (in a subprocess: ``freqtrade backtesting``,
-#: ``python -m rebalance_plugin.offline hyperopt``...).
+#: ``python -m rebalance_plugin.marketdata.offline hyperopt``...).
 BACKTEST_COMMANDS = frozenset(
     {"backtesting", "hyperopt", "lookahead-analysis", "recursive-analysis"}
 )

@@ -21,7 +21,8 @@ from ..core.presets import PRESET_NAMES
 from .presets import add_source_arguments
 
 PROG = "freqtrade-rebalance init"
-#: The contract's keys in the order a new section is written (SPEC §1).
+#: The contract's keys in the order a new section is written
+#: (docs/configuration.md#the-rebalance-section).
 SECTION_ORDER = ("coins", "investment", *DEFAULTS)
 
 

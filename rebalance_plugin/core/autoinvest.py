@@ -1,6 +1,6 @@
-"""Auto-invest (SPEC §7): a fixed amount of stake currency joins the portfolio on a schedule
-(Binance Auto-Invest's cycles) and buys the underweight coins first, selling nothing (cash-flow
-rebalancing). Pure Python, no Freqtrade import.
+"""Auto-invest (docs/auto-invest.md): a fixed amount of stake currency joins the portfolio on a
+schedule (Binance Auto-Invest's cycles) and buys the underweight coins first, selling nothing
+(cash-flow rebalancing). Pure Python, no Freqtrade import.
 
 - ``parse_auto_invest``: the ``rebalance.auto_invest`` key, validated (``ConfigError`` naming
   the key, the value and the fix);
@@ -23,7 +23,7 @@ CYCLE_HOURS: dict[str, int] = {"hourly": 1, "4h": 4, "8h": 8, "12h": 12, "daily"
 EVERY = ("hourly", "4h", "8h", "12h", "daily", "weekly", "biweekly", "monthly")
 WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 KEYS = ("amount", "every", "weekday", "day", "hour")
-#: The example of the README and the messages.
+#: The example of docs/auto-invest.md and the messages.
 EXAMPLE = '{"amount": 100, "every": "weekly", "weekday": "MON", "hour": 9}'
 
 

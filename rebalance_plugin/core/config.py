@@ -14,10 +14,12 @@ from typing import Any
 
 from .autoinvest import AutoInvest, AutoInvestError, parse_auto_invest
 
-#: Threshold trigger: allowed drift thresholds, in percentage points (SPEC §2).
+#: Threshold trigger: allowed drift thresholds, in percentage points
+#: (docs/configuration.md#the-rebalance-section).
 THRESHOLDS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 30, 50)
 
-#: Interval trigger: allowed check intervals and their length in seconds (SPEC §2).
+#: Interval trigger: allowed check intervals and their length in seconds
+#: (docs/configuration.md#the-rebalance-section).
 INTERVALS: dict[str, int] = {
     "30m": 30 * 60,
     "1h": 3600,
@@ -32,11 +34,12 @@ INTERVALS: dict[str, int] = {
 }
 
 TRIGGERS = ("threshold", "interval")
-#: How drift is measured: ``absolute`` in percentage points of the portfolio (SPEC §2),
-#: ``relative`` in percent of the coin's own target (bt's RunIfOutOfBounds, Shrimpy).
+#: How drift is measured: ``absolute`` in percentage points of the portfolio, ``relative`` in
+#: percent of the coin's own target (bt's RunIfOutOfBounds, Shrimpy)
+#: (docs/configuration.md#relative-thresholds-and-band-rebalancing).
 THRESHOLD_MODES = ("absolute", "relative")
-#: Where a rebalance takes the coins: all the way to ``target`` (SPEC §2), or only back to the
-#: ``band``'s edge (the offending coins only).
+#: Where a rebalance takes the coins: all the way to ``target``, or only back to the ``band``'s
+#: edge (the offending coins only) (docs/configuration.md#relative-thresholds-and-band-rebalancing).
 REBALANCE_TO = ("target", "band")
 
 #: The keys of the section that make the trigger (``freqtrade hyperopt --spaces buy`` searches
@@ -45,7 +48,8 @@ TRIGGER_KEYS = ("trigger", "threshold", "interval", "interval_min_drift")
 ON_STOP = ("sell_all", "keep")
 MIN_COINS, MAX_COINS = 2, 10
 
-#: Keys of the public contract (SPEC §1). Unknown keys are refused so a typo is not ignored.
+#: Keys of the public contract (docs/configuration.md#the-rebalance-section). Unknown keys are
+#: refused so a typo is not ignored.
 KNOWN_KEYS = frozenset(
     {
         "coins",
@@ -78,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
     "auto_invest": None,
 }
 
-#: Ready-made allocations a user can start from (SPEC §1).
+#: Ready-made allocations a user can start from (docs/configuration.md#templates).
 TEMPLATES: dict[str, dict[str, float]] = {
     "blue-chip": {"BTC": 60, "ETH": 40},
     "balanced-growth": {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15},
@@ -267,7 +271,7 @@ def _checked_section(section: Any) -> Mapping[str, Any]:
     if section is None:
         raise ConfigError(
             'config.json has no "rebalance" section: add one with the coins, their target '
-            "weights and the investment (see README)"
+            "weights and the investment (see docs/configuration.md)"
         )
     if not isinstance(section, Mapping):
         raise ConfigError(f'"rebalance" must be an object, got {section!r}')

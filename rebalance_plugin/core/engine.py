@@ -12,17 +12,18 @@ A rebalance runs in two phases so that buys never race the sells for cash:
 
 In a Freqtrade backtest the pairs of one candle are processed one after another with immediate
 fills: the adapter runs phase 2 at the first pair's turn after the last sell, in the same candle
-(``ft/orders.py``). In live trading it is the next loop after the sells filled.
+(``ft/turns.py``). In live trading it is the next loop after the sells filled.
 
 Two requests come from outside the trigger (a config change applied by the adapter):
 
 - ``Snapshot.force``: rebalance now whatever the trigger says (funds added, coins changed);
-- ``Snapshot.withdraw``: remove that much stake currency (SPEC §3): each coin sells its target
-  share; once the sells have filled, ``Step.withdrawn`` is the cash they actually freed, which
-  leaves the portfolio.
+- ``Snapshot.withdraw``: remove that much stake currency (docs/live-trading.md#funds-and-coins):
+  each coin sells its target share; once the sells have filled, ``Step.withdrawn`` is the cash
+  they actually freed, which leaves the portfolio.
 - ``Snapshot.deposit``: an auto-invest deposit of that much has joined the portfolio's cash
-  (SPEC §7): it buys the underweight coins first and sells nothing (``plan_cash_flow``); the
-  trigger is asked again on the next loop, with the deposit invested.
+  (docs/auto-invest.md#how-a-deposit-is-invested): it buys the underweight coins first and sells
+  nothing (``plan_cash_flow``); the trigger is asked again on the next loop, with the deposit
+  invested.
 
 ``State`` is plain data (``to_dict``/``from_dict``) so that the adapter can persist it and a
 restart resumes a half-done rebalance.

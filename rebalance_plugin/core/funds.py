@@ -1,6 +1,7 @@
-"""Changing a running portfolio's money or coins (SPEC §3): what an edited config.json asks for,
-how much one request may add or remove, and the refusal when it is out of range. Pure Python,
-no Freqtrade import; ``rebalance_plugin.ft.changes`` applies the decision.
+"""Changing a running portfolio's money or coins (docs/live-trading.md#funds-and-coins): what an
+edited config.json asks for, how much one request may add or remove, and the refusal when it is
+out of range. Pure Python, no Freqtrade import; ``rebalance_plugin.ft.changes`` applies the
+decision.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def fund_limits(
     value: float,
     available: float = math.inf,
 ) -> tuple[float, float]:
-    """Smallest and largest amount one request may add or remove (SPEC §3).
+    """Smallest and largest amount one request may add or remove
+    (docs/live-trading.md#funds-and-coins).
 
     Add: at least enough for every coin's share to clear its minimum order; at most what is
     free to add (``available``). Remove: at least enough for one coin's share to clear its
@@ -111,9 +113,9 @@ def check_change(
     no_market: Sequence[str] = (),
 ) -> None:
     """Refuse (``FundsError``) a config change the portfolio cannot make: a coin without a
-    market, coins changed while removing funds, or an amount outside SPEC §3's limits.
-    ``value`` is the portfolio's value; ``available`` what is free to add (asked only when
-    funds are added)."""
+    market, coins changed while removing funds, or an amount outside the limits of
+    docs/live-trading.md#funds-and-coins. ``value`` is the portfolio's value; ``available`` what
+    is free to add (asked only when funds are added)."""
     if no_market:
         raise FundsError(f"no spot market for {', '.join(no_market)}")
     if kind == "refused":

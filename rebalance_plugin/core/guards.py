@@ -1,5 +1,6 @@
 """When the portfolio starts and when it ends on its own: ``trigger_price``, ``stop_loss`` and
-``take_profit`` (SPEC §5). Pure Python, no Freqtrade import.
+``take_profit`` (docs/configuration.md#the-rebalance-section; stopping and resuming:
+docs/live-trading.md#stopping-and-resuming). Pure Python, no Freqtrade import.
 
 What each level is measured on (``config.Level``):
 

@@ -1,11 +1,12 @@
 """The rebalance plan: which coins to sell and buy, and how much. Pure Python.
 
-A rebalance brings every coin back to its target weight trading only the difference (SPEC §2):
+A rebalance brings every coin back to its target weight trading only the difference
+(docs/how-it-works.md#the-plan):
 overweight coins are sold first and the proceeds buy the underweight ones. Fees are paid out of
 the portfolio: the plan solves for the value the portfolio has *after* fees, so that every coin
 can end at exactly its target share of it. Every leg is rounded down to the exchange's quantity
 step and checked against its minimum quantity and minimum order value; a leg that cannot meet
-them is skipped and reported (SPEC §4).
+them is skipped and reported (docs/how-it-works.md#exchange-rules).
 
 With a ``Band`` (``rebalance_to`` band) only the coins off by more than the band's width trade
 to its edge, and the money they free or need is balanced by the coins furthest from their
@@ -72,7 +73,8 @@ class RebalancePlan:
 
     @property
     def message(self) -> str | None:
-        """SPEC §4's message when a rebalance was needed but no leg can trade."""
+        """The skip message (docs/how-it-works.md#exchange-rules) when a rebalance was needed but no
+        leg can trade."""
         if not self.legs and self.skipped:
             return SKIP_MESSAGE
         return None
@@ -364,7 +366,8 @@ def plan_deposit(
     rules: Mapping[str, MarketRules] | None = None,
     fee: float = 0.0,
 ) -> RebalancePlan:
-    """Add ``amount`` of stake currency and rebalance so every coin ends at its target (SPEC §3)."""
+    """Add ``amount`` of stake currency and rebalance so every coin ends at its target
+    (docs/how-it-works.md#worked-examples)."""
     grown = Portfolio(portfolio.quantities, portfolio.prices, portfolio.cash + amount)
     return plan_rebalance(grown, targets, rules, fee)
 
@@ -376,8 +379,9 @@ def plan_withdrawal(
     rules: Mapping[str, MarketRules] | None = None,
     fee: float = 0.0,
 ) -> RebalancePlan:
-    """Sell each coin for ``target weight × amount`` (SPEC §3). Legs under the exchange minimum
-    are skipped, so less than ``amount`` may be freed: ``freed(plan, fee)`` tells how much."""
+    """Sell each coin for ``target weight × amount`` (docs/how-it-works.md#worked-examples). Legs
+    under the exchange minimum are skipped, so less than ``amount`` may be freed:
+    ``freed(plan, fee)`` tells how much."""
     rules = rules or {}
     sells: list[Leg] = []
     skipped: list[SkippedLeg] = []

@@ -1,4 +1,5 @@
-"""Presets: portfolios weighted by market capitalisation, and their past returns (SPEC §7).
+"""Presets: portfolios weighted by market capitalisation (docs/presets.md#presets), and their
+past returns (docs/presets.md#returns).
 
 Pure Python: the glue (``rebalance_plugin.presets``) finds the coins, their market caps and their
 daily closes; everything decided from them is here, on plain numbers, lists and dates.
@@ -51,7 +52,7 @@ MAX_WEIGHT = 50.0
 MIN_WEIGHT = 1.0
 #: Weights are written with this many decimals (0.01 %).
 WEIGHT_DECIMALS = 2
-#: Return periods, in days (SPEC §6/§7).
+#: Return periods, in days (docs/presets.md#returns).
 PERIODS: tuple[int, ...] = (7, 30, 180)
 YEAR_DAYS = 365
 

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
-#: SPEC §4: a rebalance was due but every leg is under the exchange's minimums.
+#: A rebalance was due but every leg is under the exchange's minimums
+#: (docs/how-it-works.md#exchange-rules).
 SKIP_MESSAGE = (
     "The order value is less than the minimum value, and is unable to rebalance this time."
 )

@@ -1,4 +1,5 @@
-"""When to rebalance: one small object per trigger (SPEC §2), in the style of bt's algos.
+"""When to rebalance: one small object per trigger (docs/how-it-works.md#when-it-rebalances), in
+the style of bt's algos.
 
 Times are POSIX seconds. Interval checks are counted from the portfolio's first buy: with a 7d
 interval and a first buy on Monday 10:00, checks fall every Monday 10:00.

@@ -146,7 +146,7 @@ def build_overview(
             Entry(
                 name=name,
                 kind="template",
-                description="template (SPEC §1)",
+                description="template (docs/configuration.md#templates)",
                 coins=weights,
                 returns=portfolio_returns(weights, histories),
                 source="template: fixed weights (rebalance_plugin.core.config.TEMPLATES)",

@@ -1,4 +1,5 @@
-"""The portfolio view of a finished backtest (SPEC §6): equity against buy-and-hold.
+"""The portfolio view of a finished backtest (docs/backtesting.md#the-portfolio-view): equity
+against buy-and-hold.
 
 Freqtrade's own report is per trade, and here every coin is one trade that stays open until the
 final force-exit, so its closed-trade figures (drawdown 0 %, "best day" = the whole profit) say

@@ -18,7 +18,7 @@ exit code: :mod:`rebalance_plugin.cli.try_live`).
 The coins' prices are held at their value when it starts (:func:`freeze`); ``--move
 COIN=FACTOR`` / ``--set-price COIN=PRICE`` move one (the stand-in's ``POST /sim/price``).
 ``--write-config --standin URL`` only writes the config, ``rest.json`` and the JWT secret for
-a stand-in you run yourself (README, "Try it live").
+a stand-in you run yourself (docs/try-live.md#by-hand-the-same-bot-step-by-step).
 
 The package: :mod:`.session` (the run), :mod:`.botconfig` (the bot's files),
 :mod:`.processes` (the children), :mod:`.prices` (holding and moving prices).

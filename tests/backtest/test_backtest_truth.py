@@ -17,7 +17,8 @@ call the plan, engine or rules code). It models what the product promises:
   are skipped;
 - at the end Freqtrade sells everything at the open of the last candle.
 
-Issue 9's options, modelled from the README's description of them:
+Issue 9's options, modelled from their description in
+docs/configuration.md#relative-thresholds-and-band-rebalancing:
 
 - ``threshold_mode`` relative: a coin's drift is ``(weight - target) / target`` in percent;
 - ``rebalance_to`` band (``band_ends``): the coins off by more than the limit go one quantity
@@ -74,7 +75,8 @@ def drift_of(value, total, target, relative):
 
 
 def band_ends(values, total, p, weights, limit, relative):
-    """Value of each coin after a band rebalance (README, "rebalance_to"), from the rules alone.
+    """Value of each coin after a band rebalance
+    (docs/configuration.md#relative-thresholds-and-band-rebalancing), from the rules alone.
 
     The exchange's figures as Freqtrade applies them (minimums x 1.05): ``least`` is the largest
     minimum order of the coins, ``big`` the largest quantity step's value. A leg of

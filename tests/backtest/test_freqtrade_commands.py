@@ -46,7 +46,8 @@ def test_lookahead_analysis_runs_to_its_end(workdir):
     out = log(result)
     assert result.returncode == 0, out[-3000:]
     assert "session" not in out and "Traceback" not in out
-    # It judges closed trades only; a rebalancer closes none before the end (README).
+    # It judges closed trades only; a rebalancer closes none before the end
+    # (docs/backtesting.md#freqtrades-commands-on-this-strategy).
     assert "Checking look ahead bias via backtests of RebalanceStrategy.py took" in out
 
 

@@ -1,5 +1,6 @@
-"""``freqtrade-rebalance init`` writes a config the README's offline backtest runs as it is: no
-hand edit of the pair whitelist or max_open_trades."""
+"""``freqtrade-rebalance init`` writes a config the offline backtest
+(docs/backtesting.md#without-exchange-access) runs as it is: no hand edit of the pair whitelist
+or max_open_trades."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def test_diversified_written_by_init_backtests_without_a_hand_edit(tmp_path):
     assert main(["init", "--config", str(config), "--template", "diversified"]) == 0
     (tmp_path / "user_data").mkdir()
 
-    # The README's command: backtesting -c <cfg> --datadir ... --timerange 20240101-20240301
-    # (user data and strategy folder given on the command line, the config file as written).
+    # The command of docs/backtesting.md#without-exchange-access: backtesting -c <cfg>
+    # --datadir ... --timerange 20240101-20240301 (user data and strategy folder given on the
+    # command line, the config file as written).
     run = run_backtest(
         config,
         "20240101-20240301",

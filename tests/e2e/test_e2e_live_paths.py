@@ -134,11 +134,12 @@ def test_relative_threshold_fires_on_a_small_coin_that_absolute_would_leave(fres
 def test_band_trades_only_the_coin_off_its_band_back_to_its_edge(fresh_sim, make_bot):
     """BTC 50 / ETH 30 / BNB 20, threshold 5 (points), rebalance_to band. BNB rises by half:
     at about 500 / 300 / 300 USDT of 1100 the weights are 45.5 / 27.3 / 27.3%: BNB is 7.3
-    points over its target, off; BTC (-4.5) and ETH (-2.7) are inside the band. The README's
-    rule: BNB is sold to its band's edge, 20 + 5 = 25% of the portfolio, one BNB step inside;
-    the money freed, with the cash, buys the coin furthest below its target, BTC, which has
-    room for it (50 USDT to its target); ETH, inside its band and not the furthest below, does
-    not trade. (To the targets BNB would sell 80 USDT, to 20%, and ETH would buy.)"""
+    points over its target, off; BTC (-4.5) and ETH (-2.7) are inside the band. The rule of
+    docs/configuration.md#relative-thresholds-and-band-rebalancing: BNB is sold to its band's
+    edge, 20 + 5 = 25% of the portfolio, one BNB step inside; the money freed, with the cash,
+    buys the coin furthest below its target, BTC, which has room for it (50 USDT to its
+    target); ETH, inside its band and not the furthest below, does not trade. (To the targets
+    BNB would sell 80 USDT, to 20%, and ETH would buy.)"""
     coins = {"BTC": 50, "ETH": 30, "BNB": 20}
     sim = fresh_sim(balances={"USDT": INVESTMENT})
     prices = freeze(sim, coins)

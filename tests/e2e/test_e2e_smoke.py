@@ -1,5 +1,5 @@
 """End-to-end smoke tests: a real ``freqtrade trade`` process against the local Binance stand-in
-(``binance_standin``), driven through Freqtrade's REST API (see tests/e2e.py).
+(``binance_standin``), driven through Freqtrade's REST API (see tests/helpers/e2e.py).
 
 1. dry-run: the default portfolio is bought (4 trades, first stakes = weight x 1000 / (1 + fee)),
    the API answers ``/show_config`` and ``/balance``.

@@ -87,8 +87,8 @@ def _file(datadir: Path, name: str) -> pd.DataFrame:
 # ------------------------------------------------------------------------------ fixtures
 @pytest.fixture(autouse=True)
 def _real_ccxt():
-    """Other tests may leave rebalance_plugin.offline installed (it patches ccxt's binance
-    classes to refuse HTTP): talk to the sim with unpatched classes, restore afterwards."""
+    """Other tests may leave rebalance_plugin.marketdata.offline installed (it patches ccxt's
+    binance classes to refuse HTTP): talk to the sim with unpatched classes, restore afterwards."""
     installed = bool(offline._ORIGINALS)
     if installed:
         offline.uninstall_offline_markets()

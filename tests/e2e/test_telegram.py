@@ -1,7 +1,7 @@
 """Telegram control of the rebalancer, through Freqtrade's real Telegram module.
 
 Each test runs a real dry-run ``FreqtradeBot`` built from the project's config.json (Telegram
-enabled, chat id 1234) with only the networks faked (tests/ftbot.py):
+enabled, chat id 1234) with only the networks faked (tests/helpers/ftbot.py):
 
 - the exchange is the local Binance stand-in ``binance_standin`` (real HTTP on
   127.0.0.1, real Binance candles replayed in the present, or a seeded synthetic market when
@@ -451,8 +451,8 @@ def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_
     # 60 USDT: BTC 24, ETH 18, BNB 9, SOL 9. SOL x1.10 puts it at 9.9 / 60.9 = 16.3%, over the
     # 0.5-point threshold even when the first buy's quantity steps left SOL 0.6 points short
     # (prices are frozen at the stand-in's price of the moment), but every leg (SOL's sell is
-    # under 1 USDT) is far under Binance's 5 USDT minimum: nothing is sent, and SPEC §4's
-    # message reaches the chat.
+    # under 1 USDT) is far under Binance's 5 USDT minimum: nothing is sent, and the message of
+    # docs/how-it-works.md#exchange-rules reaches the chat.
     server, url = sim
     tb = make_bot(investment=60, threshold=0.5)
     trades = bought(tb)

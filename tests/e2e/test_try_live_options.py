@@ -84,7 +84,7 @@ def test_write_config_makes_a_bot_that_trades_on_that_standin(fresh_sim, tmp_pat
     assert rest["listen_port"] == port and len(rest["password"]) >= 16
     assert rest_path.stat().st_mode & 0o777 == jwt_path.stat().st_mode & 0o777 == 0o600
 
-    # Start the bot with the printed lines, from the checkout, as the README says.
+    # Start the bot with the printed lines, from the checkout, as docs/try-live.md#3-the-bot says.
     lines = written.stdout.splitlines()
     start = lines.index("start the bot with the password and JWT secret from those files:")
     exports, command = lines[start + 1 : start + 3], lines[start + 3].strip()

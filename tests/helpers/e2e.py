@@ -6,7 +6,7 @@ with a config derived from the project's ``config.json``, pointed at the stand-i
 ccxt's URL overrides. Tests drive the bot through its REST API with ``freqtrade-client`` and
 check the stand-in's account (balances, orders) and the bot's own view (trades, orders).
 
-Typical use (see tests/test_e2e_smoke.py)::
+Typical use (see tests/e2e/test_e2e_smoke.py)::
 
     def test_x(sim, make_bot):              # fixtures from this module
         bot = make_bot("dry", dry_run=True)
@@ -20,7 +20,8 @@ fail. Import them into a test module (``from tests.helpers.e2e import sim, make_
 
 Candles for the stand-in: the real Binance candles in ``../shared/data/binance`` when present,
 otherwise a small seeded SYNTHETIC market generated once per session with
-``rebalance_plugin.synthetic`` (so the e2e tests run anywhere; prices are then not real).
+``rebalance_plugin.marketdata.synthetic`` (so the e2e tests run anywhere; prices are then not
+real).
 
 Secrets: the API password and JWT secret are random per bot and reach Freqtrade only through
 the environment (``FREQTRADE__API_SERVER__PASSWORD`` / ``FREQTRADE__API_SERVER__JWT_SECRET_KEY``),

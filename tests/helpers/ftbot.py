@@ -298,7 +298,8 @@ COINS = ("BTC", "ETH", "BNB", "SOL")
 
 def candles_dir(make_dir: Callable[[], Path]) -> tuple[Path, bool]:
     """(directory, real?): the real Binance candles when present, else a seeded synthetic market
-    written into ``make_dir()`` with ``rebalance_plugin.synthetic`` (prices then not real)."""
+    written into ``make_dir()`` with ``rebalance_plugin.marketdata.synthetic`` (prices then not
+    real)."""
     if all((SHARED_DATA / f"{c}_USDT-1h.feather").exists() for c in COINS):
         return SHARED_DATA, True
     from rebalance_plugin.marketdata.synthetic import generate_market
@@ -347,8 +348,8 @@ def bot_config(
 @contextlib.contextmanager
 def as_a_fresh_process() -> Iterator[None]:
     """The process state ``freqtrade trade`` starts from, whatever ran before in this pytest
-    process: ccxt's binance classes unpatched (tests of ``rebalance_plugin.offline`` and the
-    in-process backtests leave its patch installed: it refuses every HTTP request) and
+    process: ccxt's binance classes unpatched (tests of ``rebalance_plugin.marketdata.offline``
+    and the in-process backtests leave its patch installed: it refuses every HTTP request) and
     Freqtrade's database in use (a backtest switches it off). Restores the patch afterwards."""
     from freqtrade.persistence.usedb_context import enable_database_use
 

@@ -1,6 +1,6 @@
-"""Auto-invest (SPEC §7, issue 10): the ``auto_invest`` key, its schedule and how a deposit is
-shared between the coins. The expected times and values are worked out by hand in the comments
-(2024-01-01 is a Monday; 2024 has 366 days, hence 53 Mondays)."""
+"""Auto-invest (docs/auto-invest.md, issue 10): the ``auto_invest`` key, its schedule and how a
+deposit is shared between the coins. The expected times and values are worked out by hand in the
+comments (2024-01-01 is a Monday; 2024 has 366 days, hence 53 Mondays)."""
 
 from datetime import UTC, datetime
 

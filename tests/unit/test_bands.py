@@ -168,7 +168,8 @@ def test_never_past_the_target_even_when_that_leg_is_under_the_minimum():
     # Band 0.1 point: BTC 399.4 (-0.06) / ETH 299.3 (-0.07) / BNB 149.3 (-0.07) / SOL 152
     # (+0.2: off). SOL would sell 5.02, but 2 take it to its target 150: it sells 2 and stops.
     # The 2 freed are less than min_leg (5.01) for any buy: they would stay cash. And the sale
-    # itself is under the minimum order of 5: skipped, with SPEC §4's message.
+    # itself is under the minimum order of 5: skipped, with the message of
+    # docs/how-it-works.md#exchange-rules.
     q = Portfolio({"BTC": 399.4, "ETH": 299.3, "BNB": 149.3, "SOL": 152.0}, ONE)
     plan = plan_rebalance(q, BALANCED, RULES_5, band=Band(0.1))
     assert plan.legs == () and [(s.coin, s.side) for s in plan.skipped] == [("SOL", "sell")]

@@ -1,5 +1,6 @@
-"""The ``rebalance`` section of config.json (SPEC §1, §2): parsing, defaults, templates and the
-refusal of every bad input with a message that names the field and the offending value."""
+"""The ``rebalance`` section of config.json (docs/configuration.md#the-rebalance-section): parsing,
+defaults, templates and the refusal of every bad input with a message that names the field and
+the offending value."""
 
 import math
 
@@ -28,7 +29,8 @@ SPEC_SECTION = {
 
 
 def section(**changes):
-    """The SPEC's example section with some keys replaced."""
+    """The example section of docs/configuration.md#the-rebalance-section (with ``on_stop``
+    ``"sell_all"``), some keys replaced."""
     return {**SPEC_SECTION, **changes}
 
 
@@ -60,7 +62,8 @@ def test_minimal_section_gets_the_documented_defaults():
     assert cfg.threshold == 5
     assert cfg.interval == "7d"
     assert cfg.interval_min_drift == 0.5
-    assert cfg.on_stop == "keep"  # SPEC §5: as on Binance, selling all on stop is opt-in
+    # As on Binance, selling all on stop is opt-in (docs/configuration.md#the-rebalance-section).
+    assert cfg.on_stop == "keep"
     assert (cfg.trigger_price, cfg.stop_loss, cfg.take_profit) == (None, None, None)
 
 
@@ -438,7 +441,7 @@ def test_interval_min_drift_of_100_points_or_more_is_refused(value):
 
 
 def test_threshold_mode_and_rebalance_to_default_to_todays_behaviour():
-    cfg = parse_rebalance_config(SPEC_SECTION)  # the SPEC's section has neither key
+    cfg = parse_rebalance_config(SPEC_SECTION)  # the docs' example section has neither key
     assert (cfg.threshold_mode, cfg.rebalance_to) == ("absolute", "target")
     assert not cfg.relative
 

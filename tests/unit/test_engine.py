@@ -122,7 +122,8 @@ def test_nothing_happens_before_the_first_buy_or_under_the_threshold():
 
 def test_force_rebalances_under_the_threshold_and_invests_added_cash():
     # BTC 495 / BNB 505 is under the 1-point threshold; 1000 USDT were just added. Forced, the
-    # plan buys BTC 1000 - 495 = 505 and BNB 1000 - 505 = 495 (no fee): SPEC §3's add funds.
+    # plan buys BTC 1000 - 495 = 505 and BNB 1000 - 505 = 495 (no fee): the add funds example
+    # of docs/how-it-works.md#worked-examples.
     out = step(
         CFG,
         State(),
@@ -149,8 +150,9 @@ def test_force_at_the_targets_does_nothing():
 
 
 def test_withdrawal_sells_target_shares_then_reports_what_was_freed():
-    # SPEC §3: targets XRP 5 / ETH 25 / BNB 70, holdings 10 / 100 / 280, remove 50 -> sell
-    # BNB 35, ETH 12.5; XRP's 2.5 is under the 10 minimum and skipped: 47.5 freed.
+    # docs/how-it-works.md#worked-examples: targets XRP 5 / ETH 25 / BNB 70, holdings
+    # 10 / 100 / 280, remove 50 -> sell BNB 35, ETH 12.5; XRP's 2.5 is under the 10 minimum and
+    # skipped: 47.5 freed.
     cfg = parse_rebalance_config({"coins": {"XRP": 5, "ETH": 25, "BNB": 70}, "investment": 400})
     rules = {c: MarketRules(min_notional=10) for c in ("XRP", "ETH", "BNB")}
     prices = {"XRP": 1.0, "ETH": 1.0, "BNB": 1.0}
@@ -290,8 +292,9 @@ def test_band_sells_to_the_edge_then_buys_with_what_the_sale_freed():
 
 
 def test_funds_added_still_go_to_the_targets_with_rebalance_to_band():
-    # SPEC §3: forced by added funds, a band portfolio invests them at the targets: BTC 495 /
-    # BNB 505 + 1000 cash -> buy BTC 505 and BNB 495 (both end at 1000), as in target mode.
+    # docs/configuration.md#the-rebalance-section (rebalance_to): forced by added funds, a band
+    # portfolio invests them at the targets: BTC 495 / BNB 505 + 1000 cash -> buy BTC 505 and
+    # BNB 495 (both end at 1000), as in target mode.
     out = step(
         BAND_CFG,
         State(),

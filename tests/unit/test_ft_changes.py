@@ -1,5 +1,6 @@
-"""Config changes under a running portfolio (rebalance_plugin/ft/changes.py, SPEC §3): funds added
-or removed, coins changed, and the refusals the user is told about once.
+"""Config changes under a running portfolio (rebalance_plugin/ft/changes.py,
+docs/live-trading.md#funds-and-coins): funds added or removed, coins changed, and the refusals the
+user is told about once.
 
 The portfolio in every test: BTC 60% / ETH 40% for 1000 USDT, BTC at 50000 and ETH at 2000.
 It holds 0.01 BTC (bought for 500 USDT) and 0.2 ETH (bought for 400 USDT), each with a 0.1% fee:

@@ -1,4 +1,4 @@
-"""The backtest fast path (rebalance_plugin/ft_fastpath.py) changes speed, never results."""
+"""The backtest fast path (rebalance_plugin/ft/fastpath.py) changes speed, never results."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from tests.helpers.ftrun import NO_SHARED_DATA, SHARED_DATA, make_config, run_ba
 
 def test_freqtrade_internals_are_the_ones_the_fast_path_was_written_for():
     # Fails after a Freqtrade upgrade that changes any function the fast path replaces or relies
-    # on: re-read the new code against the copies in ft_fastpath.py, then update the hashes.
+    # on: re-read the new code against the copies in rebalance_plugin/ft/fastpath.py, then update
+    # the hashes.
     assert ft_fastpath.GUARD.hashes() == ft_fastpath.EXPECTED_SOURCE_SHA256
 
 

@@ -1,6 +1,6 @@
-"""The portfolio's life (rebalance_plugin/ft/lifecycle.py, SPEC §5): trigger_price, the first
-buys' stakes, stop and on_stop, Freqtrade's /stopentry and /start read from the bot's state, and
-a user's /forceexit.
+"""The portfolio's life (rebalance_plugin/ft/lifecycle.py,
+docs/live-trading.md#stopping-and-resuming): trigger_price, the first buys' stakes, stop and
+on_stop, Freqtrade's /stopentry and /start read from the bot's state, and a user's /forceexit.
 
 The portfolio: BTC 60% / ETH 40% for 1000 USDT, holding 0.01 BTC (500 USDT) and 0.2 ETH
 (400 USDT); the taker fee is 0.1%.

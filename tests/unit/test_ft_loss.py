@@ -109,7 +109,8 @@ def test_the_loss_is_final_over_investment_times_one_minus_the_drawdown():
 def test_the_formula_on_plain_curves():
     flat = pd.Series([1000.0, 1000.0])
     assert portfolio_loss(flat, 1000.0) == -1.0
-    # Doubled through a 50 % fall scores as flat without one (README's example).
+    # Doubled through a 50 % fall scores as flat without one (the example of
+    # docs/backtesting.md#the-loss).
     assert portfolio_loss(pd.Series([1000.0, 2000.0, 1000.0, 2000.0]), 1000.0) == -1.0
     # More drawdown weight (a subclass's DRAWDOWN_POWER 2): 2 x 0.5 ** 2.
     assert portfolio_loss(pd.Series([1000.0, 2000.0, 1000.0, 2000.0]), 1000.0, 2.0) == -0.5

@@ -1,6 +1,6 @@
-"""The order desk (rebalance_plugin/ft/orders.py, SPEC §4) and its in-flight recovery
-(ft/recovery.py): a rebalance's legs handed to Freqtrade as stakes, limit IOC orders live, and
-what they leave unfilled sent once more at market.
+"""The order desk (rebalance_plugin/ft/orders.py, docs/how-it-works.md#orders) and its in-flight
+recovery (ft/recovery.py): a rebalance's legs handed to Freqtrade as stakes, limit IOC orders
+live, and what they leave unfilled sent once more at market.
 
 Markets: BTC steps by 0.00001, ETH by 0.0001, both with a 5 USDT exchange minimum, which
 Freqtrade raises to 5 x 1.5 = 7.5 for a first buy and keeps 7.5 x 1.05 = 7.875 on a partial exit.

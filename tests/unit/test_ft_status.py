@@ -1,5 +1,6 @@
-"""The portfolio's state per trade (rebalance_plugin/ft/status.py, SPEC §6): what FreqUI's "Show
-custom data" and Telegram's /list_custom_data show, and when it is published.
+"""The portfolio's state per trade (rebalance_plugin/ft/status.py,
+docs/live-trading.md#custom-data): what FreqUI's "Show custom data" and Telegram's
+/list_custom_data show, and when it is published.
 
 The portfolio: targets BTC 55% / ETH 45%, 800 USDT invested. It holds 0.0115 BTC (bought for 450)
 and 0.2 ETH (bought for 325), fees left out for round numbers: its cash is

@@ -1,4 +1,4 @@
-"""Offline Binance markets for Freqtrade (rebalance_plugin.offline)."""
+"""Offline Binance markets for Freqtrade (rebalance_plugin.marketdata.offline)."""
 
 from __future__ import annotations
 
@@ -204,7 +204,7 @@ def test_freqtrade_exchange_loads_snapshot_in_process(offline_markets, tmp_path)
         exchange.close()
 
 
-# --- (c) the CLI wrapper: `python -m rebalance_plugin.offline <freqtrade command>` --------
+# --- (c) the CLI wrapper: `python -m rebalance_plugin.marketdata.offline <freqtrade command>` ---
 
 
 @pytest.mark.backtest  # runs Freqtrade itself: seconds, not milliseconds

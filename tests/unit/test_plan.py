@@ -1,5 +1,5 @@
-"""The rebalance plan (SPEC §2, §3, §4): which coins are sold and bought, how much, and what the
-portfolio holds after the trades.
+"""The rebalance plan (docs/how-it-works.md#the-plan, #exchange-rules, #worked-examples): which
+coins are sold and bought, how much, and what the portfolio holds after the trades.
 
 The expected numbers are worked out by hand in the comments. ``execute`` below is the test's own
 model of the exchange: a sell of q coins at price p adds q*p*(1-fee) cash, a buy of q coins costs
@@ -51,7 +51,7 @@ def legs(plan) -> dict:
     return {(leg.coin, leg.side): leg.qty for leg in plan.legs}
 
 
-# --- SPEC §2 threshold example -------------------------------------------------------------------
+# --- threshold example (docs/how-it-works.md#worked-examples) -------------------------------------
 
 
 def test_spec_threshold_example_sells_bnb_buys_btc_both_end_at_500():
@@ -230,7 +230,7 @@ def test_rebalance_with_fee_brings_every_coin_to_its_target_share_of_what_is_lef
     assert cash == pytest.approx(0.0, abs=1e-9)
 
 
-# --- SPEC §3 funds --------------------------------------------------------------------------------
+# --- funds (docs/how-it-works.md#worked-examples) -------------------------------------------------
 
 
 def test_spec_add_funds_example():
@@ -342,7 +342,7 @@ def test_selling_a_whole_holding_off_the_step_is_rounded_down_to_the_step():
     assert legs(plan)[("DOGE", "sell")] == 1000.0
 
 
-# --- SPEC §4 exchange minimums -----------------------------------------------------------------
+# --- exchange minimums (docs/how-it-works.md#exchange-rules) --------------------------------------
 
 
 def test_spec_gal_rdnt_example_nothing_trades_and_the_message_is_shown():

@@ -358,7 +358,8 @@ def test_report_of_a_real_backtest(tmp_path):
             {"trigger": "threshold", "threshold": 5},
             "threshold: a coin off by more than 5 percentage points",
         ),
-        ({}, "threshold: a coin off by more than 5 percentage points"),  # SPEC defaults
+        # the defaults (docs/configuration.md#the-rebalance-section)
+        ({}, "threshold: a coin off by more than 5 percentage points"),
         (
             {"trigger": "interval", "interval": "7d"},
             "interval 7d, rebalancing a coin off by more than 0.5 percentage points",

@@ -1,4 +1,5 @@
-"""Exchange trading rules (SPEC §4): quantity step, minimum quantity, minimum order value.
+"""Exchange trading rules (docs/how-it-works.md#exchange-rules): quantity step, minimum quantity,
+minimum order value.
 
 Every expected number is worked out by hand in the comments; none is produced by the code
 under test.

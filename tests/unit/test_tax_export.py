@@ -1,6 +1,6 @@
-"""The tax export's formats and refusals (rebalance_plugin/tax.py), on small histories worked by
-hand; the README example cross-checked with rp2. Real backtests and a real bot's database:
-tests/backtest/test_tax_backtest.py and tests/e2e/test_tax_database.py."""
+"""The tax export's formats and refusals (rebalance_plugin/tax/), on small histories worked by
+hand; the example of docs/taxes.md#worked-example cross-checked with rp2. Real backtests and a
+real bot's database: tests/backtest/test_tax_backtest.py and tests/e2e/test_tax_database.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Lot matching (rebalance_plugin/core/taxlots.py), worked by hand.
 
-The example of the README's *Tax export* section, fee 0.1% on every order, in USDT:
+The example of docs/taxes.md#worked-example, fee 0.1% on every order, in USDT:
 
     2023-01-01  buy  1   BTC at 100   fee 0.10   lot A costs 100.10 (100.10 per BTC)
     2023-03-01  buy  1   BTC at 140   fee 0.14   lot B costs 140.14 (140.14 per BTC)

@@ -1,5 +1,6 @@
-"""When to rebalance (SPEC §2): the threshold and interval triggers, and the drift they read
-(in points, or in percent of each target with ``threshold_mode`` relative)."""
+"""When to rebalance (docs/how-it-works.md#when-it-rebalances): the threshold and interval
+triggers, and the drift they read (in points, or in percent of each target with
+``threshold_mode`` relative)."""
 
 from datetime import UTC, datetime
 
