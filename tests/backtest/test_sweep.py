@@ -15,7 +15,14 @@ import sys
 import pytest
 
 from rebalance_plugin import report
-from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, make_config, with_strategy_copy
+from tests.helpers.ftrun import (
+    NO_SHARED_DATA,
+    ROOT,
+    SHARED_DATA,
+    freqtrade,
+    make_config,
+    with_strategy_copy,
+)
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 
@@ -25,21 +32,7 @@ TIMERANGE = "20230101-20230301"
 def backtest_by_hand(tmp_path, **rebalance):
     """``freqtrade backtesting`` for this config, then the report of its result."""
     config = make_config(tmp_path, **rebalance)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rebalance_plugin.marketdata.offline",
-            "backtesting",
-            "-c",
-            str(config),
-        ]
-        + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE, "--cache", "none"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = freqtrade(config, "backtesting", "--timerange", TIMERANGE, "--cache", "none", timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     return report.run(
         config_path=config, datadir=SHARED_DATA, plot_path=tmp_path / "eq.png", out=io.StringIO()

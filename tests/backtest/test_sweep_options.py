@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, make_config
+from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, freqtrade, make_config
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.exists(), reason=NO_SHARED_DATA)
 
@@ -115,20 +115,15 @@ def test_a_relative_band_point_is_freqtrade_backtesting_with_those_settings(swep
         threshold_mode="relative",
         rebalance_to="band",
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rebalance_plugin.marketdata.offline",
-            "backtesting",
-            "-c",
-            str(config),
-        ]
-        + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE, "--cache", "none"]
-        + ["--export", "trades"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    run = freqtrade(
+        config,
+        "backtesting",
+        "--timerange",
+        TIMERANGE,
+        "--cache",
+        "none",
+        "--export",
+        "trades",
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

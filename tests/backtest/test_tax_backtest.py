@@ -19,8 +19,6 @@ import csv
 import io
 import json
 import math
-import subprocess
-import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +27,7 @@ import pytest
 
 from rebalance_plugin import report
 from rebalance_plugin.cli import main
-from tests.helpers.ftrun import NO_SHARED_DATA, ROOT, SHARED_DATA, make_config
+from tests.helpers.ftrun import NO_SHARED_DATA, SHARED_DATA, freqtrade, make_config
 from tests.helpers.rp2run import Trade, rp2_sales, rp2_us_gains
 from tests.helpers.taxcheck import COINTRACKING, KOINLY, lots_by_hand, replay
 
@@ -44,20 +42,15 @@ def result(tmp_path_factory) -> Path:
     """The config of a finished backtest whose result (zip) is in its backtest_results."""
     tmp = tmp_path_factory.mktemp("taxbt")
     config = make_config(tmp, threshold=1)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rebalance_plugin.marketdata.offline",
-            "backtesting",
-            "-c",
-            str(config),
-        ]
-        + ["--datadir", str(SHARED_DATA), "--timerange", TIMERANGE, "--cache", "none"]
-        + ["--export", "trades"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    run = freqtrade(
+        config,
+        "backtesting",
+        "--timerange",
+        TIMERANGE,
+        "--cache",
+        "none",
+        "--export",
+        "trades",
         timeout=300,
     )
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]

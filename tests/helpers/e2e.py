@@ -51,23 +51,11 @@ from typing import Any
 import pytest
 import requests
 
+from rebalance_plugin.marketdata.synthetic import DEFAULT_PAIRS
 from tests.helpers.paths import ROOT, SHARED_DATA, STRATEGIES
 
 #: Pairs the synthetic fallback market provides (the same 12 as the real data set).
-SYNTHETIC_PAIRS = (
-    "BTC/USDT",
-    "ETH/USDT",
-    "BNB/USDT",
-    "SOL/USDT",
-    "XRP/USDT",
-    "ADA/USDT",
-    "DOGE/USDT",
-    "LINK/USDT",
-    "LTC/USDT",
-    "TRX/USDT",
-    "AVAX/USDT",
-    "DOT/USDT",
-)
+SYNTHETIC_PAIRS = DEFAULT_PAIRS
 SIM_START = "2024-01-01"
 SIM_KEY, SIM_SECRET = "simkey", "simsecret"
 API_USER = "e2e"
