@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Both cores: the backtest and e2e files run side by side (pytest-xdist), one file per worker.
-# Three workers keep both cores busy while the live bots wait on the network (5 min 52 s, 768
+# Three workers keep both cores busy while the live bots wait on the network (6 min 31 s, 777
 # tests, quiet 2-core machine); a first buy the busy machine prices stale goes at market on the
 # next loop (tests/e2e/test_e2e_starved.py), so the live bots are not starved by it.
 XDIST  ?= -n 3 --dist loadfile
