@@ -4,17 +4,21 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# The Freqtrade release .venv runs on: the newest of the supported window (pyproject.toml's
+# range); `make test-compat` runs the release-sensitive tests on every release of the window.
+FREQTRADE := 2026.9
 # Both cores: the backtest and e2e files run side by side (pytest-xdist), one file per worker.
 # Three workers keep both cores busy while the live bots wait on the network (6 min 31 s, 777
 # tests, quiet 2-core machine); a first buy the busy machine prices stale goes at market on the
 # next loop (tests/e2e/test_e2e_starved.py), so the live bots are not starved by it.
 XDIST  ?= -n 3 --dist loadfile
 
-.PHONY: venv demo test test-fast test-scale lint format typecheck bench docs clean
+.PHONY: venv demo test test-fast test-scale test-compat lint format typecheck bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]' \
+		'freqtrade[plot,hyperopt]==$(FREQTRADE)' 'freqtrade-client==$(FREQTRADE)'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -32,6 +36,13 @@ test-fast: $(STAMP)
 # not part of `make test`): weight per minute, memory and CPU per bot.
 test-scale: $(STAMP)
 	$(PY) -m pytest -q -m scale
+
+# Every Freqtrade release of the supported window (ft/sourceguard.py RELEASES), each in a
+# virtualenv of its own (.venv-compat/<release>, installed from PyPI the first time): the guards'
+# tables, the backtest truth tests, Freqtrade's commands, a dry-run and a live bot on the
+# stand-in, and a summary per release (not part of `make test`).
+test-compat: $(STAMP)
+	$(PY) -m tools.compat
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -54,4 +65,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) build *.egg-info site
+	rm -rf $(VENV) .venv-compat build *.egg-info site

@@ -44,7 +44,9 @@ codes, messages and HTTP statuses, so ccxt raises the exception classes it raise
 What it does NOT serve: websockets (ccxt.pro ``watch_*``; run Freqtrade with
 ``"enable_ws": false``), futures/margin/options, user data streams, stop/take-profit and OCO
 orders (answered ``-1014 Unsupported order combination.``), ``trades``/``aggTrades``,
-``ticker`` (rolling window), 1M klines, order amendments, self-trade prevention.
+``ticker`` (rolling window), 1M klines, order amendments. Self-trade prevention and iceberg
+orders are checked as Binance checks them and shown in every answer (``selfTradePreventionMode``,
+``icebergQty``) but never act: the one account trades only against the synthetic book.
 
 Market data: history replayed in the present
 --------------------------------------------
@@ -72,7 +74,9 @@ status TRADING).
   their own file and are not forced onto the interpolated price path (use the finest timeframe
   the strategy needs as ``--timeframe``).
 * Test control: a fixed price or a multiplier of the candle price per symbol
-  (``POST /sim/price``); applied to tickers, order book, the current kline and matching.
+  (``POST /sim/price``); applied to tickers, order book, matching and the klines: the stand-in
+  keeps the path of the prices it served (``market.py``), so a candle that closes while a price
+  is held or moved carries that price, as the current one does.
 
 Matching and account: how faithful
 ----------------------------------
@@ -158,6 +162,10 @@ fills) and ``control.Controls`` (what the control API does). ``routes`` and ``co
 HTTP side, ``server`` runs it (:func:`start_server`, :func:`ccxt_overrides`), ``__main__`` is
 the command line. A development tool: it is not part of the shipped ``rebalance_plugin``
 package.
+
+A second dialect, Kraken's spot REST API, is served over the same market, account, matching,
+candles and faults: ``binance_standin.kraken`` (``--dialect kraken``,
+``start_server(..., dialect="kraken")``; its module docstring says what it serves).
 """
 
 from __future__ import annotations

@@ -58,9 +58,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="ASSET=AMOUNT",
         help="starting balance, repeatable (default USDT=10000)",
     )
-    p.add_argument("--fee", type=float, default=0.001, help="commission rate (default 0.001)")
+    p.add_argument(
+        "--dialect",
+        choices=("binance", "kraken"),
+        default="binance",
+        help="the REST API served: Binance's (default) or Kraken's (binance_standin/kraken)",
+    )
+    p.add_argument(
+        "--fee",
+        type=float,
+        default=None,
+        help="commission rate (default 0.001; kraken: 0.0026 on taker fills)",
+    )
+    p.add_argument(
+        "--maker-fee", type=float, default=None, help="kraken: maker fills' rate (0.0016)"
+    )
     p.add_argument("--key", default="simkey", help="API key signed requests must carry")
-    p.add_argument("--secret", default="simsecret", help="API secret for the signatures")
+    p.add_argument(
+        "--secret",
+        default=None,
+        help="API secret for the signatures (default simsecret; kraken: base64 of it)",
+    )
     p.add_argument("--spread", type=float, default=0.0005, help="relative bid/ask spread")
     p.add_argument(
         "--depth",
@@ -84,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr, level=logging.INFO, format="%(asctime)s sim %(levelname)s %(message)s"
     )
     balances = dict(args.balance) if args.balance else None
+    dialect: dict[str, Any] = {
+        "fee": 0.001 if args.fee is None else args.fee,
+        "secret": "simsecret" if args.secret is None else args.secret,
+    }
+    if args.dialect == "kraken":  # None: Kraken's defaults (binance_standin/kraken)
+        dialect = {"dialect": "kraken", "fee": args.fee, "maker_fee": args.maker_fee}
+        dialect["secret"] = args.secret
     try:
         server, url = start_server(
             args.port,
@@ -91,13 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             timeframe=args.timeframe,
             start=args.start,
             balances=balances,
-            fee=args.fee,
             key=args.key,
-            secret=args.secret,
             spread=args.spread,
             depth=args.depth,
             levels=args.levels,
             weight_limit=args.weight_limit,
+            **dialect,
         )
     except (OSError, ValueError) as err:
         print(f"sim: cannot start: {err}", file=sys.stderr, flush=True)

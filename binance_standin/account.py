@@ -1,8 +1,11 @@
 """One spot account: balances, orders and trades, and the bookkeeping of fills.
 
 Fees: the exchange's fee rate of the RECEIVED asset (Binance without BNB): a buy pays base
-coin, a sell pays quote; rounded to 8 decimals. Balances are exact decimals and can never
-become negative.
+coin, a sell pays quote; rounded to 8 decimals. Or, for a dialect whose exchange charges the fee
+in the quote coin on both sides (Kraken's default ``fciq``), ``fee_in_quote``: a buy pays its
+cost plus the fee in quote (rounded down to 8 decimals, so never more than it locked). A
+``maker_fee`` (when given) is charged on maker fills instead of ``fee``. Balances are exact
+decimals and can never become negative.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from binance_standin.common import Q8, ZERO, dec, fmt
@@ -28,10 +31,22 @@ class Ledger:
     :param initial: the starting balances (see :meth:`parse_balances`).
     :param fee: commission rate, charged in the received asset.
     :param clock: the sim's "now" in ms, for order and trade times.
+    :param fee_in_quote: charge the fee in the quote coin on buys too (Kraken); a buy then
+        needs, and a limit buy locks, its cost times ``1 + fee``.
+    :param maker_fee: the rate of maker fills (None: ``fee``).
     """
 
-    def __init__(self, initial: dict[str, Decimal], fee: Decimal, clock: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        initial: dict[str, Decimal],
+        fee: Decimal,
+        clock: Callable[[], int],
+        *,
+        fee_in_quote: bool = False,
+        maker_fee: Decimal | None = None,
+    ) -> None:
         self.fee, self.clock = fee, clock
+        self.fee_in_quote, self.maker_fee = fee_in_quote, maker_fee
         self.reset(initial)
 
     def reset(self, initial: dict[str, Decimal]) -> None:
@@ -55,6 +70,18 @@ class Ledger:
     def now_ms(self) -> int:
         return int(self.clock())
 
+    def rate(self, maker: bool) -> Decimal:
+        """The fee rate of a fill."""
+        return self.maker_fee if maker and self.maker_fee is not None else self.fee
+
+    @property
+    def buy_factor(self) -> Decimal:
+        """What a buy needs (and a limit buy locks) per unit of cost: 1, or ``1 + fee`` when
+        the fee is charged in the quote coin (the larger rate, so a maker fill is covered)."""
+        if not self.fee_in_quote:
+            return Decimal(1)
+        return 1 + max(self.fee, self.maker_fee if self.maker_fee is not None else self.fee)
+
     # ---------------------------------------------------------------- orders and fills
     def can_afford(self, new: NewOrder, full: Levels) -> bool:
         """Whether the free balance covers a new order; ``full``: a MARKET order's complete
@@ -63,12 +90,12 @@ class Ledger:
         if new.type == "MARKET":
             if new.side == "BUY":
                 need = new.quote_qty if new.quote_qty is not None else sum(px * q for px, q in full)
-                return need <= self.free[quote]
+                return need * self.buy_factor <= self.free[quote]
             need = new.qty if new.qty is not None else sum(q for _, q in full)
             return need <= self.free[base]
         assert new.price is not None and new.qty is not None  # LIMIT and LIMIT_MAKER
         return (
-            (new.price * new.qty <= self.free[quote])
+            (new.price * new.qty * self.buy_factor <= self.free[quote])
             if new.side == "BUY"
             else (new.qty <= self.free[base])
         )
@@ -91,12 +118,16 @@ class Ledger:
             update_time=now,
             working_time=now,
             fault=fault,
+            stp_mode=new.stp_mode,
+            iceberg_qty=new.iceberg_qty,
         )
         self._next_order_id += 1
         self.orders[order.order_id] = order
         if new.type != "MARKET":
             order.lock_asset = rules.quote if side == "BUY" else rules.base
-            order.locked = order.price * order.orig_qty if side == "BUY" else order.orig_qty
+            order.locked = (
+                order.price * order.orig_qty * self.buy_factor if side == "BUY" else order.orig_qty
+            )
             self.free[order.lock_asset] -= order.locked
             self.locked[order.lock_asset] += order.locked
         return order
@@ -107,24 +138,29 @@ class Ledger:
         """Book a fill of ``q`` at ``px``: balances, fee, the trade, the order's totals."""
         base, quote = rules.base, rules.quote
         quote_amount = px * q
+        rate = self.rate(maker)
         if order.side == "BUY":
+            if self.fee_in_quote:  # cost + fee in quote, the whole quantity received
+                commission = (quote_amount * rate).quantize(Q8, rounding=ROUND_DOWN)
+                asset, spend, received = quote, quote_amount + commission, q
+            else:
+                commission = (q * rate).quantize(Q8, rounding=ROUND_HALF_UP)
+                asset, spend, received = base, quote_amount, q - commission
             if order.lock_asset:
-                release = order.price * q
+                release = min(order.locked, order.price * q * self.buy_factor)
                 self.locked[quote] -= release
                 order.locked -= release
-                self.free[quote] += release - quote_amount
+                self.free[quote] += release - spend
             else:
-                self.free[quote] -= quote_amount
-            commission = (q * self.fee).quantize(Q8, rounding=ROUND_HALF_UP)
-            asset = base
-            self.free[base] += q - commission
+                self.free[quote] -= spend
+            self.free[base] += received
         else:
             if order.lock_asset:
                 self.locked[base] -= q
                 order.locked -= q
             else:
                 self.free[base] -= q
-            commission = (quote_amount * self.fee).quantize(Q8, rounding=ROUND_HALF_UP)
+            commission = (quote_amount * rate).quantize(Q8, rounding=ROUND_HALF_UP)
             asset = quote
             self.free[quote] += quote_amount - commission
         for book in (self.free, self.locked):

@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 
 #: A kline before formatting: open time (wall ms), open, high, low, close, volume.
 Row = tuple[int, float, float, float, float, float]
+#: A last say over each kline before it is served: (symbol, row, its size in ms, now) -> row
+#: (the market's price overrides: :meth:`binance_standin.market.Market.kline`).
+Adjust = Callable[[str, Row, int, int], Row]
 
 
 @dataclass
@@ -76,6 +79,33 @@ class Candles:
             frac = (t - self.ts[i]) / self.tf_ms
             return float(self.o[i] + (self.c[i] - self.o[i]) * frac)
         return float(self.c[i])
+
+    def price_before(self, t: int) -> float:
+        """The price model just before ``t``: at a candle's close time, that candle's close
+        (not the next one's open, which :meth:`price_at` gives)."""
+        if not len(self):
+            return float("nan")
+        i = int(np.searchsorted(self.ts, t, side="left")) - 1
+        if i < 0:
+            return float(self.o[0])
+        if t <= self.ts[i] + self.tf_ms:
+            frac = (t - self.ts[i]) / self.tf_ms
+            return float(self.o[i] + (self.c[i] - self.o[i]) * frac)
+        return float(self.c[i])
+
+    def path_range(self, a: int, b: int) -> tuple[float, float]:
+        """(high, low) of the price model from ``a`` to just before ``b`` (``a < b``): the path
+        at both ends and at every candle boundary between them, and the real high and low of
+        the candles wholly inside."""
+        values = [self.price_at(a), self.price_before(b)]
+        i0 = int(np.searchsorted(self.ts, a, side="left"))
+        i1 = int(np.searchsorted(self.ts, b, side="left"))
+        for i in range(i0, i1):  # candles opening in [a, b)
+            if self.ts[i] > a:
+                values += [float(self.o[i]), self.price_before(int(self.ts[i]))]
+            if self.ts[i] + self.tf_ms <= b:
+                values += [float(self.h[i]), float(self.l[i])]
+        return max(values), min(values)
 
     def split(self, tf_ms: int) -> Candles:
         """Finer candles (``tf_ms`` divides this timeframe) along the price model's path:
@@ -235,6 +265,16 @@ class Replay:
         """The price the candles give (no override), unrounded."""
         return self.price_candles[symbol].price_at(self.hist_ms(now))
 
+    def candle_price_before(self, symbol: str, t: int) -> float:
+        """The candles' price just before wall time ``t`` (no override), unrounded: a closing
+        candle's close."""
+        return self.price_candles[symbol].price_before(self.hist_ms(t))
+
+    def path_range(self, symbol: str, a: int, b: int) -> tuple[float, float]:
+        """(high, low) of the candles' price (no override) from wall time ``a`` to just
+        before ``b``."""
+        return self.price_candles[symbol].path_range(self.hist_ms(a), self.hist_ms(b))
+
     def series(self, symbol: str, interval: str) -> Candles:
         """Candles of ``interval`` in historical time: on disk, resampled from a finer one,
         or split from a coarser one along the price path (1m from 5m: e2e tests that wait for
@@ -268,9 +308,11 @@ class Replay:
         end: int | None,
         limit: int,
         price: Callable[[], Decimal],
+        adjust: Adjust | None = None,
     ) -> list[list[Any]]:
         """Binance klines in wall-clock time, the last one partial (see the package doc);
-        ``price`` gives the current price (overrides included)."""
+        ``price`` gives the current price (overrides included), ``adjust`` has the last say
+        over every row (the price path's overrides, closed candles included)."""
         if interval not in INTERVALS:
             raise BinanceError(-1120, "Invalid interval.")
         series = self.series(symbol, interval)
@@ -314,6 +356,8 @@ class Replay:
         for row in rows:
             if row[0] == current:
                 row = self._partial_candle(symbol, row, size, now, float(price()))
+            if adjust is not None:
+                row = adjust(symbol, row, size, now)
             out.append(kline_row(row, size))
         return out
 

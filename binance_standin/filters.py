@@ -2,9 +2,17 @@
 
 Binance checks a new order in this order: mandatory parameters (-1102), numbers (-1100),
 precision (-1111), then its filters - PRICE_FILTER, PERCENT_PRICE_BY_SIDE, LOT_SIZE,
-MARKET_LOT_SIZE, NOTIONAL/MIN_NOTIONAL, MAX_NUM_ORDERS, all -1013 "Filter failure: X" - and
-last the balance (-2010, checked by the exchange). Each filter is one function of
+MARKET_LOT_SIZE, NOTIONAL/MIN_NOTIONAL, ICEBERG_PARTS, MAX_NUM_ORDERS, all -1013 "Filter
+failure: X" - then the matching engine's refusals (-2010: iceberg orders, duplicate client id)
+and last the balance (-2010, checked by the exchange). Each filter is one function of
 :data:`FILTER_CHECKS` that returns Binance's error or None.
+
+Self-trade prevention: an order carries the ``selfTradePreventionMode`` sent (one of the
+symbol's ``allowedSelfTradePreventionModes``) or the symbol's
+``defaultSelfTradePreventionMode``, and every answer about it says so, as Binance's do. It never
+acts: the stand-in's one account only ever trades against the synthetic book, never against
+its own resting orders. Likewise an iceberg order (``icebergQty``) is checked as Binance checks
+it and shows its ``icebergQty``, but the synthetic book has no visible part to hide.
 """
 
 from __future__ import annotations
@@ -55,6 +63,10 @@ class SymbolRules:
     base_precision: int = 8
     quote_precision: int = 8
     order_types: tuple[str, ...] = ("LIMIT", "LIMIT_MAKER", "MARKET")
+    iceberg_allowed: bool = True
+    iceberg_parts: int = 0  # ICEBERG_PARTS limit (0: no such filter)
+    stp_default: str = "NONE"
+    stp_allowed: tuple[str, ...] = ()  # empty: no list in exchangeInfo, every mode allowed
 
     @classmethod
     def from_exchange_info(cls, raw: dict[str, Any]) -> SymbolRules:
@@ -66,6 +78,9 @@ class SymbolRules:
             base_precision=int(raw.get("baseAssetPrecision", 8)),
             quote_precision=int(raw.get("quoteAssetPrecision", raw.get("quotePrecision", 8))),
             order_types=tuple(raw.get("orderTypes") or cls.order_types),
+            iceberg_allowed=bool(raw.get("icebergAllowed", True)),
+            stp_default=str(raw.get("defaultSelfTradePreventionMode", "NONE")),
+            stp_allowed=tuple(raw.get("allowedSelfTradePreventionModes") or ()),
         )
         for f in raw.get("filters", []):
             kind = f.get("filterType")
@@ -103,6 +118,8 @@ class SymbolRules:
                 }
             elif kind == "MAX_NUM_ORDERS":
                 rules.max_num_orders = int(f.get("maxNumOrders", 0))
+            elif kind == "ICEBERG_PARTS":
+                rules.iceberg_parts = int(f.get("limit", 0))
         return rules
 
 
@@ -119,6 +136,7 @@ class Candidate:
     price: Decimal | None
     current: Decimal
     orders: Collection[Order]
+    iceberg_qty: Decimal | None = None
 
 
 def check_price_filter(o: Candidate) -> BinanceError | None:
@@ -192,6 +210,17 @@ def check_notional(o: Candidate) -> BinanceError | None:
     return None
 
 
+def check_iceberg_parts(o: Candidate) -> BinanceError | None:
+    """ICEBERG_PARTS: an iceberg order splits into at most ``limit`` parts,
+    ceil(quantity / icebergQty)."""
+    r = o.rules
+    if o.iceberg_qty is None or o.qty is None or not r.iceberg_parts:
+        return None
+    if -(-o.qty // o.iceberg_qty) > r.iceberg_parts:
+        return filter_failure("ICEBERG_PARTS")
+    return None
+
+
 def check_max_num_orders(o: Candidate) -> BinanceError | None:
     """MAX_NUM_ORDERS: counts the orders that may rest (not MARKET)."""
     r = o.rules
@@ -209,6 +238,7 @@ FILTER_CHECKS: list[Callable[[Candidate], BinanceError | None]] = [
     check_lot_size,
     check_market_lot_size,
     check_notional,
+    check_iceberg_parts,
     check_max_num_orders,
 ]
 
@@ -227,6 +257,8 @@ class NewOrder:
     price: Decimal | None
     client_id: str
     resp_type: str
+    stp_mode: str = "NONE"
+    iceberg_qty: Decimal | None = None
 
 
 def _check_side_and_type(params: dict[str, str], rules: SymbolRules) -> tuple[str, str]:
@@ -319,20 +351,58 @@ _COMBINATIONS = {"LIMIT": _check_limit, "LIMIT_MAKER": _check_limit_maker}
 
 
 def _check_numbers(
-    rules: SymbolRules, qty: Decimal | None, quote_qty: Decimal | None, price: Decimal | None
+    rules: SymbolRules,
+    qty: Decimal | None,
+    quote_qty: Decimal | None,
+    price: Decimal | None,
+    iceberg_qty: Decimal | None = None,
 ) -> None:
     """Precision (-1111), then quantities and price > 0 (-1013)."""
-    if qty is not None and decimals(qty) > rules.base_precision:
-        raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
+    for value in (qty, iceberg_qty):
+        if value is not None and decimals(value) > rules.base_precision:
+            raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     for value in (price, quote_qty):
         if value is not None and decimals(value) > rules.quote_precision:
             raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
-    if qty is not None and qty <= 0:
-        raise BinanceError(-1013, "Invalid quantity.")
-    if quote_qty is not None and quote_qty <= 0:
-        raise BinanceError(-1013, "Invalid quantity.")
+    for value in (qty, quote_qty, iceberg_qty):
+        if value is not None and value <= 0:
+            raise BinanceError(-1013, "Invalid quantity.")
     if price is not None and price <= 0:
         raise BinanceError(-1013, "Invalid price.")
+
+
+#: Binance's self-trade prevention modes (``selfTradePreventionMode``).
+STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT", "TRANSFER")
+
+
+def _check_iceberg_combination(otype: str, tif: str, iceberg_qty: Decimal | None) -> None:
+    """Binance: only a LIMIT or LIMIT_MAKER order can be an iceberg, and it must be GTC."""
+    if iceberg_qty is not None and (otype == "MARKET" or tif != "GTC"):
+        raise BinanceError(-1014, "Unsupported order combination.")
+
+
+def _stp_mode(sent: str | None, rules: SymbolRules) -> str:
+    """The order's self-trade prevention mode: the one sent, if the symbol allows it (Binance's
+    STP FAQ), else the symbol's default."""
+    if sent is None:
+        return rules.stp_default
+    if sent not in STP_MODES:
+        raise BinanceError(-1130, "Data sent for parameter 'selfTradePreventionMode' is not valid.")
+    if rules.stp_allowed and sent not in rules.stp_allowed:
+        raise BinanceError(
+            -1013, "This symbol does not allow the specified self-trade prevention mode."
+        )
+    return sent
+
+
+def _check_iceberg_engine(rules: SymbolRules, qty: Decimal | None, iceberg: Decimal | None) -> None:
+    """The matching engine's refusals of an iceberg order (Binance's -2010 messages)."""
+    if iceberg is None:
+        return
+    if not rules.iceberg_allowed:
+        raise BinanceError(-2010, "Iceberg orders are not supported for this symbol.")
+    if qty is not None and iceberg >= qty:
+        raise BinanceError(-2010, "IcebergQty exceeds QTY.")
 
 
 def validate_order(
@@ -344,13 +414,17 @@ def validate_order(
     qty = dec_param(params, "quantity")
     quote_qty = dec_param(params, "quoteOrderQty")
     price = dec_param(params, "price")
+    iceberg = dec_param(params, "icebergQty")
     tif = _check_combination(otype, params.get("timeInForce") or None, qty, quote_qty, price)
-    _check_numbers(rules, qty, quote_qty, price)
-    candidate = Candidate(rules, side, otype, qty, quote_qty, price, current, orders)
+    _check_iceberg_combination(otype, tif, iceberg)
+    _check_numbers(rules, qty, quote_qty, price, iceberg)
+    candidate = Candidate(rules, side, otype, qty, quote_qty, price, current, orders, iceberg)
     for check in FILTER_CHECKS:
         error = check(candidate)
         if error is not None:
             raise error
+    stp = _stp_mode(params.get("selfTradePreventionMode") or None, rules)
+    _check_iceberg_engine(rules, qty, iceberg)
     client_id = params.get("newClientOrderId") or None
     if client_id and any(o.client_id == client_id and o.is_open for o in orders):
         raise BinanceError(-2010, "Duplicate order sent.")
@@ -364,5 +438,15 @@ def validate_order(
             "'newOrderRespType'; legal range is 'ACK, RESULT, FULL'.",
         )
     return NewOrder(
-        rules, side, otype, tif, qty, quote_qty, price, client_id or new_client_id(), resp_type
+        rules,
+        side,
+        otype,
+        tif,
+        qty,
+        quote_qty,
+        price,
+        client_id or new_client_id(),
+        resp_type,
+        stp,
+        iceberg,
     )

@@ -3,19 +3,46 @@
 Price of a symbol: a fixed override, else the candle price (:class:`~.candles.Replay`) times
 an optional multiplier, rounded to the tick size; the synthetic order book
 (:func:`~.matching.synthetic_book`) is built around it on every call.
+
+The price path: every change of a symbol's override is kept (:class:`Setting`, from the moment
+it was made), so the candles carry the prices the stand-in served, not only the current candle:
+a candle closed while a price was held or multiplied shows that price, as Binance's candles
+show the trades its tickers quoted. Without it a chart drawn from the closed candles (FreqUI's)
+contradicts what a bot valued and traded at once the candle of a ``--move`` has closed.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from binance_standin.candles import Replay
+from binance_standin.candles import Replay, Row
 from binance_standin.common import DAY, ZERO, dec, floor_to, fmt, normalize_symbol, round_to
 from binance_standin.errors import invalid_symbol, mandatory
 from binance_standin.filters import SymbolRules
 from binance_standin.matching import Book, synthetic_book
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A symbol's price from ``since`` (wall ms) on: ``fixed``, else the candle price times
+    ``factor`` (neither: the candles' own price)."""
+
+    since: int
+    fixed: Decimal | None = None
+    factor: Decimal | None = None
+
+    @property
+    def plain(self) -> bool:
+        """The candles' own price."""
+        return self.fixed is None and (self.factor is None or self.factor == 1)
+
+
+#: A stretch of the price path: (from, to) wall ms and the setting in force.
+Piece = tuple[int, int, Setting]
 
 
 class Market:
@@ -35,13 +62,29 @@ class Market:
     ) -> None:
         self.rules, self.replay, self.info = rules, replay, info
         self.spread, self.level_value, self.levels = spread, level_value, levels
+        #: Per symbol, every change of its override, oldest first (before the first: plain).
+        self.history: dict[str, list[Setting]] = {}
+        self.overrides: dict[str, Decimal] = {}
+        self.multipliers: dict[str, Decimal] = {}
         self.reset()
 
     def reset(self) -> None:
-        """No price overrides; the depth update id starts again."""
-        self.overrides: dict[str, Decimal] = {}
-        self.multipliers: dict[str, Decimal] = {}
+        """No price overrides from now on (the candles keep the path served so far); the depth
+        update id starts again."""
+        self.reset_prices()
         self.update_id = 1
+
+    def _record(self, symbol: str) -> None:
+        """Note ``symbol``'s setting now in its price path."""
+        now = self.replay.now_ms()
+        setting = Setting(now, self.overrides.get(symbol), self.multipliers.get(symbol))
+        path = self.history.setdefault(symbol, [])
+        last = path[-1] if path else Setting(0)
+        if (last.fixed, last.factor) == (setting.fixed, setting.factor):
+            return
+        if path and last.since == now:
+            path.pop()
+        path.append(setting)
 
     # ---------------------------------------------------------------- symbols
     def symbol_rules(self, symbol: str | None) -> SymbolRules:
@@ -78,6 +121,73 @@ class Market:
             raw = dec(self.replay.candle_price(symbol)) * self.multipliers.get(symbol, Decimal(1))
         return max(round_to(raw, rules.tick), rules.tick)
 
+    def _on_grid(self, symbol: str, raw: Decimal) -> Decimal:
+        """A price as the stand-in quotes it: on the tick grid, at least one tick."""
+        tick = self.rules[symbol].tick
+        return max(round_to(raw, tick), tick)
+
+    # ---------------------------------------------------------------- the price path
+    def pieces(self, symbol: str, a: int, b: int) -> list[Piece]:
+        """The settings in force from wall time ``a`` to ``b`` (``a < b``), in order."""
+        path = self.history.get(symbol, [])
+        k = bisect.bisect_right([s.since for s in path], a)
+        setting = path[k - 1] if k else Setting(0)
+        out: list[Piece] = []
+        start = a
+        for nxt in path[k:]:
+            if nxt.since >= b:
+                break
+            out.append((start, nxt.since, setting))
+            start, setting = nxt.since, nxt
+        out.append((start, b, setting))
+        return out
+
+    def _value(self, symbol: str, setting: Setting, t: int, before: bool = False) -> float:
+        """The price served at ``t`` (``before``: just before it) under ``setting``."""
+        if setting.fixed is not None:
+            return float(self._on_grid(symbol, setting.fixed))
+        replay = self.replay
+        raw = replay.candle_price_before(symbol, t) if before else replay.candle_price(symbol, t)
+        if setting.plain:
+            return raw
+        return float(self._on_grid(symbol, dec(raw) * (setting.factor or Decimal(1))))
+
+    def _range(self, symbol: str, piece: Piece) -> tuple[float, float]:
+        """(high, low) of the prices served over one piece of the path."""
+        a, b, setting = piece
+        if setting.fixed is not None:
+            value = self._value(symbol, setting, a)
+            return value, value
+        high, low = self.replay.path_range(symbol, a, b)
+        if setting.plain:
+            return high, low
+        factor = setting.factor or Decimal(1)
+        return (
+            float(self._on_grid(symbol, dec(high) * factor)),
+            float(self._on_grid(symbol, dec(low) * factor)),
+        )
+
+    def kline(self, symbol: str, row: Row, size: int, now: int) -> Row:
+        """A kline as the price path made it: unchanged where the candles' own price was
+        served throughout; else open, high, low and close of the prices served (the current
+        candle's close: the price now)."""
+        open_time, o, h, l, c, v = row  # noqa: E741 - OHLC naming
+        end = max(min(open_time + size, now), open_time + 1)  # a candle opening now: its open
+        pieces = self.pieces(symbol, open_time, end)
+        if all(setting.plain for _, _, setting in pieces):
+            return row
+        first, last = pieces[0][2], pieces[-1][2]
+        if not first.plain:
+            o = self._value(symbol, first, open_time)
+        if now < open_time + size:  # the current candle
+            c = float(self.price(symbol))
+        elif not last.plain:
+            c = self._value(symbol, last, end, before=True)
+        ranges = [self._range(symbol, piece) for piece in pieces]
+        high = max([o, c] + [hi for hi, _ in ranges])
+        low = min([o, c] + [lo for _, lo in ranges])
+        return open_time, o, high, low, c, v
+
     def book(self, symbol: str) -> Book:
         """(bids best first, asks best first), ``levels`` each, as (price, quantity)."""
         rules = self.symbol_rules(symbol)
@@ -90,6 +200,7 @@ class Market:
             raise ValueError("price must be > 0")
         self.overrides[sym] = dec(price)
         self.multipliers.pop(sym, None)
+        self._record(sym)
 
     def set_multipliers(self, multipliers: dict[str, float]) -> None:
         """Candle price x factor per symbol (clears fixed prices)."""
@@ -99,6 +210,7 @@ class Market:
                 raise ValueError("multiplier must be > 0")
             self.multipliers[sym] = dec(factor)
             self.overrides.pop(sym, None)
+            self._record(sym)
 
     def move(self, symbol: str, factor: Decimal) -> None:
         """The price times ``factor``, kept as it is set (fixed price or multiplier)."""
@@ -106,15 +218,25 @@ class Market:
             self.overrides[symbol] *= factor
         else:
             self.multipliers[symbol] = self.multipliers.get(symbol, Decimal(1)) * factor
+        self._record(symbol)
 
     def clear_prices(self, symbol: str | None = None) -> None:
+        """Back to the candles' price (one symbol's, or every one's) from now on."""
         if symbol is None:
-            self.overrides.clear()
-            self.multipliers.clear()
+            self.reset_prices()
         else:
             sym = self.control_symbol(symbol)
             self.overrides.pop(sym, None)
             self.multipliers.pop(sym, None)
+            self._record(sym)
+
+    def reset_prices(self) -> None:
+        """No override of any symbol from now on."""
+        changed = set(self.overrides) | set(self.multipliers)
+        self.overrides.clear()
+        self.multipliers.clear()
+        for symbol in changed:
+            self._record(symbol)
 
     def prices(self) -> dict[str, dict[str, Any]]:
         """Per symbol: price, best bid/ask, candle price, override, multiplier."""
@@ -159,7 +281,7 @@ class Market:
         """Binance klines in wall-clock time, the last one partial (see the package doc)."""
         self.symbol_rules(symbol)
         return self.replay.klines(
-            symbol, interval, start, end, limit, price=lambda: self.price(symbol)
+            symbol, interval, start, end, limit, price=lambda: self.price(symbol), adjust=self.kline
         )
 
     def ticker_24hr(
@@ -174,10 +296,13 @@ class Market:
         p = self.price(symbol)
         bids, asks = self.book(symbol)
         (bid, bid_qty), (ask, ask_qty) = bids[0], asks[0]
-        open_price = max(
-            round_to(dec(self.replay.candle_price(symbol, now - DAY)), rules.tick), rules.tick
-        )
         highs, lows, volume, quote_volume = self.replay.day_window(symbol, now)
+        pieces = self.pieces(symbol, now - DAY, now)
+        opened = self._value(symbol, pieces[0][2], now - DAY)
+        open_price = self._on_grid(symbol, dec(opened))
+        if not all(setting.plain for _, _, setting in pieces):  # the prices served
+            ranges = [self._range(symbol, piece) for piece in pieces]
+            highs, lows = [hi for hi, _ in ranges], [lo for _, lo in ranges]
         highs += [float(p), float(open_price)]
         lows += [float(p), float(open_price)]
         change = p - open_price

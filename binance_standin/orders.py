@@ -1,4 +1,10 @@
-"""Orders and trades: the records and their Binance answer formats."""
+"""Orders and trades: the records and their Binance answer formats.
+
+The answers have the fields and value types of Binance's (checked against the responses ccxt
+recorded from Binance, tests/unit/test_standin_shapes.py): numbers as 8-decimal strings, ids and
+times as JSON numbers, ``icebergQty`` in an order placement or cancellation answer only for an
+iceberg order (Binance's "conditional fields in order responses").
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ class Order:
     held: bool = False  # remainder of a ``partial`` GTC: fills only on /sim/price changes
     fault: str | None = None
     fills: list[dict[str, Any]] = field(default_factory=list)
+    stp_mode: str = "NONE"  # selfTradePreventionMode (never acts: see filters.py)
+    iceberg_qty: Decimal | None = None  # icebergQty of an iceberg order
 
     @property
     def is_open(self) -> bool:
@@ -67,12 +75,17 @@ class Order:
         }
         if resp_type == "ACK":
             return ack
+        common = self._common()
         out = {
             **ack,
-            **self._common(),
+            "price": common["price"],
+            "origQty": common["origQty"],
+            "executedQty": common["executedQty"],
             "origQuoteOrderQty": fmt(self.orig_quote),
+            **{k: common[k] for k in _STATE_KEYS},
             "workingTime": self.working_time,
-            "selfTradePreventionMode": "NONE",
+            **self._iceberg(),
+            "selfTradePreventionMode": self.stp_mode,
         }
         if resp_type == "FULL":
             out["fills"] = [
@@ -92,14 +105,18 @@ class Order:
         return {
             **self._common(),
             "stopPrice": fmt(0),
-            "icebergQty": fmt(0),
+            "icebergQty": fmt(self.iceberg_qty or 0),
             "time": self.time,
             "updateTime": self.update_time,
             "isWorking": True,
             "workingTime": self.working_time,
             "origQuoteOrderQty": fmt(self.orig_quote),
-            "selfTradePreventionMode": "NONE",
+            "selfTradePreventionMode": self.stp_mode,
         }
+
+    def _iceberg(self) -> dict[str, str]:
+        """``icebergQty``, present only for an iceberg order (Binance's conditional field)."""
+        return {} if self.iceberg_qty is None else {"icebergQty": fmt(self.iceberg_qty)}
 
     def binance_cancel(self, cancel_client_id: str, transact_time: int) -> dict[str, Any]:
         common = self._common()
@@ -110,20 +127,9 @@ class Order:
             "orderListId": -1,
             "clientOrderId": cancel_client_id,
             "transactTime": transact_time,
-            **{
-                k: common[k]
-                for k in (
-                    "price",
-                    "origQty",
-                    "executedQty",
-                    "cummulativeQuoteQty",
-                    "status",
-                    "timeInForce",
-                    "type",
-                    "side",
-                )
-            },
-            "selfTradePreventionMode": "NONE",
+            **{k: common[k] for k in ("price", "origQty", "executedQty", *_STATE_KEYS)},
+            **self._iceberg(),
+            "selfTradePreventionMode": self.stp_mode,
         }
 
     def state(self) -> dict[str, Any]:
@@ -147,6 +153,10 @@ class Order:
             "fault": self.fault,
             "trades": [t["id"] for t in self.fills],
         }
+
+
+#: The fields of :meth:`Order._common` after the quantities, in Binance's order.
+_STATE_KEYS = ("cummulativeQuoteQty", "status", "timeInForce", "type", "side")
 
 
 def trade_binance(t: dict[str, Any]) -> dict[str, Any]:

@@ -45,18 +45,26 @@ class SimHTTPServer(ThreadingHTTPServer):
 
 
 def start_server(
-    port: int = 0, datadir: str | Path | None = None, **options: Any
+    port: int = 0, datadir: str | Path | None = None, *, dialect: str = "binance", **options: Any
 ) -> tuple[SimHTTPServer, str]:
     """Start the sim on 127.0.0.1:``port`` (0 = any free port) in a daemon thread.
 
     ``options`` go to :class:`SimExchange` (timeframe, start, balances, fee, key, secret,
     spread, depth, levels, clock, exchange_info, weight_limit). Returns ``(server, base_url)``;
-    ``server.sim`` is the exchange, ``server.shutdown()`` stops it.
+    ``server.sim`` is the exchange, ``server.shutdown()`` stops it. ``dialect="kraken"``
+    serves Kraken's REST API instead (``binance_standin.kraken``; ``maker_fee`` too).
     """
     if datadir is None:
         raise ValueError("start_server: datadir is required")
-    sim = SimExchange(datadir, **options)
-    server = SimHTTPServer((HOST, int(port)), sim)
+    server: SimHTTPServer
+    if dialect == "kraken":
+        from binance_standin.kraken.server import kraken_server
+
+        server = kraken_server(port, datadir, **options)
+    elif dialect == "binance":
+        server = SimHTTPServer((HOST, int(port)), SimExchange(datadir, **options))
+    else:
+        raise ValueError(f"start_server: unknown dialect {dialect!r} (binance, kraken)")
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.02},

@@ -59,7 +59,8 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
     # Orders (docs/how-it-works.md#orders): a limit Immediate-Or-Cancel order at the best price
     # (config.json prices entries and exits on the "other" side of the book); what it leaves
     # unfilled is sent at market on the next loop (rebalance_plugin.ft.orders switches these per
-    # order).
+    # order). On an exchange where Freqtrade has no IOC (okx, htx...) the limit order is GTC,
+    # cancelled after unfilledtimeout (rebalance_plugin.ft.ordertypes sets this at start-up).
     order_types = {
         "entry": "limit",
         "exit": "limit",
@@ -85,7 +86,7 @@ class RebalanceStrategy(RebalanceMixin, NoTradeCopyMixin, IStrategy):
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         # A backtest keeps each candle's open: the price the rebalance decides and fills at.
-        self.rb.reader.remember_opens(dataframe, metadata["pair"])
+        self.rb.remember_opens(dataframe, metadata["pair"])
         # Dry/live and FreqUI's backtest view: the portfolio's columns of plot_config.
         return self.rb.chart.populate(dataframe, metadata["pair"])
 

@@ -31,11 +31,25 @@ never in parallel:
    ``IStrategy``'s, so every ``adjust_trade_position`` call goes through ``strategy_safe_wrapper``
    and its ``deepcopy`` of the trade (the plugin's ``NoTradeCopyMixin`` override bypassed).
 
-4. ``freqtrade-rebalance sweep`` on its 18-point grid (every threshold, every interval) for
-   Balanced growth, against the same 18 points as 18 separate ``freqtrade backtesting``
-   processes run one after another (what a user would otherwise do). Both whole-process wall
-   times, and each point's final balance from both (they must be identical).
-   ``--parts`` chooses: ``cli`` (sections 1-3), ``sweep`` (section 4); default both.
+4. ``freqtrade-rebalance sweep --engine freqtrade`` on its 18-point grid (every threshold,
+   every interval) for Balanced growth, against the same 18 points as 18 separate
+   ``freqtrade backtesting`` processes run one after another (what a user would otherwise do).
+   Both whole-process wall times, and each point's final balance from both (they must be
+   identical).
+
+5. ``fast``: the same 18 points on the fast harness (``freqtrade-rebalance sweep``, its default
+   engine), without and with its verification (``--verify 0`` and the default ``--verify 3``:
+   the best, the worst and a random point re-run by Freqtrade's engine), whole-process wall
+   times and points per second; then, in one process, one point (threshold 5) on the harness
+   against the same point by Freqtrade's ``Backtesting`` (the ratio of the two, each the median
+   of three runs), with the machine's load average before and after.
+
+6. ``grid``: the big grid on the harness: the 8 presets and templates x (8 thresholds + 10
+   intervals x 8 minimum drifts) x 2 threshold modes x 2 rebalance targets (2,816 points), with
+   ``--verify 3``: wall time and points per second.
+
+   ``--parts`` chooses among ``cli`` (sections 1-3), ``sweep`` (4), ``fast`` (5) and ``grid``
+   (6); default ``cli,sweep,fast``.
 
 Benchmarks print; they assert nothing. Times on a shared machine are noisy: compare ratios.
 """
@@ -225,8 +239,8 @@ def bench_sweep(tmp: Path, datadir: Path, timerange: str) -> None:
     print(f"\n[sweep] freqtrade-rebalance sweep, {len(points)} points ...", end=" ", flush=True)
     out = tmp / "sweep" / "out"
     cmd = [sys.executable, "-m", "rebalance_plugin.cli", "sweep", "-c", str(base)]
-    cmd += ["--datadir"]
-    cmd += [str(datadir), "--timerange", timerange, "--out", str(out)]
+    cmd += ["--datadir", str(datadir), "--timerange", timerange, "--out", str(out)]
+    cmd += ["--engine", "freqtrade"]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     sweep_seconds = time.perf_counter() - start
@@ -417,6 +431,92 @@ def _us(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def run_sweep_cli(args: list[str]) -> tuple[float, str]:
+    """One ``freqtrade-rebalance sweep`` process: (wall seconds, what it printed)."""
+    cmd = [sys.executable, "-m", "rebalance_plugin.cli", "sweep", *args]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print("\n".join((proc.stdout + proc.stderr).splitlines()[-40:]), file=sys.stderr)
+        sys.exit(1)
+    return seconds, proc.stdout
+
+
+def one_point_ratio(base: Path, datadir: Path, timerange: str) -> tuple[float, float, float]:
+    """One point (the config's threshold) on the harness and by Freqtrade's ``Backtesting``,
+    in this process, each the median of three runs: (harness s, Freqtrade s, same final)."""
+    from rebalance_plugin.sweep import Point, freqtrade_config
+    from rebalance_plugin.sweep.engine import Engine
+    from rebalance_plugin.sweep.fast import FastEngine
+
+    logging.disable(logging.INFO)
+    config = freqtrade_config(base, datadir, timerange, None)
+    point = Point("threshold 5", "threshold", {"trigger": "threshold", "threshold": 5})
+    fast = FastEngine(config)
+    fast_s = [fast.run(point).seconds for _ in range(3)]
+    with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as scratch:
+        engine = Engine(config, Path(scratch))
+        rows = [engine.run(point, i) for i in range(3)]
+    diff = abs(fast.run(point).final_value - rows[0].final_value)
+    return statistics.median(fast_s), statistics.median(r.seconds for r in rows), diff
+
+
+def bench_fast(tmp: Path, datadir: Path, timerange: str) -> None:
+    """Section 5: the 18 points on the harness, and one point against Freqtrade's engine."""
+    base = write_config(tmp, "fast", BALANCED_GROWTH, 5)
+    common = ["-c", str(base), "--datadir", str(datadir), "--timerange", timerange]
+    print(f"\n[fast] load average before: {_loadavg()}")
+    plain, _ = run_sweep_cli([*common, "--verify", "0", "--out", str(tmp / "fast" / "a")])
+    print(
+        f"[fast] sweep, 18 points on the harness, --verify 0: {plain:.1f} s "
+        f"({18 / plain:.1f} points/s, whole process)",
+        flush=True,
+    )
+    checked, out = run_sweep_cli([*common, "--out", str(tmp / "fast" / "b")])
+    print(f"[fast] sweep, 18 points, --verify 3 (default): {checked:.1f} s", flush=True)
+    lines = out.splitlines()
+    start = next((k for k, line in enumerate(lines) if line.startswith("Verifying")), len(lines))
+    for line in lines[start:]:
+        print("       " + line)
+        if line.startswith("verified in"):
+            break
+    harness, freqtrade, diff = one_point_ratio(base, datadir, timerange)
+    print(
+        f"[fast] one point (threshold 5), in one process, medians of 3: harness {harness:.3f} s, "
+        f"Freqtrade's Backtesting {freqtrade:.1f} s: {freqtrade / harness:.0f}x; final values "
+        f"differ by {diff:.8f} USDT; load average after: {_loadavg()}"
+    )
+
+
+GRID_PORTFOLIOS = (
+    ["--templates", "blue-chip,balanced-growth,diversified"],
+    ["--presets", "top3-mcap,top5-mcap,top10-mcap,top10-sqrt-mcap,top10-equal"],
+)
+
+
+def bench_grid(tmp: Path, datadir: Path, timerange: str) -> None:
+    """Section 6: the 2,816-point grid on the harness, verified on three points."""
+    base = write_config(tmp, "grid", BALANCED_GROWTH, 5)
+    args = ["-c", str(base), "--datadir", str(datadir), "--timerange", timerange]
+    args += [a for pair in GRID_PORTFOLIOS for a in pair]
+    args += ["--min-drifts", "0.5,1,2,5,10,20,30,50", "--threshold-modes", "absolute,relative"]
+    args += ["--rebalance-to", "target,band", "--out", str(tmp / "grid" / "out")]
+    print(f"\n[grid] load average before: {_loadavg()}", flush=True)
+    seconds, out = run_sweep_cli(args)
+    swept = next((line for line in out.splitlines() if " points in " in line), "")
+    print(
+        f"[grid] {swept.strip()}; whole process {seconds:.0f} s; load average after: {_loadavg()}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datadir", type=Path, default=DATADIR)
@@ -427,8 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--parts",
-        default="cli,sweep",
-        help="cli (sections 1-3) and/or sweep (section 4), comma-separated (default both)",
+        default="cli,sweep,fast",
+        help="cli (sections 1-3), sweep (4), fast (5), grid (6), comma-separated (default "
+        "cli,sweep,fast)",
     )
     parser.add_argument(
         "--repeat",
@@ -468,9 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores; runs one after another\n")
 
     if "cli" not in parts:
-        if "sweep" in parts:
-            with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
-                bench_sweep(Path(tmpdir), datadir, opts.sweep_timerange)
+        _sweep_parts(parts, datadir, opts.sweep_timerange)
         return 0
     runs = [
         Run("a", "BuyAndHold, Balanced growth (4 coins)", BUY_AND_HOLD, BALANCED_GROWTH, 5),
@@ -595,10 +694,16 @@ def main(argv: list[str] | None = None) -> int:
         f"a10/a = {a10.seconds / a.seconds:.2f}"
     )
     print(f"bench sections 1-3 took {time.perf_counter() - bench_start:.0f} s")
-    if "sweep" in parts:
-        with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
-            bench_sweep(Path(tmpdir), datadir, opts.sweep_timerange)
+    _sweep_parts(parts, datadir, opts.sweep_timerange)
     return 0
+
+
+def _sweep_parts(parts: set[str], datadir: Path, timerange: str) -> None:
+    """Sections 4-6, those asked for."""
+    for name, section in (("sweep", bench_sweep), ("fast", bench_fast), ("grid", bench_grid)):
+        if name in parts:
+            with tempfile.TemporaryDirectory(prefix="rebalance-bench-") as tmpdir:
+                section(Path(tmpdir), datadir, timerange)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ PROG = "freqtrade-rebalance init"
 #: The contract's keys in the order a new section is written
 #: (docs/configuration.md#the-rebalance-section).
 SECTION_ORDER = ("coins", "investment", *DEFAULTS)
+NO_MARKETS = "no markets file for"
 
 
 class Refused(Exception):
@@ -61,6 +62,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--interval", choices=tuple(INTERVALS), help="check interval")
     parser.add_argument(
         "--interval-min-drift", type=float, help="points of drift an interval check needs"
+    )
+    parser.add_argument(
+        "--exchange",
+        metavar="NAME",
+        help="the exchange the bot trades on, as Freqtrade names it (binance, kraken, okx, "
+        "bybit, gate, kucoin, bitget, htx, binanceus...): writes exchange.name, and on an "
+        "exchange without Immediate-Or-Cancel orders a 30-second unfilledtimeout; pass "
+        "--markets FILE (its ccxt markets as JSON) to check its minimums and take its fee",
+    )
+    parser.add_argument(
+        "--stake-currency",
+        metavar="CUR",
+        help="the currency the portfolio is valued in and bought with (USDT, USD, USDC, EUR...)",
     )
     parser.add_argument(
         "--config",
@@ -160,19 +174,15 @@ def first_buy_minimums(
 
     exchange = str((config.get("exchange") or {}).get("name") or "binance")
     if markets_path is None and exchange != "binance":
-        return {}, list(coins), f"no offline markets for {exchange}"
+        return {}, list(coins), f"{NO_MARKETS} {exchange} (pass --markets FILE)"
     markets, where = load_markets(markets_path)
     mins: dict[str, float] = {}
-    unchecked: list[str] = []
+    unchecked = [c for c in coins if not markets.get(f"{c}/{stake}")]
+    if unchecked and markets_path is not None:
+        raise Refused(_no_market(unchecked, stake, markets, where))
     for coin in coins:
         market = markets.get(f"{coin}/{stake}")
         if not market:
-            if markets_path is not None:
-                raise Refused(
-                    f"rebalance.coins: {coin} has no spot market {coin}/{stake} in {where}; "
-                    f"choose another coin"
-                )
-            unchecked.append(coin)
             continue
         if market.get("active", True) is False or market.get("spot", True) is False:
             raise Refused(
@@ -184,6 +194,25 @@ def first_buy_minimums(
         rules = MarketRules.from_ccxt_market(market)
         mins[coin] = rules.min_notional * FIRST_BUY_RESERVE * (1.0 + fee)
     return mins, unchecked, where
+
+
+def _no_market(coins: list[str], stake: str, markets: Mapping[str, Any], where: str) -> str:
+    """The refusal of coins without a ``stake`` market: every pair, and what they trade
+    against instead (Kraken and Coinbase quote much in USD)."""
+    from ..ft.startup import QUOTES
+
+    quotes = {c: [q for q in QUOTES if f"{c}/{q}" in markets] for c in coins}
+    traded = "; ".join(f"{c} trades against {', '.join(q)}" for c, q in quotes.items() if q)
+    common = set.intersection(*(set(q) for q in quotes.values())) if all(quotes.values()) else ()
+    fix = (
+        f"pass --stake-currency {' or '.join(sorted(common))}, or choose other coins"
+        if common
+        else "choose other coins"
+    )
+    return (
+        f"rebalance.coins: no spot market for {', '.join(f'{c}/{stake}' for c in coins)} in "
+        f"{where}{' (' + traded + ')' if traded else ''}; {fix}"
+    )
 
 
 def _show(value: Any) -> str:
@@ -264,12 +293,15 @@ def _plan(
     args: argparse.Namespace, config: Mapping[str, Any]
 ) -> tuple[list[str], dict[tuple[str, ...], Any], list[str]]:
     """Validate the portfolio asked for; the change lines, the edits and notes to print."""
+    original = config
     from ..core.config import check_investment_clears_minimums, parse_rebalance_config
     from ..ft.startup import Refusal, check_pairs
 
+    notes: list[str] = []
+    exchange_changes = _exchange_changes(args, config, notes)
+    config = {**config, **_applied(config, exchange_changes)}
     stake = str(config.get("stake_currency") or "USDT")
     current = config.get("rebalance")
-    notes: list[str] = []
     if args.template:
         coins: dict[str, float] = {c: float(w) for c, w in TEMPLATES[args.template].items()}
         origin = f"--template {args.template}"
@@ -319,15 +351,20 @@ def _plan(
         notes.append(f"Checked: every first buy clears the exchange's minimum order, from {where}.")
     if unchecked:
         notes.append(
-            f"Not checked offline: {', '.join(f'{c}/{stake}' for c in unchecked)} (not in "
-            f"{where}); the bot checks their markets and minimums when it starts."
+            f"Not checked offline: {', '.join(f'{c}/{stake}' for c in unchecked)} "
+            f"({where if where.startswith(NO_MARKETS) else 'not in ' + where}); the bot "
+            f"checks their markets and minimums when it starts."
         )
     changes: dict[tuple[str, ...], Any] = {
+        **exchange_changes,
         ("rebalance",): section,
         ("exchange", "pair_whitelist"): pairs,
         ("max_open_trades",): len(pairs),
     }
-    lines = [f"  portfolio from {origin}"] + changes_text(config, changes)
+    if args.exchange and args.markets is not None:
+        changes[("fee",)] = _taker_fee(args.markets, pairs)
+        notes.append(f"fee: {changes[('fee',)]:g}, the taker fee of {pairs[0]} in {args.markets}.")
+    lines = [f"  portfolio from {origin}"] + changes_text(original, changes)
     return lines, changes, notes
 
 
@@ -353,3 +390,91 @@ def _preset_coins(
     if entry.note:
         notes.append(f"Note: {entry.note}")
     return dict(entry.coins)
+
+
+#: A GTC limit order rests at the touch until Freqtrade cancels it; then the rest goes at
+#: market (rebalance_plugin/ft/ordertypes.py). 30 seconds: several loops of 5 s for it to fill.
+GTC_TIMEOUT = {"entry": 30, "exit": 30, "exit_timeout_count": 0, "unit": "seconds"}
+
+
+def _exchange_changes(
+    args: argparse.Namespace, config: Mapping[str, Any], notes: list[str]
+) -> dict[tuple[str, ...], Any]:
+    """``--exchange`` and ``--stake-currency``: the settings they change, checked against
+    Freqtrade's own list of exchanges (refused: the ones Freqtrade refuses)."""
+    changes: dict[tuple[str, ...], Any] = {}
+    if args.stake_currency:
+        changes[("stake_currency",)] = args.stake_currency.strip().upper()
+    if not args.exchange:
+        return changes
+    import ccxt
+    from freqtrade.exchange.common import BAD_EXCHANGES, SUPPORTED_EXCHANGES
+
+    from ..ft.ordertypes import order_style
+
+    name = args.exchange.strip().lower()
+    if name not in ccxt.exchanges:
+        raise Refused(
+            f"exchange.name (--exchange): {args.exchange!r} is not an exchange ccxt knows; "
+            f"Freqtrade supports e.g. {', '.join(SUPPORTED_EXCHANGES[:12])}"
+        )
+    if name in BAD_EXCHANGES:
+        raise Refused(
+            f"exchange.name (--exchange): Freqtrade refuses {name} ({BAD_EXCHANGES[name]}); "
+            f"choose another exchange"
+        )
+    changes[("exchange", "name")] = name
+    if name not in SUPPORTED_EXCHANGES:
+        notes.append(
+            f"Note: {name} is not on Freqtrade's list of supported exchanges; it may work "
+            f"(ccxt knows it), untested by Freqtrade."
+        )
+    if not getattr(ccxt, name)().has.get("fetchL2OrderBook"):
+        # Freqtrade refuses order-book pricing there at start-up ("Orderbook not available").
+        changes[("entry_pricing", "use_order_book")] = False
+        changes[("exit_pricing", "use_order_book")] = False
+        notes.append(
+            f"Prices on {name}: from the ticker (ccxt has no order book endpoint for it: "
+            f"entry_pricing and exit_pricing use_order_book false)."
+        )
+    style = order_style({"exchange": {"name": name}})
+    if style.tif != "IOC":
+        changes[("unfilledtimeout",)] = dict(GTC_TIMEOUT)
+        notes.append(
+            f"Orders on {name}: limit GTC at the best price (Freqtrade supports no "
+            f"Immediate-Or-Cancel order there), cancelled after 30 seconds (unfilledtimeout); "
+            f"the rest then goes at market."
+        )
+    if args.markets is None:
+        fee = config.get("fee")
+        if fee is not None:
+            notes.append(
+                f"fee: {fee:g} kept (what backtests and dry-run charge): set it to {name}'s "
+                f"taker fee for your account, or pass --markets FILE to take it from there."
+            )
+    return changes
+
+
+def _applied(config: Mapping[str, Any], changes: Mapping[tuple[str, ...], Any]) -> dict[str, Any]:
+    """``config``'s top-level keys as ``changes`` leave them (the checks read the new ones)."""
+    out: dict[str, Any] = {}
+    for path, value in changes.items():
+        if len(path) == 1:
+            out[path[0]] = value
+        else:
+            inner = dict(out.get(path[0]) or config.get(path[0]) or {})
+            inner[path[1]] = value
+            out[path[0]] = inner
+    return out
+
+
+def _taker_fee(markets_path: Path, pairs: list[str]) -> float:
+    """The taker fee of the first pair in the markets file (the rate backtests charge)."""
+    from ..presets import load_markets
+
+    markets, where = load_markets(markets_path)
+    market = markets.get(pairs[0]) or {}
+    taker = market.get("taker")
+    if taker is None:
+        raise Refused(f"--markets: {pairs[0]} has no taker fee in {where}; set fee by hand")
+    return float(taker)

@@ -18,11 +18,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "sweep",
         help="backtest the portfolio under every threshold and interval",
-        description="Backtest one portfolio under every threshold (0.5 ... 50) and interval "
-        "(30m ... 28d) with Freqtrade's own engine, the candles loaded once and the runs spread "
-        "over the cores; print a table (final value, realised gain FIFO, against buy-and-hold, "
-        "CAGR, max drawdown, rebalances, turnover, fees) and save sweep.csv and a heatmap "
-        "sweep.png.",
+        description="Backtest a portfolio (or several: --templates, --presets, --coins) under "
+        "every threshold (0.5 ... 50) and interval (30m ... 28d) on the fast harness (the "
+        "plugin's own core, filled as Freqtrade's backtest fills; a sample re-run by "
+        "Freqtrade's engine, --verify) or with Freqtrade's engine (--engine freqtrade), the "
+        "candles loaded once and the runs spread over the cores; print a table (final value, "
+        "realised gain FIFO, against buy-and-hold, CAGR, max drawdown, rebalances, turnover, "
+        "fees), the points ranked by final value, and save sweep.csv and a heatmap per "
+        "portfolio. --walk-forward 24m/6m picks the best trigger on each training window and "
+        "runs it on the next test window.",
     )
     add_arguments(parser)
     return parser
@@ -54,10 +58,58 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated rebalance_to values to compare: target, band",
     )
     parser.add_argument(
+        "--min-drifts",
+        default="",
+        help="comma-separated interval_min_drift values for the interval points (default: the "
+        "config's)",
+    )
+    parser.add_argument(
+        "--templates", default="", help="comma-separated templates to sweep (e.g. blue-chip)"
+    )
+    parser.add_argument(
+        "--presets",
+        default="",
+        help="comma-separated presets to sweep (coins from the bundled market-cap snapshot)",
+    )
+    parser.add_argument(
+        "--coins",
+        default="",
+        help="portfolios of your own, ';'-separated: 'BTC=50,ETH=50;BTC=40,ETH=30,SOL=30'",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("fast", "freqtrade"),
+        default="fast",
+        help="fast: the harness (default); freqtrade: every point by Freqtrade's engine",
+    )
+    parser.add_argument(
+        "--verify",
+        type=int,
+        default=3,
+        metavar="N",
+        help="re-run N points with Freqtrade's engine (the best, the worst, then random ones) "
+        "and fail beyond a 0.01%% difference (default 3; 0: none)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the random points' seed")
+    parser.add_argument(
+        "--walk-forward",
+        default=None,
+        metavar="TRAIN/TEST",
+        help="e.g. 24m/6m: on each training window pick the best point, run it on the next "
+        "test window; report the stitched result against the in-sample best and buy-and-hold",
+    )
+    parser.add_argument(
+        "--objective",
+        choices=("final", "loss"),
+        default="final",
+        help="walk-forward's choice: the final value, or the hyperopt loss "
+        "(RebalancePortfolioLoss)",
+    )
+    parser.add_argument(
         "--jobs", "-j", type=int, default=0, help="worker processes (0: one per core)"
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="folder for sweep.csv and sweep.png"
+        "--out", type=Path, default=DEFAULT_OUT, help="folder for sweep.csv and the heatmaps"
     )
     parser.add_argument("--strategy-path", type=Path, default=None)
     parser.add_argument(
@@ -66,16 +118,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the grid and the config, run the sweep; 2 with a one-line error if refused."""
+    """Check the grid, the portfolios and the config, run the sweep (or the walk-forward);
+    2 with a one-line error if refused, 1 when the verification fails."""
     from ..core.config import ConfigError
-    from ..sweep import check_points, freqtrade_config, parse_points, run_sweep
+    from ..sweep import check_points, for_portfolios, freqtrade_config, parse_points
+    from ..sweep.portfolios import PortfolioError, config_for, resolve
 
     try:
         points = parse_points(
-            args.thresholds, args.intervals, args.threshold_modes, args.rebalance_to
+            args.thresholds,
+            args.intervals,
+            args.threshold_modes,
+            args.rebalance_to,
+            args.min_drifts,
         )
     except ValueError as err:
-        print(f"--thresholds must be numbers separated by commas: {err}", file=sys.stderr)
+        print(
+            f"--thresholds and --min-drifts must be numbers separated by commas: {err}",
+            file=sys.stderr,
+        )
         return 2
     if not points:
         print("nothing to sweep: give --thresholds or --intervals", file=sys.stderr)
@@ -86,9 +147,34 @@ def run(args: argparse.Namespace) -> int:
         args.config, args.datadir, args.timerange, args.timeframe, args.strategy_path
     )
     try:
-        check_points(config, points)
-    except ConfigError as err:
+        portfolios = resolve(args.templates, args.presets, args.coins, config.get("datadir"))
+        configs = {p.name: config_for(config, p) for p in portfolios} or {"": config}
+        points = for_portfolios(points, [p.name for p in portfolios])
+        for name, cfg in configs.items():
+            check_points(cfg, [p for p in points if p.portfolio == name])
+    except (ConfigError, PortfolioError) as err:
         print(f"sweep refused: {err}", file=sys.stderr)
         return 2
-    run_sweep(config, points, args.jobs, args.out)
+    return _execute(args, configs, points)
+
+
+def _execute(args: argparse.Namespace, configs: dict[str, Any], points: list[Any]) -> int:
+    from ..sweep.run import Options, run_sweep
+    from ..sweep.verify import VerificationError
+
+    opts = Options(args.jobs, args.engine, args.verify, args.seed)
+    try:
+        if args.walk_forward:
+            from ..sweep.walkforward import WalkForwardError, run_walk_forward
+
+            try:
+                run_walk_forward(configs, points, args.walk_forward, args.objective, args.out, opts)
+            except WalkForwardError as err:
+                print(f"sweep refused: {err}", file=sys.stderr)
+                return 2
+        else:
+            run_sweep(configs, points, args.out, opts)
+    except VerificationError as err:
+        print(f"sweep verification FAILED: {err}", file=sys.stderr)
+        return 1
     return 0

@@ -57,6 +57,9 @@ __all__ = [
     "cannot_list_orders",
     "change_applied",
     "change_refused",
+    "coin_weight",
+    "config_accepted",
+    "cash_share",
     "deposit_late",
     "deposit_refused",
     "deposits_need_wallet",
@@ -66,6 +69,7 @@ __all__ = [
     "force_exited",
     "holdings",
     "no_candle",
+    "next_check",
     "reload_refused",
     "rest_at_market",
     "restarted",
@@ -73,11 +77,13 @@ __all__ = [
     "shown",
     "status_line",
     "stopped",
+    "superseded",
     "telegram_markdown",
     "trigger_file_agrees",
     "trigger_reached",
     "trigger_sources",
     "unbooked_beside_strangers",
+    "unbooked_fees",
     "utc_time",
     "waiting_for_candles",
     "waiting_for_trigger",
@@ -121,18 +127,74 @@ def change_refused(reason: str, funding: bool, dry_run: bool, book: Book, stake:
     where = "raise dry_run_wallet as well" if dry_run else "deposit the funds on the exchange first"
     extra = f" (adding funds: {where})" if funding else ""
     return (
-        f"Config change refused: {reason}{extra}. The portfolio keeps running "
+        f"{CHANGE_REFUSED}: {reason}{extra}. The portfolio keeps running "
         f"on {book.investment:g} {stake}: {allocation(book.coins)}"
     )
+
+
+#: How the refusals of a config begin: what a later accepted config supersedes.
+RELOAD_REFUSED = "Config refused at /reload_config"
+CHANGE_REFUSED = "Config change refused"
 
 
 def reload_refused(reason: str, book: Book, stake: str) -> str:
     """A /reload_config brought a config the bot must refuse: it runs on as it was."""
     reason = reason.removeprefix("Invalid rebalance config: ")
     return (
-        f"Config refused at /reload_config: {reason}. The bot keeps running the last good "
+        f"{RELOAD_REFUSED}: {reason}. The bot keeps running the last good "
         f"portfolio, {allocation(book.coins)} for {book.investment:g} {stake}. Fix config.json "
         f"and send /reload_config again"
+    )
+
+
+def superseded(said: str, changes_pending: bool) -> bool:
+    """The last announcement is a config refusal that an accepted config has made untrue: a
+    refused reload (the section is accepted now), or a refused change when config.json asks
+    for no change any more (``changes_pending`` False; a change still pending is checked, and
+    said, by the loop)."""
+    if said.startswith(RELOAD_REFUSED):
+        return True
+    return said.startswith(CHANGE_REFUSED) and not changes_pending
+
+
+def config_accepted(book: Book, stake: str) -> str:
+    """config.json accepted at start-up or /reload_config after a refusal: what runs now."""
+    return (
+        f"Config accepted: the portfolio runs on config.json, {allocation(book.coins)} for "
+        f"{book.investment:g} {stake}"
+    )
+
+
+def next_check(book: Book, interval_next: float | None, threshold: str) -> str:
+    """When the trigger is asked next (FreqUI's custom data): never while stopped, after the
+    first buys before them, at the interval's next time, or every loop (``threshold``: its
+    limit, ``5 points``)."""
+    if book.stopped:
+        return "none while the portfolio is stopped (/start resumes it)"
+    if book.started is None:
+        return "after the first buys" if book.triggered else "after trigger_price and first buys"
+    if interval_next is not None:
+        return utc_time(interval_next)
+    return f"every loop (threshold {threshold})"
+
+
+def coin_weight(weight: float, target: float, drift: str) -> str:
+    """One coin of the portfolio at a glance: ``41.23% (target 40.00%, drift +1.23 points)``
+    (``weight``, ``target``: fractions)."""
+    return f"{weight * 100:.2f}% (target {target * 100:.2f}%, drift {drift})"
+
+
+def cash_share(cash: float, total: float, stake: str) -> str:
+    """The portfolio's own cash and its share: ``4.56 USDT (0.46%)``."""
+    share = cash / total * 100 if total else 0.0
+    return f"{cash:.2f} {stake} ({share:.2f}%)"
+
+
+def unbooked_fees(amount: float, stake: str) -> str:
+    """Dry-run: why FreqUI's balance shows more than the portfolio's value."""
+    return (
+        f"{amount:.2f} {stake}: the open trades' entry fees, paid, which Freqtrade's dry-run "
+        f"balance (FreqUI's) deducts only when a trade closes"
     )
 
 

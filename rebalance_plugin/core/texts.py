@@ -129,7 +129,7 @@ def rest_at_market(coin: str, filled: float, asked: float, rest: float) -> str:
 def entry_at_market(coin: str, asked: float) -> str:
     return (
         f"{coin}: the first buy's limit order ({asked:g}) filled nothing, the price moved "
-        f"before it reached the exchange; it goes at market"
+        f"away from it; it goes at market"
     )
 
 
@@ -158,7 +158,8 @@ def drift_text(drift: float, relative: bool = False, sign: str = "") -> str:
     """``5.20 points``, or ``26.00% of target`` (``threshold_mode`` relative); ``sign`` "+"
     shows the sign of a coin's drift."""
     unit = "% of target" if relative else " points"
-    return f"{drift:{sign}.2f}{unit}"
+    shown = round(drift, 2) + 0.0  # -0.004 is +0.00, not -0.00
+    return f"{shown:{sign}.2f}{unit}"
 
 
 def shown(value: object) -> str:

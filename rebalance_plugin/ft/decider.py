@@ -45,4 +45,6 @@ class Decider:
             self.store.update(engine=result.state, funded=book.funded - result.withdrawn)
         for event in result.events:
             self.notifier.report(event)
+        if any(leg.side == "buy" for leg in result.orders.values()):
+            self.desk.budget = portfolio.cash  # live: the buys spend at most the cash
         self.desk.place(dict(result.orders), loop.by_coin, market=False, deposit=loop.deposit > 0)

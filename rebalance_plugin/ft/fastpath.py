@@ -44,11 +44,17 @@ than buy-and-hold). This module removes that cost without changing any result:
 - ``get_pair_precision`` finds the same value as ``Series.asof`` (the last non-NaN value at or
   before the time) with a binary search over the series' dates, kept per pair.
 
-Safety: ``install()`` patches only if the source of every replaced Freqtrade function still has
-the hash recorded here (``EXPECTED_SOURCE_SHA256``, checked by ``GUARD``, a
-``sourceguard.SourceGuard``). After a Freqtrade upgrade that changes any of
-them, it logs a warning and leaves Freqtrade untouched (correct, only slower), and
-``tests/unit/test_ft_fastpath.py`` fails so the copy below is re-checked against the new code.
+Safety: ``install()`` patches only if the source of every replaced Freqtrade function has a
+hash recorded here (``EXPECTED_SOURCE_SHA256``, checked by ``GUARD``, a
+``sourceguard.SourceGuard``): a source the copies below were read against, in the releases named
+beside it. On a Freqtrade release that changes any of them, it logs a warning and leaves
+Freqtrade untouched (correct, only slower), and ``tests/unit/test_ft_sourceguard.py`` fails so
+the copy below is re-checked against the new code.
+
+Per release: 2026.6 and 2026.7's ``recalc_trade_from_orders`` names its unused loop index ``i``
+(2026.8: ``_i``), the loop copied below is otherwise the same; 2026.6's ``select_order``
+filters lists where 2026.7 walks the orders backwards, both answering the last order that
+matches. The fast path is verified on 2026.6 to 2026.9.
 """
 
 from __future__ import annotations
@@ -65,13 +71,13 @@ from freqtrade.persistence.trade_model import NON_OPEN_EXCHANGE_STATES, LocalTra
 from freqtrade.strategy.interface import IStrategy
 from freqtrade.util import FtPrecise
 
-from .sourceguard import SourceGuard
+from .sourceguard import Accepted, SourceGuard
 
 logger = logging.getLogger(__name__)
 
 #: sha256 of ``inspect.getsource`` of each Freqtrade function this module replaces or relies on,
-#: as of freqtrade==2026.9.
-EXPECTED_SOURCE_SHA256: dict[str, str] = {}  # filled in below, checked by install()
+#: with the releases it was read in where they differ (``sourceguard.Accepted``).
+EXPECTED_SOURCE_SHA256: dict[str, Accepted] = {}  # filled in below, checked by install()
 
 _ORIGINALS: dict[str, Any] = {}
 _installed = False
@@ -255,7 +261,7 @@ def _check_adjust_trade_for_candle(self, trade, row, current_time):
 
 
 def _is_filled_entry(o: Any, side: str) -> bool:
-    # LocalTrade.select_filled_orders(side)'s condition (freqtrade 2026.9)
+    # LocalTrade.select_filled_orders(side)'s condition (freqtrade 2026.6 to 2026.9)
     return (
         o.ft_order_side == side
         and o.ft_is_open is False
@@ -348,7 +354,7 @@ def _recalc_trade_from_orders(self, *, is_closing: bool = False):
         prof,
         price,
     ) = state
-    # ---- Freqtrade 2026.9 LocalTrade.recalc_trade_from_orders, loop body verbatim ----
+    # ---- Freqtrade 2026.6-2026.9 LocalTrade.recalc_trade_from_orders, loop body verbatim ----
     self.funding_fees = funding_fees
     for i in range(start, len(orders) + 1):
         if i == wm:
@@ -432,14 +438,26 @@ def _recalc_trade_from_orders(self, *, is_closing: bool = False):
 
 EXPECTED_SOURCE_SHA256.update(
     {
-        # freqtrade==2026.9 (see tests/unit/test_ft_fastpath.py). Regenerate with
-        # `GUARD.hashes()` only after re-reading the new Freqtrade code against the copies above.
-        "LocalTrade.recalc_trade_from_orders": (
-            "867347ee0ab8f31950fafcd5a929efeb760ea6adb416cfa36f11d217f7ac2eb9"
-        ),
-        "LocalTrade.select_order": (
-            "21501a34db8d1c354018a33a8e8ac09997daaf9a2f88a868180a5c59e9c0ad07"
-        ),
+        # Checked by tests/unit/test_ft_sourceguard.py. Add a release's hash (`GUARD.hashes()`)
+        # only after re-reading its Freqtrade code against the copies above.
+        "LocalTrade.recalc_trade_from_orders": {
+            "399535aefbf5cd71af637e12feed83ff777595ee277c0f4b755c36aebf04021c": (
+                "2026.6",
+                "2026.7",
+            ),
+            "867347ee0ab8f31950fafcd5a929efeb760ea6adb416cfa36f11d217f7ac2eb9": (
+                "2026.8",
+                "2026.9",
+            ),
+        },
+        "LocalTrade.select_order": {
+            "e3ce2c7da77bfb74d28083f62824ca0bfecdd071f6fd322cc5bde5fddede00db": ("2026.6",),
+            "21501a34db8d1c354018a33a8e8ac09997daaf9a2f88a868180a5c59e9c0ad07": (
+                "2026.7",
+                "2026.8",
+                "2026.9",
+            ),
+        },
         "LocalTrade.open_orders": (
             "e6171f26c78ec0366ceebb7f0a758ecb39513a546fd19d51358df083d082df02"
         ),

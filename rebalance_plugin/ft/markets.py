@@ -3,9 +3,14 @@ minimum order value with Freqtrade's reserves, and the fee."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
+import ccxt
+
 from ..core.config import RebalanceConfig
 from ..core.plan import skip_risk
-from ..core.rules import MarketRules
+from ..core.rules import TICK_SIZE, MarketRules
 from . import startup
 from .context import Context
 
@@ -18,6 +23,18 @@ FIRST_BUY_RESERVE = 1.5
 DEFAULT_AMOUNT_RESERVE = 0.05
 
 
+@functools.cache
+def precision_mode(exchange: str) -> int:
+    """How ``exchange``'s markets count precision (ccxt's ``precisionMode``: DECIMAL_PLACES,
+    SIGNIFICANT_DIGITS or TICK_SIZE), read from its ccxt class: public, the same in every
+    run mode, no Freqtrade private. TICK_SIZE (every exchange Freqtrade supports, in today's
+    ccxt) for a name ccxt does not know. Cached: building a ccxt exchange takes milliseconds."""
+    klass = getattr(ccxt, exchange.lower(), None) if exchange else None
+    if not isinstance(klass, type):
+        return TICK_SIZE
+    return int(klass().precisionMode)
+
+
 class Markets:
     """Owns the rules of every coin seen (current and earlier allocations) and the fee rate."""
 
@@ -25,7 +42,13 @@ class Markets:
         self.ctx = ctx
         self.rules: dict[str, MarketRules] = {}
         self.exchange_min: dict[str, float] = {}
+        self.exchange_min_qty: dict[str, float] = {}  # in the coin (Kraken, OKX: it binds)
         self._fee_rate: float | None = None
+
+    @property
+    def precision_mode(self) -> int:
+        """The config's exchange's ccxt precision mode (:func:`precision_mode`)."""
+        return precision_mode(str(self.ctx.config.get("exchange", {}).get("name") or ""))
 
     @property
     def amount_reserve(self) -> float:
@@ -40,25 +63,51 @@ class Markets:
         market = dp.market(self.ctx.cfg.pair(coin)) if dp else None
         if not market or not market.get("active", True) or not market.get("spot", True):
             return None
-        exchange_rules = MarketRules.from_ccxt_market(market)
+        exchange_rules = MarketRules.from_ccxt_market(market, self.precision_mode)
         reserve = self.amount_reserve
         self.rules[coin] = MarketRules(
             qty_step=exchange_rules.qty_step,
             min_qty=exchange_rules.min_qty * reserve,
             min_notional=exchange_rules.min_notional * reserve,
             price_tick=exchange_rules.price_tick,
+            qty_digits=exchange_rules.qty_digits,
+            price_digits=exchange_rules.price_digits,
         )
         self.exchange_min[coin] = exchange_rules.min_notional
+        self.exchange_min_qty[coin] = exchange_rules.min_qty
         return self.rules[coin]
 
-    def check(self, cfg: RebalanceConfig) -> str | None:
+    def check(
+        self, cfg: RebalanceConfig, prices: Mapping[str, float | None] | None = None
+    ) -> str | None:
         """bot_start: every coin of ``cfg`` has an active spot market and its first buy clears
         the minimums (else ``startup.Refusal``, naming the fix). Returns the risk of legs
-        skipped under the minimums, to be said (None: none)."""
+        skipped under the minimums, to be said (None: none). ``prices`` (live: the tickers)
+        turn each minimum quantity into a value; a backtest checks again at its first candle
+        (:meth:`check_first_buys`)."""
         exchange = self.ctx.config.get("exchange", {}).get("name", "the exchange")
-        startup.check_markets(cfg, self.missing(list(cfg.coin_names)), exchange)
-        startup.check_minimums(cfg, {c: self.first_buy_min(c) for c in cfg.coin_names})
-        return skip_risk(cfg, {c: self.rules[c].min_notional for c in cfg.coin_names})
+        startup.check_markets(cfg, self.missing(list(cfg.coin_names)), exchange, self.quotes_of)
+        self.check_first_buys(cfg, prices or {})
+        return skip_risk(
+            cfg,
+            {c: self.rules[c].min_value((prices or {}).get(c)) for c in cfg.coin_names},
+        )
+
+    def check_first_buys(self, cfg: RebalanceConfig, prices: Mapping[str, float | None]) -> None:
+        """Each first buy clears Freqtrade's minimum stake: the larger of the minimum order
+        value and the minimum quantity at ``prices`` (where known), times its reserve."""
+        mins = {c: self.first_buy_min(c, prices.get(c)) for c in cfg.coin_names}
+        startup.check_minimums(cfg, mins)
+
+    def quotes_of(self, coin: str) -> list[str]:
+        """The stake currencies ``coin`` has an active spot market against (for a refusal)."""
+        dp = self.ctx.dp
+        found = []
+        for quote in startup.QUOTES:
+            market = dp.market(f"{coin}/{quote}") if dp else None
+            if market and market.get("active", True) and market.get("spot", True):
+                found.append(quote)
+        return found
 
     def missing(self, coins: tuple[str, ...] | list[str]) -> list[str]:
         """The coins without an active spot market (their rules are added for the others)."""
@@ -79,15 +128,20 @@ class Markets:
             self._fee_rate = self.fee(self.ctx.cfg.pairs[0])
         return self._fee_rate
 
-    def min_order(self, coin: str) -> float:
-        """The smallest first buy Freqtrade accepts for ``coin`` (before the fee)."""
-        return self.exchange_min.get(coin, 0.0) * FIRST_BUY_RESERVE
+    def min_order(self, coin: str, price: float | None = None) -> float:
+        """The smallest first buy Freqtrade accepts for ``coin`` (before the fee): as
+        Freqtrade's ``get_min_pair_stake_amount``, the larger of the minimum order value and
+        the minimum quantity at ``price`` (when known), times the first-buy reserve."""
+        value = self.exchange_min.get(coin, 0.0)
+        if price:
+            value = max(value, self.exchange_min_qty.get(coin, 0.0) * price)
+        return value * FIRST_BUY_RESERVE
 
-    def first_buy_min(self, coin: str) -> float:
+    def first_buy_min(self, coin: str, price: float | None = None) -> float:
         """The smallest first buy stake for ``coin``: weight x investment / (1 + fee) must
         clear the minimum x reserve."""
-        return self.min_order(coin) * (1.0 + self.fee(self.ctx.cfg.pair(coin)))
+        return self.min_order(coin, price) * (1.0 + self.fee(self.ctx.cfg.pair(coin)))
 
-    def keep_min(self, coin: str) -> float:
+    def keep_min(self, coin: str, price: float | None = None) -> float:
         """Freqtrade refuses a partial exit that leaves less than this (its minimum stake)."""
-        return self.min_order(coin) * self.amount_reserve
+        return self.min_order(coin, price) * self.amount_reserve

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..core import journal
+from ..core import journal, messages
 from ..core.engine import Event
 from ..core.messages import describe, telegram_markdown
 from .context import Context
@@ -56,6 +56,22 @@ class Notifier:
         if not self.ctx.backtest and self.store is not None:
             # FreqUI shows no strategy message: the custom data shows the last one (status.py).
             self.store.update(said=(time.time(), text))
+
+    def config_accepted(self) -> None:
+        """Dry/live: config.json's section accepted (start-up, ``/reload_config``). A refusal
+        said before that it makes untrue (``messages.superseded``) is followed by what runs
+        now, so that it is no longer the last word (Telegram, the custom data's
+        ``last_announcement``), and a refused change no longer asked for is forgotten."""
+        if self.ctx.backtest or self.store is None:
+            return
+        book = self.store.book
+        pending = book.applied(self.ctx.cfg) is not self.ctx.cfg
+        if book.said is None or not messages.superseded(book.said[1], pending):
+            return
+        if not pending:
+            self.store.update(refused=None)
+        self.say(messages.config_accepted(book, self.ctx.stake))
+        self.store.save()
 
     def report(self, event: Event) -> None:
         """A rebalance event: journalled in a backtest, said in dry/live."""

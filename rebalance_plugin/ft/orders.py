@@ -17,19 +17,22 @@ from ..core.inflight import InFlight
 from ..core.plan import Leg
 from .context import Context
 from .markets import Markets
+from .ordertypes import OrderStyle
 from .store import StateStore
-
-LIMIT_IOC = ({"entry": "limit", "exit": "limit"}, {"entry": "IOC", "exit": "IOC"})
-MARKET_GTC = ({"entry": "market", "exit": "market"}, {"entry": "GTC", "exit": "GTC"})
 
 
 class OrderDesk:
     """Owns this loop's orders (pair -> leg) and which of them go at market."""
 
-    def __init__(self, ctx: Context, store: StateStore, markets: Markets) -> None:
+    def __init__(
+        self, ctx: Context, store: StateStore, markets: Markets, style: OrderStyle
+    ) -> None:
         self.ctx = ctx
         self.store = store
         self.markets = markets
+        self.style = style  # limit IOC, or limit GTC where the exchange has no IOC
+        # Live: the portfolio's cash this loop's buys may spend, fees included (None: no cap).
+        self.budget: float | None = None
         self.orders: dict[str, Leg] = {}
         self.market: set[str] = set()  # pairs whose order this loop goes at market
         self.deposits: set[str] = set()  # pairs whose buy invests an auto-invest deposit
@@ -37,20 +40,21 @@ class OrderDesk:
     # ---- a loop's orders ---------------------------------------------------------------------
     def new_loop(self) -> None:
         """Forget last loop's orders (a backtest keeps the buys not handed out yet); live,
-        orders are limit IOC unless switched per order."""
+        orders are limit orders (``ordertypes.py``) unless switched to market per order."""
         if self.ctx.backtest and not self.store.book.stopped:
             self.orders = {p: leg for p, leg in self.orders.items() if leg.side == "buy"}
         else:
             self.orders = {}
         self.deposits &= set(self.orders)
         self.market = set()
+        self.budget = None
         if not self.ctx.backtest:
             self.order_kind(market=False)
 
     def order_kind(self, market: bool) -> None:
         """Freqtrade reads ``order_types`` and ``order_time_in_force`` when it places each
         order, so the strategy switches them per order."""
-        types, tif = MARKET_GTC if market else LIMIT_IOC
+        types, tif = self.style.market if market else self.style.limit
         strategy = self.ctx.strategy
         strategy.order_types = {**strategy.order_types, **types}
         strategy.order_time_in_force = dict(tif)
@@ -133,7 +137,20 @@ class OrderDesk:
         tag = "deposit buy" if trade.pair in self.deposits else "rebalance buy"
         self.deposits.discard(trade.pair)
         # Freqtrade buys floor(stake / rate) to the step: again half a step of margin.
-        return (qty + rule.qty_step / 2) * current_rate, tag
+        return self._within_budget((qty + rule.qty_step / 2) * current_rate), tag
+
+    def _within_budget(self, stake: float) -> float:
+        """Live: a buy's stake, at most what the portfolio's cash still holds for it. The plan
+        values the buys at the last price; Freqtrade buys at the ask, and an exchange that takes
+        its fee in the stake currency (Kraken) wants ``stake x (1 + fee)`` free: the last buy of
+        a rebalance would ask for the spread more than the sells freed and be refused
+        ("Insufficient funds")."""
+        if self.budget is None or self.ctx.backtest:
+            return stake
+        fee = self.markets.fee_rate
+        stake = max(0.0, min(stake, self.budget / (1.0 + fee)))
+        self.budget -= stake * (1.0 + fee)
+        return stake
 
     def _sell_stake(
         self, trade: Any, leg: Leg, coin: str, step: float, rate: float
@@ -143,7 +160,9 @@ class OrderDesk:
         takes the whole position."""
         if self.store.book.stopped:
             return -trade.stake_amount, f"portfolio stopped ({self.ctx.cfg.on_stop})"
-        if leg.qty >= trade.amount or (trade.amount - leg.qty) * rate < self.markets.keep_min(coin):
+        if leg.qty >= trade.amount or (trade.amount - leg.qty) * rate < self.markets.keep_min(
+            coin, rate
+        ):
             return -trade.stake_amount, "rebalance sell"
         # Freqtrade sells |stake| * amount / stake_amount, truncated to the step: ask for half
         # a step more so float error cannot truncate it one step short.

@@ -38,7 +38,7 @@ from ..core.config import DEFAULTS, RebalanceConfig
 from . import params, settings, startup
 from .changes import ConfigChanges
 from .chart import Charts, signal_override_verified
-from .context import Context
+from .context import TRADING, Context
 from .decider import Decider
 from .deposits import Deposits
 from .lifecycle import Lifecycle
@@ -46,6 +46,7 @@ from .loop import Loop
 from .markets import Markets
 from .notify import Notifier
 from .orders import OrderDesk
+from .ordertypes import order_style
 from .reader import PortfolioReader
 from .recovery import InFlightRecovery
 from .status import StatusPublisher
@@ -74,6 +75,11 @@ class RebalancePlugin:
         # What the user wrote, before Freqtrade copies the strategy's own values into config.
         self.user_settings = settings.user_settings(config)
         self.markets = Markets(self.ctx)
+        self._opens_checked = False  # a backtest's first buys against its first opens
+        # Limit IOC, or limit GTC where Freqtrade has no IOC for the exchange: decided before
+        # Freqtrade copies order_time_in_force into its config and checks it (ordertypes.py).
+        self.style = order_style(config)
+        strategy.order_time_in_force = self.style.limit[1]
         self._assemble()
 
     def _assemble(self) -> None:
@@ -83,7 +89,7 @@ class RebalancePlugin:
         self.store = store = StateStore(ctx)
         self.reader = reader = PortfolioReader(ctx, store)
         self.notifier = notifier = Notifier(ctx, store)
-        self.desk = desk = OrderDesk(ctx, store, self.markets)
+        self.desk = desk = OrderDesk(ctx, store, self.markets, self.style)
         self.decider = Decider(store, self.markets, notifier, desk)
         self.deposits = Deposits(ctx, store, reader, notifier)
         self.lifecycle = Lifecycle(ctx, store, reader, notifier, desk)
@@ -115,7 +121,7 @@ class RebalancePlugin:
             settings.check_settings(ctx.strategy, ctx.config, self.user_settings)
         if not ctx.backtest and params.file_values(ctx.strategy):  # equal, or refused above
             logger.info(messages.trigger_file_agrees(params.file_name(ctx.strategy)))
-        risk = self.markets.check(ctx.cfg)
+        risk = self.markets.check(ctx.cfg, self._start_prices())
         if risk:
             self.notifier.say(risk)
         if ctx.backtest:
@@ -123,6 +129,7 @@ class RebalancePlugin:
                 self.notifier.start_journal()
                 self.deposits.say_wallet_needed()
             return
+        logger.info(self.style.describe(ctx.config))
         book = self.store.book
         if loaded:
             logger.info(messages.restored(book))
@@ -130,8 +137,22 @@ class RebalancePlugin:
             self.notifier.say(messages.reload_refused(str(self.refused), book, ctx.stake))
         else:
             self.store.keep_section(self.section)
+            self.notifier.config_accepted()  # a refusal said before is no longer the last word
         for coin, _ in self.store.book.coins:  # coins still held from an earlier allocation
             self.markets.add(coin)
+
+    def _start_prices(self) -> dict[str, float | None]:
+        """Dry/live: each coin's ticker price at start-up, to value the exchange's minimum
+        quantities (none in a backtest, checked at its first candle; none if unavailable)."""
+        if self.ctx.backtest:
+            return {}
+        prices: dict[str, float | None] = {}
+        for coin in self.ctx.cfg.coin_names:
+            try:
+                prices[coin] = self.reader.price(self.ctx.cfg.pair(coin), 0)
+            except Exception:  # a ticker the exchange cannot give: the value minimum only
+                prices[coin] = None
+        return prices
 
     def _run_on_last_good(self, loaded: bool) -> None:
         """A refused section: keep running the portfolio of the stored record (a bad
@@ -164,6 +185,22 @@ class RebalancePlugin:
                 self.notifier.start_journal()
         assert self.turns is not None
         self.turns.begin_run(trigger=self.refused is None)
+
+    def remember_opens(self, dataframe: Any, pair: str) -> None:
+        """A backtest's candles of ``pair``: their opens are the prices it trades at. Once
+        every coin's are known (Freqtrade computes every pair's indicators before the first
+        loop, outside the callbacks whose errors it only logs), each first buy at its first
+        open must clear the exchange's minimum quantity's value too (Kraken and OKX count
+        their minimum in the coin): refused before any order, as at start-up."""
+        self.reader.remember_opens(dataframe, pair)
+        ctx = self.ctx
+        if not ctx.backtest or ctx.viewer or self._opens_checked:
+            return
+        if all(p in self.reader.opens for p in ctx.cfg.pairs):
+            self._opens_checked = True
+            span = startup.timerange(ctx.config)
+            opens = self.reader.first_opens(span[0] if span else 0.0)
+            self.markets.check_first_buys(ctx.cfg, opens)
 
     # ---- entries and exits -----------------------------------------------------------------------
     def confirm_entry(self, pair: str, amount: float) -> bool:
@@ -331,7 +368,11 @@ class RebalanceMixin(IStrategy):
         try:
             cfg = startup.check_config(config)
         except OperationalException as err:  # decided in bot_start: a reload runs on
-            startup.check_security(config)  # never deferred
+            # A bot: never deferred. A simulated run says it at bot_start, where FreqUI's
+            # "Start backtest" (freqtrade webserver) shows it ("Backtest failed: ...") instead
+            # of nothing: an error here comes before the backtest exists to carry it.
+            if config.get("runmode") in (*TRADING, None):
+                startup.check_security(config)
             cfg = startup.placeholder(config)
             refused = err
         for name, parameter in params.of_config(cfg).items():

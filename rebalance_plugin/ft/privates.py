@@ -30,12 +30,26 @@ one IP would pass Binance's request weight limit. :func:`frugal_exchange` makes 
 Each wrapper is an attribute of that one instance; everything it cannot answer goes to
 Freqtrade's own method.
 
-Safety: the source of each of those Freqtrade functions must still have the sha256 recorded
-in ``EXPECTED_SOURCE_SHA256`` (bot access, ``BOT_GUARD``) or ``EXPECTED_FRUGAL_SHA256`` (the
-frugal exchange, ``FRUGAL_GUARD``), as of freqtrade==2026.9 (``sourceguard.SourceGuard``). After
-an upgrade that changes one, that feature is off (with one warning in the log: the bot then
-makes Freqtrade's own requests) and ``tests/unit/test_privates.py`` fails, so the access is
-re-checked against the new code.
+Safety: the source of each of those Freqtrade functions must have a sha256 recorded in
+``EXPECTED_SOURCE_SHA256`` (bot access, ``BOT_GUARD``), ``EXPECTED_BOOKING_SHA256`` (booking
+unacknowledged orders, ``BOOKING_GUARD``) or ``EXPECTED_FRUGAL_SHA256`` (the frugal exchange,
+``FRUGAL_GUARD``): a source read against the uses above in the releases named beside it
+(``sourceguard.SourceGuard``, ``sourceguard.RELEASES``). Where it has another, that feature is off
+(one warning in the log names the release: the bot then makes Freqtrade's own requests, or sends
+a leg whose answer was lost again) and ``tests/unit/test_ft_sourceguard.py`` fails on a release
+outside the window, so the access is re-checked against the new code.
+
+Per release (2026.6 to 2026.9; ``make test-compat`` runs each):
+
+- ``FreqtradeBot.handle_onexchange_order`` before 2026.8 appends every order the exchange lists
+  for the pair since the trade opened that the trade lacks, including one this bot booked on
+  another trade of the pair (2026.8 skips those, and rolls the session back on an error), and
+  ``Order.order_by_id`` takes no ``pair`` (the stranger check in ``recovery.py`` passes one):
+  booking is off on 2026.6 and 2026.7.
+- ``Exchange.create_order`` 2026.6 leaves a finished order without an average price "closed"
+  (2026.7 reopens it to be fetched again): the frugal exchange passes the answer on unchanged,
+  so Freqtrade acts on it as it would by itself. ``Wallets._update_live`` differs before 2026.9
+  only in its futures positions (spot has none). Both are accepted in every release.
 """
 
 from __future__ import annotations
@@ -47,7 +61,7 @@ from typing import Any
 
 from .balances import AccountBook
 from .quotes import Quotes
-from .sourceguard import SourceGuard
+from .sourceguard import Accepted, SourceGuard
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +75,28 @@ def params_from_file(strategy: Any) -> dict[str, Any]:
     return dict(getattr(strategy, "_ft_params_from_file", None) or {})
 
 
+def time_in_force(exchange: str) -> list[str]:
+    """The times in force Freqtrade accepts on ``exchange`` (``["GTC", "IOC", ...]``): its
+    exchange class's ``_ft_has["order_time_in_force"]`` over ``Exchange._ft_has_default``, the
+    class found as Freqtrade's ``ExchangeResolver`` finds it (``MAP_EXCHANGE_CHILDCLASS``, then
+    the capitalised name, else the generic ``Exchange``). Freqtrade refuses any other at
+    start-up (``Exchange.validate_order_time_in_force``); no public accessor exists before the
+    exchange is built. ``tests/unit/test_ordertypes.py`` fails if Freqtrade renames these."""
+    import freqtrade.exchange as exchanges
+    from freqtrade.exchange.common import MAP_EXCHANGE_CHILDCLASS
+
+    name = MAP_EXCHANGE_CHILDCLASS.get(exchange, exchange)
+    cls: Any = getattr(exchanges, name.title(), None)
+    if not (isinstance(cls, type) and issubclass(cls, exchanges.Exchange)):
+        cls = exchanges.Exchange
+    has = {**exchanges.Exchange._ft_has_default, **cls._ft_has}
+    return [str(v).upper() for v in has.get("order_time_in_force") or ["GTC"]]
+
+
 def sites() -> dict[str, Any]:
-    """The Freqtrade functions whose code this module relies on (imported when first checked:
-    the bot's modules are heavy, and a backtest never needs them)."""
+    """The Freqtrade functions through which the running bot is reached (imported when first
+    checked: the bot's modules are heavy, and a backtest never needs them)."""
     from freqtrade.data.dataprovider import DataProvider
-    from freqtrade.exchange import Exchange
-    from freqtrade.freqtradebot import FreqtradeBot
     from freqtrade.rpc.rpc import RPC
     from freqtrade.rpc.rpc_manager import RPCManager
 
@@ -74,44 +104,83 @@ def sites() -> dict[str, Any]:
         "DataProvider.__init__": DataProvider.__init__,
         "RPCManager.__init__": RPCManager.__init__,
         "RPC.__init__": RPC.__init__,
-        "FreqtradeBot.handle_onexchange_order": FreqtradeBot.handle_onexchange_order,
-        "Exchange.fetch_orders": Exchange.fetch_orders,
     }
 
 
-#: sha256 of ``inspect.getsource`` of each site, as of freqtrade==2026.9. Regenerate with
-#: ``source_hashes()`` only after re-reading the new Freqtrade code against the uses above.
-EXPECTED_SOURCE_SHA256: dict[str, str] = {
+#: sha256 of ``inspect.getsource`` of each site: the same source in 2026.6 to 2026.9. Add a hash
+#: only after re-reading that release's code against the uses above.
+EXPECTED_SOURCE_SHA256: dict[str, Accepted] = {
     "DataProvider.__init__": "a47f83f0d7789c9377a0741aad82a355c5db1c0767c0ac8c50ec961869148ca5",
     "RPCManager.__init__": "3b0e116d0513581d6793fc5d097ed6f5e6c70cc4752e70e744fa288d41c841df",
     "RPC.__init__": "58853869acdb981b178408bbde039ee48610b0c25046c23d2e38e3487a4519af",
-    "FreqtradeBot.handle_onexchange_order": (
-        "195d42551343e080d2ca9d148d9f80ba93794eefe5b13a811c17ab8ff0a563c3"
-    ),
-    "Exchange.fetch_orders": "8d62ebcd9544dd0e9397521a38c453b8339d21ac88e1856c8246e1c860ddb923",
 }
 
-#: Reaching the running bot and booking unacknowledged orders.
+#: Reaching the running bot (its state: /stopentry, /start, the stops' pause).
 BOT_GUARD = SourceGuard(
     sites,
     EXPECTED_SOURCE_SHA256,
-    "/stopentry, /start and the booking of unacknowledged orders are off. Pin freqtrade==2026.9.",
+    "/stopentry, /start and the pause of stop_loss/take_profit are off",
+    logger,
+)
+
+
+def booking_sites() -> dict[str, Any]:
+    """The Freqtrade code booking an order the exchange executed unacknowledged relies on:
+    Freqtrade's recovery, the exchange's order list, and the look-up of a known order by id
+    and pair (``recovery.py``'s stranger check)."""
+    from freqtrade.exchange import Exchange
+    from freqtrade.freqtradebot import FreqtradeBot
+    from freqtrade.persistence import Order
+
+    return {
+        "FreqtradeBot.handle_onexchange_order": FreqtradeBot.handle_onexchange_order,
+        "Exchange.fetch_orders": Exchange.fetch_orders,
+        "Order.order_by_id": Order.order_by_id,
+    }
+
+
+#: sha256 of each booking site, with the releases it was read in (2026.6 and 2026.7: not safe,
+#: see the module's docstring).
+EXPECTED_BOOKING_SHA256: dict[str, Accepted] = {
+    "FreqtradeBot.handle_onexchange_order": {
+        "195d42551343e080d2ca9d148d9f80ba93794eefe5b13a811c17ab8ff0a563c3": ("2026.8", "2026.9"),
+    },
+    "Exchange.fetch_orders": "8d62ebcd9544dd0e9397521a38c453b8339d21ac88e1856c8246e1c860ddb923",
+    "Order.order_by_id": {
+        "2f5dde50eafc09facacd1c81060d352f42f7cf241e9e59b169c304a9bae1e926": ("2026.8", "2026.9"),
+    },
+}
+
+#: Booking orders the exchange executed without Freqtrade hearing of it.
+BOOKING_GUARD = SourceGuard(
+    booking_sites,
+    EXPECTED_BOOKING_SHA256,
+    "the booking of orders the exchange executed unacknowledged is off (a leg whose answer was "
+    "lost is sent again)",
     logger,
 )
 
 
 def freqtrade_bot(dp: Any) -> Any:
     """The running FreqtradeBot (to read and set its state), or None: in a backtest, without
-    an RPC manager, or when Freqtrade's code changed."""
+    an RPC manager, or when Freqtrade's code changed. The booking's code is checked with it, so
+    that a release where booking is off says so at start-up."""
     if dp is None or not BOT_GUARD.verified():
         return None
     manager = getattr(dp, "_DataProvider__rpc", None)
     rpc = getattr(manager, "_rpc", None)
-    return getattr(rpc, "_freqtrade", None)
+    bot = getattr(rpc, "_freqtrade", None)
+    if bot is not None:
+        BOOKING_GUARD.verified()
+    return bot
 
 
 def exchange_orders(bot: Any, pair: str, since: datetime) -> list[dict[str, Any]]:
-    """The exchange's orders of ``pair`` since ``since`` (ccxt order dicts)."""
+    """The exchange's orders of ``pair`` since ``since`` (ccxt order dicts); [] where the
+    booking's code is not verified (``BOOKING_GUARD``): no order is then found to book, and
+    the leg is sent again, as without this recovery."""
+    if not BOOKING_GUARD.verified():
+        return []
     return list(bot.exchange.fetch_orders(pair, since))
 
 
@@ -145,8 +214,9 @@ def frugal_sites() -> dict[str, Any]:
     }
 
 
-#: sha256 of ``inspect.getsource`` of each frugal site, as of freqtrade==2026.9.
-EXPECTED_FRUGAL_SHA256: dict[str, str] = {
+#: sha256 of ``inspect.getsource`` of each frugal site, with the releases it was read in where
+#: they differ (see the module's docstring).
+EXPECTED_FRUGAL_SHA256: dict[str, Accepted] = {
     "Exchange.get_rate": "2a48ec5364413c4ee130ce372b74afa26bce67f0fc1011b3afa1fafbbfff19b3",
     "Exchange.get_rates": "42228845c87a71b7edb6511977cebc833edd29a5e53c5bbb8f38e4554d450b02",
     "Exchange.fetch_ticker": "83915ff22f22f984546b9d851cef36b96ce91d87ea692de2c1f8869046346917",
@@ -154,7 +224,14 @@ EXPECTED_FRUGAL_SHA256: dict[str, str] = {
         "4dca57b69f15823b53bc8edcde8cb8782ea2ec0daa784045cf21b17af00eb9df"
     ),
     "Exchange.get_balances": "4e8dd3458d436f005cb6fa68ef4b256d3cc4cb56c4b90b330dc3309e5b8412c6",
-    "Exchange.create_order": "327a1f34a6f921030bc9eb10173ff7276304b6cca92fb925dbafcf3a33aea121",
+    "Exchange.create_order": {
+        "c774db63f45d6478f89096cc76453272118af30b5c2bbaa5fd365a22b05dc7f6": ("2026.6",),
+        "327a1f34a6f921030bc9eb10173ff7276304b6cca92fb925dbafcf3a33aea121": (
+            "2026.7",
+            "2026.8",
+            "2026.9",
+        ),
+    },
     "Exchange.fetch_order": "0d2ff5593b790abd36f03179f9cabb9fb6a8d30003266c95183ef657507d769c",
     "Exchange.fetch_order_or_stoploss_order": (
         "8cf08ab59403aac6ec6d9512633b47c094615aa9de437229e4f435c284fd263c"
@@ -164,15 +241,19 @@ EXPECTED_FRUGAL_SHA256: dict[str, str] = {
         "ffa077856c6178dcde7a8a472360ce16ee1b250c22790cae58f9c37a1c508a4c"
     ),
     "Exchange.fetch_orders": "8d62ebcd9544dd0e9397521a38c453b8339d21ac88e1856c8246e1c860ddb923",
-    "Wallets._update_live": "9cff4649e8e1e9310d8870505295b728727605cbb9333edbb0ccd3286e39062f",
+    "Wallets._update_live": {
+        "b01eb508f50673ce3e34a8ce02ac510d6c52e0ba6445a8f2223168ef2936529a": ("2026.6", "2026.7"),
+        "09fd2974e95267eda3b7dd022ee45bb71ae5b9e5f5c2c76148b34433a16f85d2": ("2026.8",),
+        "9cff4649e8e1e9310d8870505295b728727605cbb9333edbb0ccd3286e39062f": ("2026.9",),
+    },
 }
 
 #: The frugal exchange (many bots on one IP).
 FRUGAL_GUARD = SourceGuard(
     frugal_sites,
     EXPECTED_FRUGAL_SHA256,
-    "every price and balance is asked of the exchange as Freqtrade does by itself (more "
-    "request weight). Pin freqtrade==2026.9.",
+    "the frugal exchange is off: every price and balance is asked of the exchange as Freqtrade "
+    "does by itself (more request weight)",
     logger,
 )
 

@@ -100,6 +100,16 @@ class PortfolioReader:
         """Backtest: each coin's first candle (POSIX seconds), for the coins with data."""
         return {self.ctx.cfg.coin_of(p): min(o) for p, o in self.opens.items() if o}
 
+    def first_opens(self, since: float) -> dict[str, float | None]:
+        """Backtest: each coin's open at its first candle from ``since`` on (the price of its
+        first buy; the dataframes also hold the startup candles before the run)."""
+        out: dict[str, float | None] = {}
+        for pair, opens in self.opens.items():
+            times = [t for t in opens if t >= since]
+            if times:
+                out[self.ctx.cfg.coin_of(pair)] = opens[min(times)]
+        return out
+
     def price(self, pair: str, ts: int) -> float | None:
         """The price a decision at ``ts`` uses: the candle's open (backtest), this loop's
         ticker (live; None when this loop's tickers could not be fetched)."""

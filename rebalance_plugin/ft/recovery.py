@@ -56,8 +56,20 @@ class InFlightRecovery:
         """Freqtrade is about to open ``pair``'s trade (its first buy): at market if the last
         limit order of that buy filled nothing, else a limit IOC. Freqtrade reads the order type
         and time in force before it asks ``custom_stake_amount`` and ``confirm_trade_entry``, so
-        this is set when it asks for the pair's entry signal."""
-        self.desk.order_kind(market=self.ctx.cfg.coin_of(pair) in self.entries_at_market)
+        this is set when it asks for the pair's entry signal.
+
+        Freqtrade asks only for a pair without an open trade: a first buy still in flight there
+        closed without filling since this loop began (a GTC order Freqtrade cancelled after
+        ``unfilledtimeout`` in this very loop, before it opens the trade again), so this try
+        goes at market."""
+        coin = self.ctx.cfg.coin_of(pair)
+        info = self.store.book.inflight.get(coin)
+        if info is not None and coin not in self.entries_at_market:
+            inflight = dict(self.store.book.inflight)
+            inflight.pop(coin)
+            self.store.update(inflight=inflight)
+            self._no_trade(coin, info)
+        self.desk.order_kind(market=coin in self.entries_at_market)
 
     def remember_entry(self, pair: str, amount: float) -> None:
         """A new trade's first buy, to finish it at market if partly filled."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from freqtrade.enums import RunMode
@@ -170,14 +170,38 @@ def last_good(book: Book, stake_currency: str) -> RebalanceConfig | None:
         return None
 
 
-def check_markets(cfg: RebalanceConfig, missing: list[str], exchange: str) -> None:
-    """Every coin has an active spot market (``missing``: the coins that have none)."""
-    if missing:
-        coin = missing[0]
-        raise Refusal(
-            f"Invalid rebalance config: rebalance.coins: {coin} has no spot market "
-            f"{cfg.pair(coin)} on {exchange}"
+#: Stake currencies a missing pair is looked for against, to say what the exchange does trade.
+QUOTES = ("USDT", "USD", "USDC", "EUR", "BTC", "FDUSD", "BUSD", "GBP")
+
+
+def check_markets(
+    cfg: RebalanceConfig,
+    missing: list[str],
+    exchange: str,
+    quotes_of: Callable[[str], list[str]] | None = None,
+) -> None:
+    """Every coin has an active spot market (``missing``: the coins that have none). The
+    refusal names every missing pair and, from ``quotes_of`` (coin -> the stake currencies
+    it trades against there), what the exchange trades instead: Kraken and Coinbase quote
+    much in USD, others in USDC or EUR."""
+    if not missing:
+        return
+    pairs = ", ".join(cfg.pair(c) for c in missing)
+    where = {c: quotes_of(c) if quotes_of else [] for c in missing}
+    traded = "; ".join(f"{c} trades against {', '.join(q)} there" for c, q in where.items() if q)
+    common = set.intersection(*(set(q) for q in where.values())) if all(where.values()) else set()
+    if common:
+        fix = (
+            f"set stake_currency to {' or '.join(sorted(common))} (and rebalance.investment "
+            f"in it), or choose coins that {exchange} trades against {cfg.stake_currency}"
         )
+    else:
+        fix = f"choose coins that {exchange} trades against {cfg.stake_currency}"
+    raise Refusal(
+        f"Invalid rebalance config: rebalance.coins: no spot market on {exchange} for "
+        f"{pairs}{' (' + traded + ')' if traded else ''}; fix: {fix}, then "
+        f"`freqtrade-rebalance init --coins ...`"
+    )
 
 
 def check_minimums(cfg: RebalanceConfig, first_buy_min: Mapping[str, float]) -> None:

@@ -1,9 +1,14 @@
 """The portfolio's state, visible per trade (dry/live): FreqUI's trade detail ("Show custom
 data") and Telegram's ``/list_custom_data`` show what a portfolio owner asks first: the
-portfolio's state and value, against the money invested and against buy-and-hold of the
-starting allocation since the first buys, the number of rebalances, the last rebalance, the last
-thing the bot announced (FreqUI does not show strategy messages) and the next check; then the
-trade's coin: its target and current weight and drift.
+portfolio's state and value, every coin's weight against its target (the whole portfolio on
+every trade: one modal shows it) and the cash, against the money invested and against
+buy-and-hold of the starting allocation since the first buys, the number of rebalances, the last
+rebalance, the last thing the bot announced (FreqUI does not show strategy messages) and the
+next check; then the trade's coin: its target and current weight and drift. Each value says
+what is true now: a stopped portfolio has no next check, a refusal an accepted config has
+superseded is no longer the last word (``notify.py``). In dry-run, ``unbooked_fees`` names the
+difference between the portfolio's value and FreqUI's balance: Freqtrade's dry-run wallet
+deducts a trade's entry fee only when the trade closes.
 
 Freqtrade's own per-trade figures mean little here: a coin's trade is one position kept for the
 life of the portfolio, its profit is the coin's own (a coin whose gains were sold into the
@@ -12,10 +17,19 @@ others shows them as its profit), and it closes only when the portfolio ends."""
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from ..core.config import RebalanceConfig
-from ..core.messages import drift_text, status_line, utc_time
+from ..core.messages import (
+    cash_share,
+    coin_weight,
+    drift_text,
+    next_check,
+    status_line,
+    unbooked_fees,
+    utc_time,
+)
 from ..core.portfolio import Portfolio, drifts
 from ..core.triggers import IntervalTrigger, trigger_for
 from .context import Context
@@ -87,8 +101,8 @@ class StatusPublisher:
     def portfolio_status(
         self, trades: list[Any], now: float, applied: RebalanceConfig
     ) -> dict[str, dict[str, Any]]:
-        """Per coin: target and current weight, drift, and the portfolio's state, under the
-        effective config ``applied``."""
+        """Per coin: the portfolio's state, every coin's weight against its target, and the
+        trade's own coin, under the effective config ``applied``."""
         cfg = self.ctx.cfg
         book = self.store.book
         targets = applied.weights
@@ -104,14 +118,13 @@ class StatusPublisher:
         weights = pf.weights()
         rel = cfg.relative  # threshold_mode relative: drift in percent of each coin's target
         drift = drifts(weights, targets, rel)
-        trigger = trigger_for(applied)
-        if book.started is None:
-            next_check = "after the first buys"
-        elif isinstance(trigger, IntervalTrigger):
-            next_check = utc_time(trigger.next_check(now, book.started))
-        else:
-            unit = "% of target" if rel else " points"
-            next_check = f"every loop (threshold {cfg.threshold:g}{unit})"
+        # a coin held but not targeted: its weight in points, in both modes
+        drift_of = {
+            coin: drift_text(drift[coin], rel, "+")
+            if coin in drift
+            else drift_text(weights.get(coin, 0.0) * 100, False, "+")
+            for coin in dict.fromkeys([*targets, *by_coin])
+        }
         last = book.engine.last_rebalance
         stake = cfg.stake_currency
         held = self.buy_and_hold(trades, now)
@@ -119,6 +132,13 @@ class StatusPublisher:
         common = {
             "portfolio_state": status_line(book),
             "portfolio_value": round(pf.total, 2),
+            # one glance: the whole portfolio on every trade
+            **{
+                coin: coin_weight(weights.get(coin, 0.0), targets.get(coin, 0.0), text)
+                for coin, text in drift_of.items()
+            },
+            "cash": cash_share(pf.cash, pf.total, stake),
+            **self._unbooked_fees(trades, stake),
             "invested": round(book.funded, 2),
             "vs_invested": versus(pf.total, book.funded, stake),
             "buy_and_hold_value": round(held, 2) if held is not None else "-",
@@ -126,7 +146,7 @@ class StatusPublisher:
             "rebalances": book.engine.rebalances,
             "last_rebalance": utc_time(last) if last else "never",
             "last_announcement": f"{utc_time(said[0])}: {said[1]}" if said else "-",
-            "next_check": next_check,
+            "next_check": self._next_check(applied, now),
             "on_stop": cfg.on_stop,
         }
         return {
@@ -134,13 +154,28 @@ class StatusPublisher:
                 **common,
                 "target_weight": f"{targets.get(coin, 0.0) * 100:.2f}%",
                 "weight": f"{weights.get(coin, 0.0) * 100:.2f}%",
-                # a coin held but not targeted: its weight in points, in both modes
-                "drift": drift_text(drift[coin], rel, "+")
-                if coin in drift
-                else drift_text(weights.get(coin, 0.0) * 100, False, "+"),
+                "drift": drift_of[coin],
             }
             for coin in by_coin
         }
+
+    def _next_check(self, applied: RebalanceConfig, now: float) -> str:
+        book = self.store.book
+        trigger = trigger_for(applied)
+        interval_next = None
+        if isinstance(trigger, IntervalTrigger) and book.started is not None:
+            interval_next = trigger.next_check(now, book.started)
+        unit = "% of target" if applied.relative else " points"
+        return next_check(book, interval_next, f"{applied.threshold:g}{unit}")
+
+    def _unbooked_fees(self, trades: list[Any], stake: str) -> dict[str, str]:
+        """Dry-run: the open trades' entry fees, which the plugin counts as paid (the
+        portfolio's value) and Freqtrade's dry-run wallet deducts only when a trade closes
+        (FreqUI's balance): the difference between the two, named."""
+        if not self.ctx.config.get("dry_run"):
+            return {}
+        fees = math.fsum(t.stake_amount * (t.fee_open or 0.0) for t in trades)
+        return {"unbooked_fees": unbooked_fees(fees, stake)}
 
     def buy_and_hold(self, trades: list[Any], now: float) -> float | None:
         """What the starting allocation would be worth now, held: the coins the first buys
@@ -175,11 +210,30 @@ class StatusPublisher:
         return holdings, funded - cost
 
     def publish(self, trades: list[Any], now: float, applied: RebalanceConfig) -> None:
+        """Each trade's custom data, as it is now: only the values that changed are written
+        (one database commit each); a value published before that has no place now (a coin
+        no longer in the portfolio) is set to "-"."""
         status = self.portfolio_status(trades, now, applied)
         for trade in trades:
             data = status.get(self.ctx.cfg.coin_of(trade.pair))
-            if not data or self.published.get(trade.id) == data:
+            if not data:
                 continue
+            before = self.published.get(trade.id)
+            if before is None:  # a new trade, or a restart: what its custom data holds
+                before = _stored(trade)
+            data = {**dict.fromkeys(before, "-"), **data}
             for key, value in data.items():
-                trade.set_custom_data(key, value)
+                if before.get(key, _UNSET) != value:
+                    trade.set_custom_data(key, value)
             self.published[trade.id] = data
+
+
+_UNSET = object()
+
+
+def _stored(trade: Any) -> dict[str, Any]:
+    """The custom data a trade holds (after a restart: what the last run published)."""
+    read = getattr(trade, "get_all_custom_data", None)
+    if read is None:
+        return {}
+    return {entry.cd_key: entry.value for entry in read()}

@@ -39,6 +39,9 @@ class Row:
     fees: float
     orders: int
     seconds: float  # wall time of this point's backtest
+    portfolio: str = ""  # the portfolio's name ("" for the config's own)
+    # the hyperopt loss (RebalancePortfolioLoss) of the point; NaN where not computed
+    loss: float = float("nan")
 
 
 def freqtrade_config(
@@ -139,6 +142,7 @@ class Engine:
             fees=v.fees,
             orders=v.orders,
             seconds=time.perf_counter() - began,
+            portfolio=point.portfolio,
         )
 
 

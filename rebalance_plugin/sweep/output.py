@@ -105,6 +105,13 @@ def _scores(rows: Sequence[Row], group: Sequence[Row]) -> Any:
     return score
 
 
+def _tick(label: str) -> str:
+    """A point's column in its panel: its threshold or interval (and minimum drift)."""
+    parts = label.split(" ")
+    extra = [p for p in parts[2:] if p.startswith(">")]
+    return " ".join([parts[1], *extra])
+
+
 def _draw_panel(ax: Any, rows: Sequence[Row], group: Sequence[Row], title: str) -> None:
     """One panel: the metrics (rows) by grid point (columns), coloured and written in."""
     ax.imshow(_scores(rows, group), cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
@@ -112,7 +119,7 @@ def _draw_panel(ax: Any, rows: Sequence[Row], group: Sequence[Row], title: str) 
         for j, r in enumerate(group):
             text = fmt.format(getattr(r, attr))
             ax.text(j, i, text, ha="center", va="center", fontsize=7)
-    ax.set_xticks(range(len(group)), [r.label.split(" ")[1] for r in group])
+    ax.set_xticks(range(len(group)), [_tick(r.label) for r in group])
     ax.set_yticks(range(len(METRICS)), [m[0] for m in METRICS])
     ax.set_title(title, fontsize=10)
 
@@ -149,6 +156,49 @@ def heatmap(rows: Sequence[Row], path: Path, title: str) -> Path:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+RANKED_HEADER = (
+    "rank",
+    "portfolio",
+    "point",
+    "final value",
+    "CAGR",
+    "max DD",
+    "turnover",
+    "fees",
+    "gain FIFO",
+)
+
+
+def ranked(rows: Sequence[Row], top: int = 20, stake: str = "USDT") -> str:
+    """The rows by final value, best first (the first ``top``): what each portfolio and trigger
+    ended with, and what it cost on the way."""
+    order = sorted(rows, key=lambda r: r.final_value, reverse=True)[: max(top, 0)]
+    cells = [
+        (
+            str(k),
+            r.portfolio or "config",
+            r.label,
+            f"{r.final_value:,.2f}",
+            f"{r.cagr * 100:+.2f}%",
+            f"{r.max_drawdown * 100:.2f}%",
+            f"{r.turnover:,.2f}",
+            f"{r.fees:,.2f}",
+            f"{r.realised_gain:,.2f}",
+        )
+        for k, r in enumerate(order, start=1)
+    ]
+    head = RANKED_HEADER
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(head)]
+    line = "  ".join(f"{{:<{w}}}" if 0 < i < 3 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    out = [line.format(*head), line.format(*("-" * w for w in widths))]
+    out += [line.format(*c) for c in cells]
+    out.append(
+        f"{len(order)} of {len(rows)} points, by final value; money columns in {stake}; gain "
+        "FIFO: the gain the sales realised before the end"
+    )
+    return "\n".join(out)
 
 
 def describe(config: dict[str, Any]) -> str:

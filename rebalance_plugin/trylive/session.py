@@ -78,8 +78,10 @@ def _prepare(config_path: Path, workdir: Path) -> tuple[dict[str, Any], Path]:
 
 
 def _standin_command(candles: Path, timeframe: str, start_at: str | None, port: int) -> list[str]:
+    """The children run from the checkout (``processes.ROOT``): every path they get is
+    absolute, so that try-live runs from any folder."""
     cmd = [sys.executable, "-m", "binance_standin", "--port", str(port)]
-    cmd += ["--datadir", str(candles), "--timeframe", timeframe]
+    cmd += ["--datadir", str(candles.resolve()), "--timeframe", timeframe]
     return cmd + (["--start", start_at] if start_at else [])
 
 
@@ -200,8 +202,8 @@ def start(
             config, config_dir, standin_url, workdir, api_port
         )
         log = workdir / "freqtrade.log"
-        cmd = [sys.executable, "-m", "freqtrade", "trade", "--config", str(bot_path)]
-        cmd += ["--logfile", str(log)]
+        cmd = [sys.executable, "-m", "freqtrade", "trade", "--config", str(bot_path.resolve())]
+        cmd += ["--logfile", str(log.resolve())]  # the bot runs from the checkout
         bot = spawn(cmd, workdir / "freqtrade.out", env=secret_env(password, jwt_secret(workdir)))
         procs.append(bot)
         url = f"http://127.0.0.1:{api_port}"
@@ -285,9 +287,32 @@ def _print_commands(
             f"  (or the stand-in's endpoint: curl -X POST {standin}/sim/price "
             f"-H 'Content-Type: application/json' -d '{body}')"
         )
+    _print_frequi(say, config)
     say("Ctrl-C stops the bot and the stand-in.")
     say("")
     say("What the bot announces:")
+
+
+def _print_frequi(say: Any, config: dict[str, Any]) -> None:
+    """Where FreqUI shows the portfolio. Its charts draw the plot configuration saved in the
+    browser ("default", empty at first), not the strategy's ``plot_config``: the panels need
+    three clicks once, and nothing else says so."""
+    section = config.get("rebalance") or {}
+    timeframe = config.get("timeframe", "1h")
+    if section.get("trigger", "threshold") == "interval":
+        key, value = "interval_min_drift", section.get("interval_min_drift", 0.5)
+    else:
+        key, value = "threshold", section.get("threshold", 5)
+    unit = "% of the target" if section.get("threshold_mode") == "relative" else " points"
+    say("FreqUI: a trade's \"Show custom data\" lists the whole portfolio (every coin's weight,")
+    say("target and drift). The charts' portfolio panels appear once you load them: the cog")
+    say('("Plot configurator", right of "default") > "From strategy" > "Save":')
+    say("  Weight %         rb_weight, the coin's share of the portfolio (coins and cash), against")
+    say("                   rb_target and the band rb_band_low..rb_band_high (the target -/+")
+    say(f"                   {value:g}{unit}, {key}): outside it, a rebalance")
+    say("  Portfolio value  rb_value, the coins at the candle's close plus the cash, against")
+    say("                   rb_buy_hold, the first buys held")
+    say(f"  A {timeframe} candle shows what was filled before it closed: a rebalance appears then.")
 
 
 def _follow(say: Any, log: Path, procs: list[subprocess.Popen], stopping: dict[str, int]) -> None:

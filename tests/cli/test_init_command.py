@@ -16,7 +16,7 @@ import pytest
 from rebalance_plugin.cli import SUBCOMMANDS, build_parser
 from rebalance_plugin.core.config import TEMPLATES
 from rebalance_plugin.report import __main__ as report
-from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
+from tests.helpers.paths import CCXT_STATIC, NO_SHARED_DATA, ROOT, SHARED_DATA
 
 CHANGED_KEYS = {"rebalance", "exchange", "max_open_trades"}
 
@@ -196,3 +196,70 @@ def test_the_console_script_is_declared_and_runs_as_a_module():
     assert out.startswith("usage: freqtrade-rebalance [-h] COMMAND ...")
     for command in ("init", "presets", "report"):
         assert f"\n    {command} " in out
+
+
+# ---- --exchange and --stake-currency (issue 19) ------------------------------------------------
+KRAKEN_MARKETS = CCXT_STATIC / "markets" / "kraken.json"
+
+
+def test_init_exchange_kraken_writes_the_exchange_and_its_fee(cli, config_copy):
+    res = cli(
+        "init", "--config", config_copy, "--exchange", "kraken", "--markets", KRAKEN_MARKETS,
+        "--coins", "BTC=40,ETH=30,ADA=15,XRP=15",
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    after = json.loads(config_copy.read_text())
+    assert after["exchange"]["name"] == "kraken"
+    assert after["exchange"]["pair_whitelist"] == ["BTC/USDT", "ETH/USDT", "ADA/USDT", "XRP/USDT"]
+    # Kraken's BTC/USDT taker fee in ccxt's markets: 0.26 % (info.fees [[0, 0.26], ...]).
+    assert after["fee"] == 0.0026
+    # Kraken has Immediate-Or-Cancel orders: the unfilledtimeout is left alone.
+    assert (
+        after["unfilledtimeout"]
+        == json.loads((ROOT / "config.json").read_text())["unfilledtimeout"]
+    )
+
+
+def test_init_exchange_okx_sets_a_short_unfilledtimeout_for_its_gtc_orders(cli, config_copy):
+    res = cli("init", "--config", config_copy, "--exchange", "okx", "--template", "blue-chip")
+    assert res.code == 0, res.err
+    after = json.loads(config_copy.read_text())
+    assert after["exchange"]["name"] == "okx"
+    assert after["unfilledtimeout"] == {
+        "entry": 30, "exit": 30, "exit_timeout_count": 0, "unit": "seconds"
+    }  # fmt: skip
+    assert "limit GTC at the best price" in res.out
+    assert "Not checked offline: BTC/USDT, ETH/USDT (no markets file for okx" in res.out
+
+
+def test_init_stake_currency_kraken_lacks_is_refused_with_what_it_trades(cli, config_copy):
+    before = config_copy.read_text()
+    res = cli(
+        "init", "--config", config_copy, "--exchange", "kraken", "--markets", KRAKEN_MARKETS,
+        "--stake-currency", "EUR", "--coins", "BTC=50,XRP=50",
+    )  # fmt: skip
+    assert res.code == 2
+    assert "no spot market for BTC/EUR, XRP/EUR" in res.err
+    assert "pass --stake-currency USD or USDT" in res.err
+    assert config_copy.read_text() == before
+    res = cli(
+        "init", "--config", config_copy, "--exchange", "kraken", "--markets", KRAKEN_MARKETS,
+        "--stake-currency", "USD", "--coins", "BTC=50,XRP=50",
+    )  # fmt: skip
+    assert res.code == 0, res.err
+    after = json.loads(config_copy.read_text())
+    assert (after["stake_currency"], after["exchange"]["pair_whitelist"]) == (
+        "USD", ["BTC/USD", "XRP/USD"]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("poloniex", "Freqtrade refuses poloniex"), ("krakn", "'krakn' is not an exchange ccxt")],
+)
+def test_init_refuses_an_exchange_freqtrade_cannot_use(cli, config_copy, name, said):
+    before = config_copy.read_text()
+    res = cli("init", "--config", config_copy, "--exchange", name, "--template", "blue-chip")
+    assert res.code == 2
+    assert said in res.err
+    assert config_copy.read_text() == before

@@ -445,6 +445,12 @@ def test_custom_data_follows_the_portfolio(make_bot, sim):
     tb.loop()
     data = list_custom_data(tb, btc.id)
     assert float(data["weight"].rstrip("%")) == pytest.approx(40.0, abs=1.0), data
+    # The whole portfolio in BTC's trade, one readable line per coin in the chat.
+    for c, target in TARGETS.items():
+        line = re.fullmatch(
+            rf"(\d+\.\d\d)% \(target {target * 100:.2f}%, drift [+-]\S+ points\)", data[c]
+        )
+        assert line and float(line[1]) == pytest.approx(target * 100, abs=1.0), data[c]
 
 
 def test_a_rebalance_too_small_to_trade_is_announced_with_the_spec_message(make_bot, sim):

@@ -115,6 +115,12 @@ def test_try_live_starts_answers_rebalances_and_stops_on_ctrl_c(tmp_path):
         password = until(r"^password: (\S+)$", 5).group(1)
         until(r"^Ctrl-C stops the bot and the stand-in\.$", 5)
         assert url == f"http://127.0.0.1:{port}"
+        # FreqUI's charts show the portfolio's panels after the strategy's plot_config is
+        # loaded: the printout says how, and what each line is.
+        shown = "\n".join(printed)
+        assert '("Plot configurator", right of "default") > "From strategy" > "Save":' in shown
+        assert "Weight %" in shown and "Portfolio value" in shown
+        assert "(the target -/+\n" in shown and "5 points, threshold)" in shown
         state = json.loads((workdir / "try-live.json").read_text())
 
         # The Python client with the printed login, the command with rest.json.

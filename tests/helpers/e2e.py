@@ -31,6 +31,7 @@ never the config file.
 from __future__ import annotations
 
 import atexit
+import base64
 import copy
 import json
 import logging
@@ -183,7 +184,11 @@ class Sim:
     :param workdir: where the stand-in's stdout/stderr logs go.
     :param balances: the account's starting balances, e.g. ``{"USDT": 1000}``.
     :param datadir: candle directory (default :func:`candles_dir`).
+    :param fee: the commission rate (default: Binance's 0.001; Kraken's 0.26% taker and 0.16%
+        maker with ``dialect="kraken"``).
     :param extra_args: further CLI arguments (``["--spread", "0"]``...).
+    :param dialect: the API served, ``"binance"`` or ``"kraken"`` (``binance_standin/kraken``;
+        its secret is base64, and bots started against it trade as Freqtrade's Kraken).
     """
 
     def __init__(
@@ -194,17 +199,23 @@ class Sim:
         datadir: Path | None = None,
         timeframe: str = "1h",
         start: str = SIM_START,
-        fee: float = 0.001,
+        fee: float | None = None,
         key: str = SIM_KEY,
-        secret: str = SIM_SECRET,
+        secret: str | None = None,
         extra_args: list[str] | None = None,
         startup_timeout: float = 30.0,
+        dialect: str = "binance",
     ) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.balances_at_start = dict(balances if balances is not None else {"USDT": 10000})
         self.datadir = Path(datadir) if datadir else None
-        self.timeframe, self.start_date, self.fee = timeframe, start, fee
+        self.dialect = dialect
+        kraken = dialect == "kraken"
+        self.fee = fee if fee is not None or kraken else 0.001
+        self.timeframe, self.start_date = timeframe, start
+        if secret is None:
+            secret = base64.b64encode(SIM_SECRET.encode()).decode() if kraken else SIM_SECRET
         self.key, self.secret = key, secret
         self.extra_args = list(extra_args or [])
         self.startup_timeout = startup_timeout
@@ -229,13 +240,15 @@ class Sim:
             self.timeframe,
             "--start",
             self.start_date,
-            "--fee",
-            str(self.fee),
             "--key",
             self.key,
             "--secret",
             self.secret,
+            "--dialect",
+            self.dialect,
         ]
+        if self.fee is not None:
+            cmd += ["--fee", str(self.fee)]
         for asset, amount in self.balances_at_start.items():
             cmd += ["--balance", f"{asset}={amount}"]
         cmd += self.extra_args
@@ -312,7 +325,19 @@ class Sim:
         return {sym: _price(v) for sym, v in (self.state().get("prices") or {}).items()}
 
     def lot_step(self, symbol: str) -> float:
-        """The symbol's LOT_SIZE step, from the stand-in's ``exchangeInfo``."""
+        """The symbol's LOT_SIZE step, from the stand-in's ``exchangeInfo`` (Kraken: its
+        ``AssetPairs`` ``lot_decimals``)."""
+        if self.dialect == "kraken":
+            from binance_standin.kraken import PAIRS
+
+            resp = self._http.get(
+                f"{self.url}/0/public/AssetPairs",
+                params={"pair": PAIRS[_symbol(symbol)].pair_id},
+                timeout=10,
+            )
+            resp.raise_for_status()
+            (pair,) = resp.json()["result"].values()
+            return 10.0 ** -int(pair["lot_decimals"])
         resp = self._http.get(
             f"{self.url}/api/v3/exchangeInfo", params={"symbol": _symbol(symbol)}, timeout=10
         )
@@ -426,6 +451,7 @@ class Bot:
     # config
     def _write_config(self, rebalance: dict[str, Any], extra: dict[str, Any]) -> None:
         from binance_standin import ccxt_overrides
+        from binance_standin.kraken import ccxt_overrides as kraken_overrides
         from binance_standin.weights import CLIENT_HEADER
 
         cfg = json.loads((ROOT / "config.json").read_text())
@@ -442,6 +468,14 @@ class Bot:
         ex = cfg["exchange"]
         ex["pair_whitelist"] = [f"{coin}/{stake}" for coin in cfg["rebalance"]["coins"]]
         overrides = ccxt_overrides(self.sim.url)
+        if self.sim.dialect == "kraken":  # Freqtrade's Kraken class, ccxt's kraken
+            ex["name"] = "kraken"
+            overrides = kraken_overrides(self.sim.url)
+            # ccxt paces Kraken at 1 request a second (its public limit); the stand-in does not
+            # model Kraken's limits, and a loop of a few requests would take seconds.
+            overrides["rateLimit"] = 50
+            # config.json's "fee" is Binance's 0.1%: without it the plugin takes the market's.
+            cfg.pop("fee", None)
         # The stand-in books each request's weight under this name (one IP for every bot).
         overrides["headers"] = {CLIENT_HEADER: self.name}
         ex["ccxt_config"] = copy.deepcopy(overrides)
@@ -690,7 +724,8 @@ def sim(tmp_path_factory, request) -> Iterator[Sim]:
 
 @pytest.fixture
 def fresh_sim(tmp_path) -> Iterator[Callable[..., Sim]]:
-    """Factory for a private stand-in per test: ``fresh_sim(balances={...}, extra_args=[...])``."""
+    """Factory for a private stand-in per test: ``fresh_sim(balances={...}, extra_args=[...])``
+    (``dialect="kraken"``: the Kraken dialect)."""
     started: list[Sim] = []
 
     def factory(**kwargs: Any) -> Sim:

@@ -11,3 +11,6 @@ STRATEGIES = ROOT / "strategies"
 #: Real Binance candles (../shared/data/binance beside the clone); absent on some machines.
 SHARED_DATA = ROOT.parent / "shared" / "data" / "binance"
 NO_SHARED_DATA = "real candles ../shared/data/binance are absent on this machine"
+#: ccxt's own public test fixtures (unified markets, recorded requests and responses of several
+#: exchanges; ../shared/ccxt-static beside the clone, see its PROVENANCE.md). Read, never copied.
+CCXT_STATIC = ROOT.parent / "shared" / "ccxt-static"

@@ -24,6 +24,7 @@ from rebalance_plugin.ft.lifecycle import Lifecycle
 from rebalance_plugin.ft.markets import Markets
 from rebalance_plugin.ft.notify import Notifier
 from rebalance_plugin.ft.orders import OrderDesk
+from rebalance_plugin.ft.ordertypes import order_style
 from rebalance_plugin.ft.reader import PortfolioReader
 from rebalance_plugin.ft.recovery import InFlightRecovery
 from rebalance_plugin.ft.status import StatusPublisher
@@ -198,10 +199,16 @@ def make_glue(
     prices: dict[str, float] | None = None,
     closed_profit: float = 0.0,
     fee: float | None = 0.001,
+    exchange: str = "binance",
 ) -> Glue:
     """The glue of one strategy, on fakes. ``free``: the wallet's free USDT; ``prices``: the
     ticker's last price per pair; ``closed_profit``: Freqtrade's profit of closed trades."""
-    config: dict[str, Any] = {"stake_currency": "USDT", "dry_run": dry_run}
+    config: dict[str, Any] = {
+        "stake_currency": "USDT",
+        "dry_run": dry_run,
+        "exchange": {"name": exchange},
+        "unfilledtimeout": {"entry": 30, "exit": 30, "unit": "seconds"},
+    }
     if fee is not None:
         config["fee"] = fee
     dp = FakeDataProvider(prices=dict(prices or {}))
@@ -223,7 +230,7 @@ def make_glue(
     mkts = Markets(ctx)
     reader = PortfolioReader(ctx, store)
     notifier = Notifier(ctx, store)
-    desk = OrderDesk(ctx, store, mkts)
+    desk = OrderDesk(ctx, store, mkts, order_style(config))
     deposits = Deposits(ctx, store, reader, notifier)
     decider = Decider(store, mkts, notifier, desk)
     glue = Glue(

@@ -166,6 +166,23 @@ def test_live_orders_are_limit_ioc_and_a_market_leg_switches_to_market_gtc(mocke
     assert order_kind(glue) == LIMIT_IOC
 
 
+def test_on_an_exchange_without_ioc_orders_are_limit_gtc_and_the_rest_goes_at_market(mocker):
+    # OKX: Freqtrade 2026.9 accepts only GTC there (okx.py's _ft_has has no order_time_in_force,
+    # so the generic ["GTC"] applies) and refuses IOC at start-up.
+    glue = live(mocker, exchange="okx")
+    assert order_kind(glue) == ("limit", "limit", {"entry": "GTC", "exit": "GTC"})
+    assert "cancelled after 30 seconds (unfilledtimeout)" in glue.desk.style.describe(
+        glue.ctx.config
+    )
+    # Freqtrade cancelled the resting order after 30 s with 0.002 of 0.005 BTC sold.
+    in_flight(glue, BTC=InFlight("sell", 0.005, 0.01, False, T0))
+    trade = btc(0.008)
+    assert glue.recovery.follow({"BTC": trade}) is True
+    assert glue.desk.orders == {"BTC/USDT": Leg("BTC", "sell", 0.003, 50000.0)}
+    glue.desk.stake_for(trade, 50000.0)
+    assert order_kind(glue) == MARKET_GTC
+
+
 # ---- follow (recovery.py) ------------------------------------------------------------------------
 def in_flight(glue: Glue, **orders: InFlight) -> None:
     glue.store.update(inflight=orders)
@@ -235,6 +252,24 @@ def test_the_unfilled_rest_of_a_market_order_is_not_sent_again(mocker):
 
     assert glue.desk.orders == {}
     assert glue.book.inflight == {}
+
+
+def test_a_first_buy_cancelled_unfilled_in_this_loop_goes_at_market(mocker, caplog):
+    """A GTC first buy that Freqtrade cancels after unfilledtimeout: the cancel and the next
+    try happen in the same loop (manage_open_orders, then enter_positions), after the loop's
+    follow() ran; Freqtrade asks the entry signal of a pair only without an open trade, so
+    a first buy still in flight there filled nothing: this try goes at market."""
+    glue = live(mocker, exchange="okx")
+    glue.recovery.remember_entry("BTC/USDT", 0.01)
+    glue.desk.new_loop()
+    assert glue.recovery.follow({"BTC": btc(0.0, has_open_orders=True)}) is True  # resting
+    with caplog.at_level(logging.INFO, logger="rebalance_plugin.ft"):
+        glue.recovery.entry_kind("BTC/USDT")  # cancelled, trade deleted, asked again
+    assert order_kind(glue) == MARKET_GTC
+    assert "BTC: the first buy's limit order (0.01) filled nothing" in caplog.text
+    assert "BTC" not in glue.book.inflight
+    glue.recovery.remember_entry("BTC/USDT", 0.01)
+    assert fields(glue.book.inflight["BTC"]) == ("buy", 0.01, 0.0, True)
 
 
 def test_a_first_buy_whose_limit_order_filled_nothing_goes_at_market_next(mocker, caplog):
@@ -444,3 +479,32 @@ def test_when_the_exchange_order_cannot_be_booked_nothing_is_sent_again(mocker, 
     book.assert_not_called()
     assert glue.said == said
     assert glue.desk.orders == {}  # the 0.005 BTC sell may have executed: not risked twice
+
+
+def test_live_buys_spend_at_most_the_portfolios_cash_fee_included(mocker):
+    """The plan values buys at the last price; Freqtrade buys at the ask. On an exchange that
+    takes its fee in USDT (Kraken) the last buy would ask for more than the sells freed. The
+    desk caps each buy at the cash left / (1 + fee): 100 USDT of cash, fee 0.1%."""
+    glue = live(mocker)
+    trades = {"BTC": btc(), "ETH": eth()}
+    glue.desk.budget = 100.0
+    glue.desk.place(
+        {"BTC": Leg("BTC", "buy", 0.001, 50000.0), "ETH": Leg("ETH", "buy", 0.0249, 2000.0)},
+        trades,
+        market=False,
+    )
+    # BTC at the ask 50050: (0.001 + 0.000005) x 50050 = 50.30025, within 100 / 1.001.
+    stake, _ = glue.desk.stake_for(trades["BTC"], 50050.0)
+    assert stake == pytest.approx(50.30025)
+    # Left: 100 - 50.30025 x 1.001 = 49.64945; ETH wants (0.0249 + 0.00005) x 2002 = 49.9499,
+    # more than 49.64945 / 1.001 = 49.599850...: capped there.
+    stake, _ = glue.desk.stake_for(trades["ETH"], 2002.0)
+    assert stake == pytest.approx((100 - 50.30025 * 1.001) / 1.001)
+    assert glue.desk.budget == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_backtests_buys_are_not_capped(mocker):
+    glue = make_glue(mocker, prices=PRICES, backtest=True)
+    glue.start()
+    glue.desk.budget = 10.0
+    assert glue.desk._within_budget(50.0) == 50.0

@@ -53,6 +53,13 @@ def test_each_coin_shows_its_target_weight_drift_and_the_portfolios_value(mocker
     common = {
         "portfolio_state": "running, 3 rebalances",
         "portfolio_value": 1000.0,
+        # the whole portfolio on every trade: 575 and 400 of 1000, 25 cash
+        "BTC": "57.50% (target 55.00%, drift +2.50 points)",
+        "ETH": "40.00% (target 45.00%, drift -5.00 points)",
+        "cash": "25.00 USDT (2.50%)",
+        # dry-run: the entry fees FreqUI's balance has not deducted (none here)
+        "unbooked_fees": "0.00 USDT: the open trades' entry fees, paid, which Freqtrade's "
+        "dry-run balance (FreqUI's) deducts only when a trade closes",
         "invested": 800.0,
         "vs_invested": "+25.00% (+200.00 USDT)",
         "buy_and_hold_value": 1025.0,
@@ -67,7 +74,8 @@ def test_each_coin_shows_its_target_weight_drift_and_the_portfolios_value(mocker
         "BTC": {**common, "target_weight": "55.00%", "weight": "57.50%", "drift": "+2.50 points"},
         "ETH": {**common, "target_weight": "45.00%", "weight": "40.00%", "drift": "-5.00 points"},
     }
-    assert list(status["BTC"])[:2] == ["portfolio_state", "portfolio_value"]  # shown first
+    # shown first: the state, the value and the coins
+    assert list(status["BTC"])[:4] == ["portfolio_state", "portfolio_value", "BTC", "ETH"]
 
 
 def test_an_interval_trigger_shows_the_next_check(mocker):
@@ -107,13 +115,14 @@ def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocke
     assert trades[0].custom_data["drift"] == "+2.50 points"
     assert trades[1].custom_data["weight"] == "40.00%"
     assert trades[1].custom_data["portfolio_value"] == 1000.0
-    assert writes(trades) == [14, 14]  # 3 per-coin keys + 11 of the portfolio, once each
+    # 3 keys of the trade's coin + 15 of the portfolio (11, each coin, cash, unbooked fees)
+    assert writes(trades) == [18, 18]
     glue.kv.store_value.assert_called()  # the record is kept saved
 
     # 10 s later BTC moved (52000): within 30 s, nothing changed in the portfolio, not shown.
     glue.dp.prices["BTC/USDT"] = 52000.0
     glue.status.after_loop(trades, NOW + 10, glue.applied)
-    assert writes(trades) == [14, 14]
+    assert writes(trades) == [18, 18]
     assert trades[0].custom_data["weight"] == "57.50%"
 
     # 31 s after the first: the new prices are shown. BTC 0.0115 x 52000 = 598; value
@@ -122,11 +131,15 @@ def test_published_to_each_trade_once_then_not_again_while_nothing_changed(mocke
     assert trades[0].custom_data["weight"] == "58.46%"
     assert trades[1].custom_data["weight"] == "39.10%"
     assert trades[0].custom_data["portfolio_value"] == 1023.0
-    assert writes(trades) == [28, 28]
+    assert trades[1].custom_data["BTC"] == "58.46% (target 55.00%, drift +3.46 points)"
+    # Only what changed is written: the value, vs_invested, buy-and-hold and vs_buy_and_hold,
+    # both coins' lines, the cash share (25 / 1023 = 2.44%), and the trade's own weight and
+    # drift: 9 values each.
+    assert writes(trades) == [18 + 9, 18 + 9]
 
     # 31 s later again, prices unchanged: the same data is not written twice.
     glue.status.after_loop(trades, NOW + 62, glue.applied)
-    assert writes(trades) == [28, 28]
+    assert writes(trades) == [27, 27]
 
 
 def test_a_fill_is_published_at_once(mocker):
@@ -141,8 +154,10 @@ def test_a_fill_is_published_at_once(mocker):
 
     assert trades[0].custom_data["weight"] == "52.50%"
     assert trades[0].custom_data["drift"] == "-2.50 points"
-    # ETH's figures did not change (40.00% of 1000): its data is not written again.
-    assert writes(trades) == [28, 14]
+    assert trades[1].custom_data["BTC"] == "52.50% (target 55.00%, drift -2.50 points)"
+    # What changed, and only that: BTC's line and the cash (75.00 USDT, 7.50%) on both trades,
+    # BTC's own weight and drift on its trade, its unbooked fees (stake 410, no fee: unchanged).
+    assert writes(trades) == [18 + 4, 18 + 2]
 
 
 def test_nothing_is_published_while_the_loops_orders_are_pending(mocker):
@@ -157,7 +172,7 @@ def test_nothing_is_published_while_the_loops_orders_are_pending(mocker):
 
     glue.desk.orders = {}  # handed to Freqtrade: the next loop shows the portfolio
     glue.status.after_loop(trades, NOW + 41, glue.applied)
-    assert writes(trades) == [14, 14]
+    assert writes(trades) == [18, 18]
 
 
 def test_a_failure_to_publish_is_logged_and_trading_goes_on(mocker, caplog):

@@ -1,21 +1,14 @@
 """The live glue's touches of Freqtrade privates (rebalance_plugin/ft/privates.py) are guarded by
-the hashes of the Freqtrade code they rely on: a Freqtrade upgrade that changes that code fails
-here, and the running bot turns the features off instead of misbehaving."""
+the hashes of the Freqtrade code they rely on (compared per release in
+tests/unit/test_ft_sourceguard.py): where that code is not the code verified, the running bot
+turns the features off instead of misbehaving."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from rebalance_plugin.ft import privates
-
-
-def test_freqtrade_code_is_the_code_the_privates_were_written_against():
-    # If this fails after upgrading Freqtrade: re-read the functions named in privates.sites()
-    # against their uses in privates.py, then update EXPECTED_SOURCE_SHA256.
-    assert privates.BOT_GUARD.hashes() == privates.EXPECTED_SOURCE_SHA256
-    # The frugal exchange (many bots on one IP): re-read privates.frugal_sites() against
-    # frugal_exchange(), then update EXPECTED_FRUGAL_SHA256.
-    assert privates.FRUGAL_GUARD.hashes() == privates.EXPECTED_FRUGAL_SHA256
 
 
 def _dp_holding(bot):
@@ -38,8 +31,29 @@ def test_changed_freqtrade_code_turns_the_access_off_with_one_warning(monkeypatc
     dp = _dp_holding(object())
     assert privates.freqtrade_bot(dp) is None
     assert privates.freqtrade_bot(dp) is None
-    warnings = [r for r in caplog.records if "Freqtrade internals changed" in r.getMessage()]
+    warnings = [r for r in caplog.records if "internals changed" in r.getMessage()]
     assert len(warnings) == 1 and "RPC.__init__" in warnings[0].getMessage()
+
+
+def test_where_booking_is_not_verified_no_order_is_found_to_book(monkeypatch, caplog):
+    # 2026.6 and 2026.7: Freqtrade's recovery would book another trade's orders on this one.
+    # The exchange is not asked, so the leg is sent again as without the recovery.
+    monkeypatch.setattr(privates.BOOKING_GUARD, "_verdict", None)
+    monkeypatch.setattr(privates.BOT_GUARD, "_verdict", True)
+    changed = {"FreqtradeBot.handle_onexchange_order": {"0" * 64: ("2026.8", "2026.9")}}
+    monkeypatch.setattr(
+        privates.BOOKING_GUARD, "expected", dict(privates.EXPECTED_BOOKING_SHA256, **changed)
+    )
+    asked = []
+    exchange = SimpleNamespace(fetch_orders=lambda pair, since: asked.append(pair) or [{}])
+    bot = SimpleNamespace(exchange=exchange)
+    assert privates.freqtrade_bot(_dp_holding(bot)) is bot  # the bot's state is still reached
+    assert privates.exchange_orders(bot, "BTC/USDT", datetime(2026, 1, 1, tzinfo=UTC)) == []
+    assert asked == []
+    warned = [r.getMessage() for r in caplog.records if "internals changed" in r.getMessage()]
+    assert len(warned) == 1, warned
+    assert "handle_onexchange_order" in warned[0] and "(verified on 2026.8, 2026.9)" in warned[0]
+    assert "a leg whose answer was lost is sent again" in warned[0]
 
 
 def test_the_parameter_file_is_read_where_freqtrade_keeps_it():
@@ -57,32 +71,3 @@ def test_the_parameter_file_is_read_where_freqtrade_keeps_it():
 
     assert privates.params_from_file(Strategy()) == {"buy": {"threshold": 2}}
     assert privates.params_from_file(object()) == {}
-
-
-def test_a_source_guard_fails_on_changed_code_with_one_warning(caplog):
-    # The one guard of every reach into Freqtrade (privates, fastpath, chart): a changed hash,
-    # a call no longer made and an incomplete table each turn the feature off, warned once.
-    import logging
-
-    from rebalance_plugin.ft.sourceguard import SourceGuard, source_sha256
-
-    def used():
-        return "self.strategy.get_entry_signal(pair)"
-
-    sites = {"used": used, "caller": used}
-    good = {"used": source_sha256(used)}
-    logger = logging.getLogger("test.sourceguard")
-    calls = {"caller": "get_entry_signal("}
-    assert SourceGuard(lambda: sites, good, "off", logger, calls=calls).verified()
-
-    changed = SourceGuard(lambda: sites, {"used": "0" * 64}, "the fast path is off", logger)
-    assert not changed.verified() and not changed.verified()
-    warned = [r.getMessage() for r in caplog.records if r.name == "test.sourceguard"]
-    assert warned == [
-        "freqtrade-rebalance: Freqtrade internals changed (used); the fast path is off"
-    ]
-    assert not SourceGuard(lambda: sites, good, "off", logger, calls={"caller": "x("}).verified()
-    assert not SourceGuard(lambda: {}, good, "off", logger).verified()
-    assert SourceGuard(lambda: sites, {}, "off", logger, calls=calls).changed() == [
-        "hash table incomplete"
-    ]

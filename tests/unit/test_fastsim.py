@@ -1,0 +1,195 @@
+"""The fast harness on hand-made candles: Freqtrade's exchange arithmetic and books, a
+rebalance worked out by hand, and the fast-forward giving exactly what looking at every candle
+gives (the equality with Freqtrade's own backtest: tests/backtest/test_fast_harness.py)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rebalance_plugin.core.config import parse_rebalance_config
+from rebalance_plugin.core.portfolio import Portfolio, max_drift
+from rebalance_plugin.fastsim import Setup, simulate
+from rebalance_plugin.fastsim import run as run_module
+from rebalance_plugin.fastsim.ahead import Ahead, Quiet
+from rebalance_plugin.fastsim.candles import Candles
+from rebalance_plugin.fastsim.market import PairMarket, amount_to_precision, price_to_precision
+from rebalance_plugin.fastsim.trades import Books, Trade
+
+HOUR = 3600
+T0 = 1_700_006_400  # 2023-11-15 00:00 UTC, a whole hour
+FEE = 0.001
+
+
+def market(pair: str, step: float = 0.001, tick: float = 0.01) -> dict[str, Any]:
+    return {
+        "symbol": pair,
+        "precision": {"amount": step, "price": tick},
+        "limits": {"amount": {"min": step, "max": None}, "cost": {"min": 5.0, "max": None}},
+        "taker": FEE,
+    }
+
+
+def candles(prices: dict[str, list[float]]) -> Candles:
+    """Candles whose open, high and low are the price (a flat candle each hour); the first
+    is the startup candle Freqtrade loads before the range."""
+    loaded, trimmed = {}, {}
+    for pair, series in prices.items():
+        dates = pd.date_range(pd.Timestamp(T0, unit="s", tz="UTC"), periods=len(series), freq="h")
+        frame = pd.DataFrame({"date": dates, "open": series, "high": series, "low": series})
+        loaded[pair] = frame
+        trimmed[pair] = frame.iloc[1:]
+    return Candles.build(loaded, trimmed, list(prices), HOUR)
+
+
+def setup_of(prices: dict[str, list[float]], wallet: float = 1000.0) -> Setup:
+    return Setup(
+        candles=candles(prices),
+        markets={p: market(p) for p in prices},
+        fee=FEE,
+        dry_run_wallet=wallet,
+    )
+
+
+def config(**keys: Any) -> Any:
+    section = {"coins": {"AAA": 50, "BBB": 50}, "investment": 1000, **keys}
+    return parse_rebalance_config(section)
+
+
+# ---- Freqtrade's arithmetic ---------------------------------------------------------------
+def test_quantities_are_truncated_and_exit_prices_rounded_as_freqtrade_does() -> None:
+    assert amount_to_precision(4.9950049950049, 0.001, 4) == 4.995
+    assert amount_to_precision(0.29999999, 0.01, 4) == 0.29
+    assert price_to_precision(702.31, 0.1, 4) == 702.3  # a coarser tick than the candle's
+    assert price_to_precision(702.35, 0.1, 4) == 702.4
+    m = PairMarket.from_ccxt(market("AAA/USDT"), 4)
+    # cost minimum 5 with the stop-loss reserve: 1.05 / (1 - 0.05) for a first entry, 1.05 for
+    # a position increase, 1.05 / 0.9 for what a partial exit leaves; quantity minimum x 1.05
+    assert m.min_stake(100.0, -0.05) == pytest.approx(5 * 1.05 / 0.95)
+    assert m.min_stake(100.0, 0.0) == pytest.approx(5.25)
+    assert m.min_stake(100.0, -0.1) == pytest.approx(5 * 1.05 / 0.9)
+    assert m.min_stake(10_000.0, 0.0) == pytest.approx(0.001 * 10_000 * 1.05)
+    assert m.max_stake(100.0) == math.inf
+
+
+def test_a_trade_books_profit_against_its_average_entry_price() -> None:
+    m = PairMarket.from_ccxt(market("AAA/USDT"), 4)
+    books = Books(start_cap=1000.0)
+    trade = Trade("AAA/USDT", "AAA", m, T0, FEE, 0.01, 4)
+    books.trades.append(trade)
+    trade.buy(1.0, 100.0)
+    trade.buy(1.0, 200.0)
+    assert (trade.amount, trade.stake_amount) == (2.0, 300.0)
+    trade.sell(1.0, 300.0)
+    # sold at 300 less the fee, against the average entry 150 plus the fee
+    assert trade.realized_profit == pytest.approx(300 * 0.999 - 150 * 1.001)
+    assert (trade.amount, trade.stake_amount) == (1.0, 150.0)
+    assert books.free() == pytest.approx(1000 + 149.55 - 150)
+    # a stake is bumped up to the minimum when within 30% of it, else dropped; capped at free
+    assert books.validate_stake(5.0, 5.25, math.inf, None) == 5.25
+    assert books.validate_stake(4.0, 5.25, math.inf, None) == 0.0
+    assert books.validate_stake(5000.0, 5.25, math.inf, None) == pytest.approx(999.55)
+
+
+# ---- a rebalance worked out by hand ---------------------------------------------------------
+def test_a_doubled_coin_is_sold_and_the_other_bought_on_the_next_open() -> None:
+    # BBB doubles at the 6th loop candle; AAA stays at 100
+    a = [100.0] * 12
+    b = [100.0] * 6 + [200.0] * 6
+    result = simulate(setup_of({"AAA/USDT": a, "BBB/USDT": b}), config(threshold=5))
+    orders = [(o.time, o.coin, o.side, o.amount, o.price, o.tag) for o in result.orders]
+    first = T0 + 2 * HOUR  # the first row Freqtrade visits: after the startup candle, shifted
+    qty = math.floor(500 / 1.001 / 100 * 1000) / 1000  # 4.995 each
+    assert orders[:2] == [
+        (first, "AAA", "buy", qty, 100.0, ""),
+        (first, "BBB", "buy", qty, 100.0, ""),
+    ]
+    # After the jump BBB is worth 999 of 1498.5 (66.7%): 16.7 points off, over 5. The plan
+    # sells BBB down to half the portfolio after fees (T' = T - fee x turnover), BBB is the
+    # last pair Freqtrade visits, so AAA's buy is sized on the next candle from the cash then.
+    cash = 1000 - 2 * qty * 100 * 1.001
+    total = cash + qty * 100 + qty * 200
+    after = total
+    for _ in range(50):
+        after = total - FEE * (abs(after / 2 - qty * 100) + abs(after / 2 - qty * 200))
+    sell = math.floor((qty * 200 - after / 2) / 200 * 1000) / 1000
+    jump = T0 + 6 * HOUR
+    assert orders[2] == (jump, "BBB", "sell", sell, 200.0, "rebalance sell")
+    cash += sell * 200 * 0.999
+    buy = math.floor(min(after / 2 - qty * 100, cash / 1.001) / 100 * 1000) / 1000
+    assert orders[3] == (jump + HOUR, "AAA", "buy", buy, 100.0, "rebalance buy")
+    cash -= buy * 100 * 1.001
+    # nothing else until the end, where Freqtrade sells both at the last open
+    assert [o[5] for o in orders[4:]] == ["force_exit", "force_exit"]
+    final = cash + (qty + buy) * 100 * 0.999 + (qty - sell) * 200 * 0.999
+    assert result.final_balance == pytest.approx(final, abs=1e-6)
+
+
+def test_no_order_while_the_drift_stays_within_the_threshold() -> None:
+    a = [100.0] * 10
+    b = [100.0, 100.0, 100.0, 104.0, 108.0, 110.0, 106.0, 100.0, 98.0, 100.0]
+    result = simulate(setup_of({"AAA/USDT": a, "BBB/USDT": b}), config(threshold=5))
+    # BBB at 110 is 52.4% of the portfolio: 2.4 points off, within 5
+    assert [o.tag for o in result.orders] == ["", "", "force_exit", "force_exit"]
+
+
+# ---- the fast-forward changes nothing -------------------------------------------------------
+def walk(n: int, seed: int, vol: float = 0.02) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return [round(p, 2) for p in 100.0 * np.exp(np.cumsum(rng.normal(0, vol, n)))]
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"threshold": 2},
+        {"threshold": 10, "threshold_mode": "relative", "rebalance_to": "band"},
+        {"trigger": "interval", "interval": "4h", "interval_min_drift": 1},
+        {"trigger": "interval", "interval": "1d", "interval_min_drift": 0},
+        {"threshold": 5, "auto_invest": {"amount": 50, "every": "daily", "hour": 6}},
+        {"threshold": 5, "stop_loss": 700, "on_stop": "sell_all"},
+        {"threshold": 5, "take_profit": {"AAA": 130}, "on_stop": "keep"},
+    ],
+    ids=["threshold", "relative band", "interval 4h", "interval 1d", "deposits", "stop", "take"],
+)
+def test_skipping_quiet_candles_gives_what_every_candle_gives(
+    keys: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prices = {"AAA/USDT": walk(600, 1), "BBB/USDT": walk(600, 2, 0.03)}
+    setup = setup_of(prices, wallet=5000.0)
+    cfg = config(**keys)
+    fast = simulate(setup, cfg)
+    monkeypatch.setattr(run_module.Run, "next_index", lambda self, i: i + 1)
+    slow = simulate(setup, cfg)
+    assert len(fast.orders) > 4
+    assert fast.orders == slow.orders
+    assert fast.final_balance == slow.final_balance
+
+
+def test_the_search_stops_at_the_first_candle_over_the_threshold() -> None:
+    rng = np.random.default_rng(3)
+    prices = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, (500, 3)), axis=0))
+    times = T0 + HOUR * np.arange(500, dtype=np.int64)
+    cfg = parse_rebalance_config(
+        {"coins": {"AAA": 50, "BBB": 30, "CCC": 20}, "investment": 1000, "threshold": 2}
+    )
+    held = [5.0, 3.0, 2.0]
+    skip = Ahead(times, prices).next(0, cfg, Quiet(held, 10.0), float(T0), None, 500)
+    targets = cfg.weights
+    drift = [
+        max_drift(
+            Portfolio(
+                dict(zip("AAA BBB CCC".split(), held, strict=True)),
+                dict(zip("AAA BBB CCC".split(), row, strict=True)),
+                10.0,
+            ),
+            targets,
+        )
+        for row in prices
+    ]
+    first = next(k for k in range(1, 500) if drift[k] > 2)
+    assert skip.index == first
