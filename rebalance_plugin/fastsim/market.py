@@ -13,6 +13,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from ccxt.base.decimal_to_precision import ROUND, TICK_SIZE, TRUNCATE, decimal_to_precision
@@ -26,10 +28,29 @@ ADJUST_STOPLOSS = 0.0
 EXIT_STOPLOSS = -0.1
 
 
+@lru_cache(maxsize=256)
+def _tick(precision: float) -> Decimal:
+    return Decimal(str(precision))
+
+
+def _tick_size(value: float, precision: float, rounding: int) -> float:
+    """ccxt's ``decimal_to_precision`` in TICK_SIZE mode for a positive number, its own
+    decimal steps without its string formatting (the result is a multiple of the tick, which
+    that formatting leaves as it is): truncated, or rounded half up."""
+    dec = Decimal(str(value))
+    tick = _tick(precision)
+    missing = dec % tick
+    if missing:
+        dec = dec - missing + tick if rounding == ROUND and missing >= tick / 2 else dec - missing
+    return float(dec)
+
+
 def amount_to_precision(amount: float, precision: float | None, mode: int | None) -> float:
     """Freqtrade's ``amount_to_precision``: truncated to the amount precision."""
     if precision is None or mode is None:
         return amount
+    if mode == TICK_SIZE and precision > 0 and amount > 0:
+        return _tick_size(amount, precision, TRUNCATE)
     digits = precision if mode == TICK_SIZE else int(precision)
     return float(decimal_to_precision(amount, TRUNCATE, digits, mode))
 
@@ -38,6 +59,8 @@ def price_to_precision(price: float, precision: float | None, mode: int | None) 
     """Freqtrade's ``price_to_precision`` (rounding to the nearest)."""
     if precision is None or mode is None or price != price:
         return price
+    if mode == TICK_SIZE and precision > 0 and price > 0:
+        return _tick_size(price, precision, ROUND)
     digits = precision if mode == TICK_SIZE else int(precision)
     return float(decimal_to_precision(price, ROUND, digits, mode))
 

@@ -237,14 +237,15 @@ class Run:
         self, by_coin: dict[str, Trade], i: int, trades: list[Trade]
     ) -> Portfolio | None:
         """``PortfolioReader.portfolio``: None when a coin has no price now."""
-        coins = list(self.cfg.coin_names)
-        prices = {c: self.price(self.cfg.pair(c), i) for c in coins}
-        missing = tuple(c for c, p in prices.items() if not p)
+        coins = self.cfg.coin_names
+        row = self.ahead.prices[i].tolist()  # the config's coins, in order
+        missing = tuple(c for c, p in zip(coins, row, strict=True) if not p or p != p)
         self.rec.price_gap = missing
         if missing:
             return None
+        prices = dict(zip(coins, row, strict=True))
         held = {c: (by_coin[c].amount if c in by_coin else 0.0) for c in coins}
-        return Portfolio(held, prices, self.cash(trades))  # type: ignore[arg-type]
+        return Portfolio(held, prices, self.cash(trades))
 
     def own_cash(self, trades: list[Trade]) -> float:
         """``PortfolioReader.own_cash`` in a backtest."""
@@ -351,7 +352,7 @@ class Run:
         tick = self.setup.month_tick(pair, now) if self.setup.month_tick else None
         precision, mode = (tick, 4) if tick is not None else market.price_precision(now)
         trade = Trade(pair, self.coin_of[pair], market, now, self.setup.fee, precision, mode)
-        self.books.trades.append(trade)
+        self.books.add(trade)
         self.fill_buy(trade, amount, rate, now, "")
         return trade
 
@@ -484,7 +485,6 @@ class Run:
         trade.sell(amount, price)
         self.books.orders.append(Order(now, trade.coin, "sell", amount, price, trade.fee, tag))
         if whole or not trade.is_open:
-            trade.is_open = False
             self.books.close(trade)
 
     def close_all(self) -> None:

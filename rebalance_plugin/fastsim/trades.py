@@ -61,6 +61,9 @@ class Trade:
     # an exit order that did not fill on its candle (its price outside the candle's range)
     open_exit: float | None = None
 
+    def __post_init__(self) -> None:
+        self._fee = _p(self.fee)
+
     def buy(self, amount: float, rate: float) -> None:
         """An entry order of ``amount`` filled at ``rate``."""
         qty, price = _p(amount), _p(rate)
@@ -69,7 +72,7 @@ class Trade:
         if self._amount > _ZERO:
             self._avg = self._stake.div(self._amount)
         open_value = qty * price
-        self._total_stake += float(open_value + open_value * _p(self.fee))
+        self._total_stake += float(open_value + open_value * self._fee)
         self._settle()
 
     def sell(self, amount: float, rate: float) -> None:
@@ -80,9 +83,9 @@ class Trade:
         self._amount = self._amount - qty
         self._stake = self._stake - avg * qty
         close_value = qty * _p(rate)
-        close = float(close_value - close_value * _p(self.fee))
+        close = float(close_value - close_value * self._fee)
         open_value = qty * _p(float(avg))
-        opened = float(open_value + open_value * _p(self.fee))
+        opened = float(open_value + open_value * self._fee)
         self.close_profit_abs += round(close - opened, 8)
         if self._total_stake > 0 and self.close_profit_abs / self._total_stake:
             self.realized_profit = self.close_profit_abs
@@ -107,18 +110,27 @@ class Books:
     trades: list[Trade] = field(default_factory=list)
     closed_profit: float = 0.0  # LocalTrade.bt_total_profit
     orders: list[Order] = field(default_factory=list)
+    _open: list[Trade] = field(default_factory=list)  # in the order they opened
+    _by_pair: dict[str, Trade] = field(default_factory=dict)
 
     def open_trades(self) -> list[Trade]:
-        return [t for t in self.trades if t.is_open]
+        """The open trades, in the order they opened (do not change the list)."""
+        return self._open
 
     def of_pair(self, pair: str) -> Trade | None:
-        for t in self.trades:
-            if t.is_open and t.pair == pair:
-                return t
-        return None
+        return self._by_pair.get(pair)
+
+    def add(self, trade: Trade) -> None:
+        """``LocalTrade.add_bt_trade``."""
+        self.trades.append(trade)
+        self._open = [*self._open, trade]
+        self._by_pair[trade.pair] = trade
 
     def close(self, trade: Trade) -> None:
         """``LocalTrade.close_bt_trade``: the trade's profit joins the closed profit."""
+        trade.is_open = False
+        self._open = [t for t in self._open if t is not trade]
+        self._by_pair.pop(trade.pair, None)
         self.closed_profit += trade.close_profit_abs
 
     def free(self) -> float:

@@ -80,7 +80,7 @@ def test_a_trade_books_profit_against_its_average_entry_price() -> None:
     m = PairMarket.from_ccxt(market("AAA/USDT"), 4)
     books = Books(start_cap=1000.0)
     trade = Trade("AAA/USDT", "AAA", m, T0, FEE, 0.01, 4)
-    books.trades.append(trade)
+    books.add(trade)
     trade.buy(1.0, 100.0)
     trade.buy(1.0, 200.0)
     assert (trade.amount, trade.stake_amount) == (2.0, 300.0)
