@@ -503,8 +503,15 @@ GRID_PORTFOLIOS = (
 
 
 def bench_grid(tmp: Path, datadir: Path, timerange: str) -> None:
-    """Section 6: the 2,816-point grid on the harness, verified on three points."""
-    base = write_config(tmp, "grid", BALANCED_GROWTH, 5)
+    """Section 6: the 2,816-point grid on the harness, verified on three points; the shipped
+    config.json's investment (1,000 USDT), as a user runs ``sweep`` on it."""
+    user_data = tmp / "grid" / "user_data"
+    user_data.mkdir(parents=True)
+    shipped = json.loads(BASE_CONFIG.read_text())
+    investment = float(shipped["rebalance"]["investment"])
+    base = tmp / "grid" / "config.json"
+    cfg = build_config(shipped, BALANCED_GROWTH, 5, investment, user_data)
+    base.write_text(json.dumps(cfg, indent=2))
     args = ["-c", str(base), "--datadir", str(datadir), "--timerange", timerange]
     args += [a for pair in GRID_PORTFOLIOS for a in pair]
     args += ["--min-drifts", "0.5,1,2,5,10,20,30,50", "--threshold-modes", "absolute,relative"]

@@ -3,20 +3,30 @@ backtest (the schedule and the refusal rule are the core's, ``core.autoinvest``)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..core.autoinvest import deposit_refusal, due_deposit, next_deposit
+from ..core.config import RebalanceConfig
+from .trades import Books, Trade
 
-if TYPE_CHECKING:
-    from .run import Run
-    from .trades import Trade
+
+class Running(Protocol):
+    """What the deposits read of a run (``run.Run``)."""
+
+    cfg: RebalanceConfig
+    rec: Any  # run.Record
+    books: Books
+    setup: Any  # setup.Setup
+
+    def own_cash(self, trades: list[Trade]) -> float: ...
+
 
 #: ``ft.changes.ADD_FUNDS_SLACK``: a deposit is paid when the wallet falls short of it by at
 #: most this share of the portfolio's money.
 SLACK = 0.001
 
 
-def make(run: Run, now: float, trades: list[Trade], busy: bool) -> float:
+def make(run: Running, now: float, trades: list[Trade], busy: bool) -> float:
     """The deposit due at ``now``, made: its amount, or 0.0 (none due, none scheduled, an
     order in progress, or the wallet cannot pay it: skipped, the next one tried in turn)."""
     plan = run.cfg.auto_invest
@@ -48,7 +58,7 @@ def make(run: Run, now: float, trades: list[Trade], busy: bool) -> float:
     return plan.amount
 
 
-def next_due(run: Run) -> float | None:
+def next_due(run: Running) -> float | None:
     """The next scheduled deposit after the last one handled (None: no schedule)."""
     plan = run.cfg.auto_invest
     rec = run.rec

@@ -57,10 +57,15 @@ def _fast(
     configs: Mapping[str, dict[str, Any]], points: Sequence[Point], opts: Options
 ) -> list[Row]:
     """The harness; the points it does not model run by Freqtrade's engine."""
+    from ..fastsim import Unsupported
     from .fast import load_engines, sweep_fast
 
     began = time.perf_counter()
-    engines = load_engines(configs)
+    try:
+        engines = load_engines(configs)
+    except Unsupported as err:
+        print(f"  the harness does not model {err}: every point runs on Freqtrade's engine")
+        return _freqtrade(configs, points, opts)
     print(
         f"  candles, markets and prices loaded in {time.perf_counter() - began:.1f} s", flush=True
     )

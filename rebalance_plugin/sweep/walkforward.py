@@ -125,10 +125,20 @@ def _own(equity: pd.Series, wallet: float, investment: float) -> pd.Series:
     return equity - (wallet - investment)
 
 
-def _pick(engine: Engine, points: Sequence[Point], objective: str) -> tuple[Point, Row]:
-    rows = [engine.figures(p)[0] for p in points]
-    k = max(range(len(rows)), key=lambda i: score(rows[i], objective))
-    return points[k], rows[k]
+def _rows(engine: Engine, points: Sequence[Point], jobs: int) -> list[Row]:
+    """Every point's row on ``engine``: on forked workers for the harness's engine (``jobs``
+    other than 1), one after another otherwise."""
+    from .fast import FastEngine, sweep_fast
+
+    if jobs != 1 and isinstance(engine, FastEngine):
+        found = sweep_fast({p.portfolio: engine for p in points}, points, jobs)
+        if all(isinstance(r, Row) for r in found):
+            return [r for r in found if isinstance(r, Row)]
+    return [engine.figures(p)[0] for p in points]
+
+
+def _best(rows: Sequence[Row], objective: str) -> int:
+    return max(range(len(rows)), key=lambda i: score(rows[i], objective))
 
 
 def walk_forward(
@@ -138,18 +148,20 @@ def walk_forward(
     objective: str,
     wallet: float,
     investment: float,
+    jobs: int = 1,
 ) -> WalkForward:
     """Choose on each training window, run on its test window, chain the test windows."""
     steps: list[Step] = []
     for w in spans:
-        chosen, train_row = _pick(engine_for(w.train_start, w.train_end), points, objective)
+        rows = _rows(engine_for(w.train_start, w.train_end), points, jobs)
+        k = _best(rows, objective)
+        chosen, train_row = points[k], rows[k]
         row, fig = engine_for(w.test_start, w.test_end).figures(chosen)
         steps.append(Step(w, chosen, train_row, row, _own(fig.equity, wallet, investment)))
     stitched = _stitch([s.test_equity for s in steps], investment)
     whole = engine_for(spans[0].test_start, spans[-1].test_end)
-    results = [whole.figures(p) for p in points]
-    k = max(range(len(results)), key=lambda i: score(results[i][0], objective))
-    best, fig = results[k]
+    k = _best(_rows(whole, points, jobs), objective)
+    best, fig = whole.figures(points[k])
     return WalkForward(
         steps,
         stitched,
@@ -220,7 +232,8 @@ def run_walk_forward(
         f"windows, {len(points)} points each, objective {objective}",
         flush=True,
     )
-    result = walk_forward(fast_engines(config), points, spans, objective, wallet, investment)
+    engines = fast_engines(config)
+    result = walk_forward(engines, points, spans, objective, wallet, investment, opts.jobs)
     print(text(result, config.get("stake_currency", "USDT")))
     _files(result, out, spec)
     return result
@@ -339,18 +352,20 @@ def plot(result: WalkForward, path: Path, title: str) -> Path:
         color="tab:gray",
         lw=1.0,
     )
+    ax.set_yscale("log")  # growth reads the same at every level
+    low = ax.get_ylim()[0]
     for s in result.steps:
         ax.axvline(s.window.test_start, color="0.85", lw=0.8, zorder=0)
         ax.text(
             s.window.test_start,
-            ax.get_ylim()[1],
+            low,
             f" {s.chosen.label}",
             fontsize=7,
-            va="top",
+            va="bottom",
             rotation=90,
             color="0.35",
         )
-    ax.set_ylabel("portfolio value")
+    ax.set_ylabel("portfolio value (log scale)")
     ax.set_title(title)
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()

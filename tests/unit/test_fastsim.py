@@ -193,3 +193,32 @@ def test_the_search_stops_at_the_first_candle_over_the_threshold() -> None:
     ]
     first = next(k for k in range(1, 500) if drift[k] > 2)
     assert skip.index == first
+
+
+def test_the_tick_size_shortcut_rounds_as_ccxt_does() -> None:
+    """The harness truncates and rounds with ccxt's own decimal steps, without its string
+    formatting: the same numbers as ``decimal_to_precision``, on multiples of the tick, a hair
+    off them, halfway between two, and anywhere."""
+    import random
+
+    from ccxt.base.decimal_to_precision import ROUND, TICK_SIZE, TRUNCATE, decimal_to_precision
+
+    rng = random.Random(5)
+    for _ in range(3_000):
+        tick = rng.choice([1e-8, 1e-5, 1e-3, 0.01, 0.1, 1.0, 10.0, 0.05, 0.0025])
+        k = rng.randint(1, 10**6)
+        x = rng.choice(
+            [
+                k * tick,
+                k * tick * (1 + 1e-15),
+                k * tick * (1 - 1e-15),
+                (k + 0.5) * tick,
+                10 ** rng.uniform(-6, 6),
+            ]
+        )
+        assert amount_to_precision(x, tick, TICK_SIZE) == float(
+            decimal_to_precision(x, TRUNCATE, tick, TICK_SIZE)
+        )
+        assert price_to_precision(x, tick, TICK_SIZE) == float(
+            decimal_to_precision(x, ROUND, tick, TICK_SIZE)
+        )

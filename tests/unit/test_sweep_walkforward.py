@@ -122,7 +122,7 @@ def prices() -> pd.DataFrame:
     on every swing, holding ends where it began), climbs in February (100, 150, 225, 337.5:
     holding the winner beats selling it on the way) and swings again in March, from where
     February left it."""
-    hours = pd.date_range(JAN - pd.Timedelta(hours=1), APR, freq="h", inclusive="left")
+    hours = pd.date_range(JAN - pd.Timedelta(hours=4), APR, freq="4h", inclusive="left")
     frame = pd.DataFrame({"date": hours, "AAA": 100.0, "BBB": 100.0})
     for start, end, levels in [
         (JAN, FEB, [100.0, 200.0, 100.0, 200.0, 100.0]),
@@ -137,7 +137,7 @@ def prices() -> pd.DataFrame:
 
 def engine_for(frame: pd.DataFrame) -> Any:
     def make(start: pd.Timestamp, end: pd.Timestamp) -> FastEngine:
-        window = frame[(frame["date"] >= start - pd.Timedelta(hours=1)) & (frame["date"] <= end)]
+        window = frame[(frame["date"] >= start - pd.Timedelta(hours=4)) & (frame["date"] <= end)]
         loaded = {}
         for coin in ("AAA", "BBB"):
             p = window[coin]
@@ -145,7 +145,7 @@ def engine_for(frame: pd.DataFrame) -> Any:
                 {"date": window["date"], "open": p, "high": p, "low": p}
             )
         trimmed = {k: v.iloc[1:] for k, v in loaded.items()}
-        candles = Candles.build(loaded, trimmed, list(loaded), 3600)
+        candles = Candles.build(loaded, trimmed, list(loaded), 4 * 3600)
         market = {
             "precision": {"amount": 0.0001, "price": 0.01},
             "limits": {"amount": {"min": 0.0001}, "cost": {"min": 5.0}},
@@ -156,7 +156,7 @@ def engine_for(frame: pd.DataFrame) -> Any:
             dry_run_wallet=1000.0,
         )
         at = window.set_index("date")[["AAA", "BBB"]]
-        marks = Marks.of(at, at, candles.start, candles.end, 3600)
+        marks = Marks.of(at, at, candles.start, candles.end, 4 * 3600)
         config = {
             "rebalance": {"coins": {"AAA": 50, "BBB": 50}, "investment": 1000},
             "stake_currency": "USDT",
