@@ -8,9 +8,10 @@ STAMP  := $(VENV)/.installed
 # range); `make test-compat` runs the release-sensitive tests on every release of the window.
 FREQTRADE := 2026.9
 # Both cores: the backtest and e2e files run side by side (pytest-xdist), one file per worker.
-# Three workers keep both cores busy while the live bots wait on the network (6 min 31 s, 777
-# tests, quiet 2-core machine); a first buy the busy machine prices stale goes at market on the
-# next loop (tests/e2e/test_e2e_starved.py), so the live bots are not starved by it.
+# Three workers keep both cores busy while the live bots wait on the network (8 min 38 s, 1064
+# tests, fresh clone, quiet 2-core machine; four workers: 8 min 30 s, no better: both cores are
+# the limit); a first buy the busy machine prices stale goes at market on the next loop
+# (tests/e2e/test_e2e_starved.py), so the live bots are not starved by it.
 XDIST  ?= -n 3 --dist loadfile
 
 .PHONY: venv demo test test-fast test-scale test-compat lint format typecheck bench docs clean
