@@ -11,21 +11,10 @@ goes at market on the next loop, so the portfolio is bought within two orders pe
 
 from __future__ import annotations
 
-import pytest
-
-from tests.helpers.e2e import Sim
+from tests.helpers.flows import all_bought, first_buys_missed_then_at_market
 
 WEIGHTS = {"BTC": 40, "ETH": 30, "BNB": 15, "SOL": 15}
 INVESTMENT = 1000.0
-
-
-def _bought(bot, sim: Sim):
-    """The four trades once their orders are closed and the account holds every coin."""
-    trades = bot.open_trades()
-    if len(trades) != len(WEIGHTS) or any(t.get("has_open_orders") for t in trades):
-        return None
-    held = sim.balances()
-    return trades if all(held.get(coin, 0.0) > 0 for coin in WEIGHTS) else None
 
 
 def test_first_buys_priced_stale_are_bought_at_market_on_the_next_loop(fresh_sim, make_bot):
@@ -34,22 +23,12 @@ def test_first_buys_priced_stale_are_bought_at_market_on_the_next_loop(fresh_sim
     # the bot could ever send): no limit buy can fill, only a market order can.
     sim.fault("chase", side="BUY", bps=10, count=1000)
     bot = make_bot("starved", sim=sim, dry_run=False)
-    bot.wait_for(lambda: _bought(bot, sim), 90, "four coins bought despite the stale prices")
-
+    bot.wait_for(
+        lambda: all_bought(bot, sim, WEIGHTS), 90, "four coins bought despite stale prices"
+    )
+    # One loop: the limit IOC, missed by the moved price. The next: at market, filled.
+    first_buys_missed_then_at_market(sim, WEIGHTS, INVESTMENT, ("LIMIT", "IOC", "EXPIRED"))
     state = sim.state()
-    prices = sim.prices()
-    balances = sim.balances()
-    for coin, weight in WEIGHTS.items():
-        orders = [o for o in state["orders"] if o["symbol"] == f"{coin}USDT"]
-        kinds = [(o["type"], o.get("timeInForce"), o["status"]) for o in orders]
-        # One loop: the limit IOC, missed by the moved price. The next: at market, filled.
-        assert kinds == [("LIMIT", "IOC", "EXPIRED"), ("MARKET", "GTC", "FILLED")], (coin, kinds)
-        assert float(orders[0]["executedQty"]) == 0.0, orders[0]
-        # The market order bought the coin's share of the investment (its stake is weight x
-        # investment / (1 + fee), sized at the ask before the 10 bps move: within 1%).
-        value = balances[coin] * prices[f"{coin}USDT"]
-        assert value == pytest.approx(weight / 100 * INVESTMENT, rel=0.01), (coin, value)
-    assert balances["USDT"] >= 0.0
     fired = [f for f in state["faults_fired"] if f["kind"] == "chase"]
     assert len(fired) == len(WEIGHTS), fired  # one missed limit order per coin, no more
     assert "goes at market" in bot.log()

@@ -116,3 +116,33 @@ def live_bot(make_bot, sim, name="live", coins=COINS, investment=1000, **rebalan
 
 
 # ---- tests -------------------------------------------------------------------------------------
+
+
+def all_bought(bot, sim, coins) -> list | None:
+    """The trades of ``coins`` once their orders are closed and the account holds every coin
+    (None before)."""
+    trades = bot.open_trades()
+    if len(trades) != len(coins) or any(t.get("has_open_orders") for t in trades):
+        return None
+    held = sim.balances()
+    return trades if all(held.get(coin, 0.0) > 0 for coin in coins) else None
+
+
+def first_buys_missed_then_at_market(sim, coins, investment, missed) -> None:
+    """Each coin's first buy: one limit order that filled nothing (its type, time in force and
+    status ``missed``), then a market order that filled; the coin's value at the exchange is its
+    weight of ``investment`` (the stake weight x investment / (1 + fee), sized at the ask before
+    the price moved: within 1%)."""
+    import pytest
+
+    state = sim.state()
+    prices = sim.prices()
+    balances = sim.balances()
+    for coin, weight in coins.items():
+        orders = [o for o in state["orders"] if o["symbol"] == f"{coin}USDT"]
+        kinds = [(o["type"], o.get("timeInForce"), o["status"]) for o in orders]
+        assert kinds == [missed, ("MARKET", "GTC", "FILLED")], (coin, kinds)
+        assert float(orders[0]["executedQty"]) == 0.0, orders[0]
+        value = balances[coin] * prices[f"{coin}USDT"]
+        assert value == pytest.approx(weight / 100 * investment, rel=0.01), (coin, value)
+    assert balances["USDT"] >= 0.0
