@@ -199,19 +199,19 @@ def first_buy_minimums(
 def _no_market(coins: list[str], stake: str, markets: Mapping[str, Any], where: str) -> str:
     """The refusal of coins without a ``stake`` market: every pair, and what they trade
     against instead (Kraken and Coinbase quote much in USD)."""
-    from ..ft.startup import QUOTES
+    from ..ft.startup import QUOTES, trades_instead
 
-    quotes = {c: [q for q in QUOTES if f"{c}/{q}" in markets] for c in coins}
-    traded = "; ".join(f"{c} trades against {', '.join(q)}" for c, q in quotes.items() if q)
-    common = set.intersection(*(set(q) for q in quotes.values())) if all(quotes.values()) else ()
+    traded, common = trades_instead(
+        {c: [q for q in QUOTES if f"{c}/{q}" in markets] for c in coins}
+    )
     fix = (
-        f"pass --stake-currency {' or '.join(sorted(common))}, or choose other coins"
+        f"pass --stake-currency {' or '.join(common)}, or choose other coins"
         if common
         else "choose other coins"
     )
     return (
         f"rebalance.coins: no spot market for {', '.join(f'{c}/{stake}' for c in coins)} in "
-        f"{where}{' (' + traded + ')' if traded else ''}; {fix}"
+        f"{where}{traded}; {fix}"
     )
 
 

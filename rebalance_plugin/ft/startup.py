@@ -174,6 +174,16 @@ def last_good(book: Book, stake_currency: str) -> RebalanceConfig | None:
 QUOTES = ("USDT", "USD", "USDC", "EUR", "BTC", "FDUSD", "BUSD", "GBP")
 
 
+def trades_instead(quotes: Mapping[str, list[str]]) -> tuple[str, list[str]]:
+    """What coins without a market in the stake currency trade against instead (``quotes``:
+    coin -> those stake currencies): the words `` (BTC trades against USDT, USD there; ...)``
+    ("" when none), and the stake currencies every one of them has, sorted."""
+    traded = "; ".join(f"{c} trades against {', '.join(q)} there" for c, q in quotes.items() if q)
+    sets = [set(q) for q in quotes.values()]
+    common = sorted(set.intersection(*sets)) if sets and all(sets) else []
+    return (f" ({traded})" if traded else ""), common
+
+
 def check_markets(
     cfg: RebalanceConfig,
     missing: list[str],
@@ -187,19 +197,17 @@ def check_markets(
     if not missing:
         return
     pairs = ", ".join(cfg.pair(c) for c in missing)
-    where = {c: quotes_of(c) if quotes_of else [] for c in missing}
-    traded = "; ".join(f"{c} trades against {', '.join(q)} there" for c, q in where.items() if q)
-    common = set.intersection(*(set(q) for q in where.values())) if all(where.values()) else set()
+    traded, common = trades_instead({c: quotes_of(c) if quotes_of else [] for c in missing})
     if common:
         fix = (
-            f"set stake_currency to {' or '.join(sorted(common))} (and rebalance.investment "
+            f"set stake_currency to {' or '.join(common)} (and rebalance.investment "
             f"in it), or choose coins that {exchange} trades against {cfg.stake_currency}"
         )
     else:
         fix = f"choose coins that {exchange} trades against {cfg.stake_currency}"
     raise Refusal(
         f"Invalid rebalance config: rebalance.coins: no spot market on {exchange} for "
-        f"{pairs}{' (' + traded + ')' if traded else ''}; fix: {fix}, then "
+        f"{pairs}{traded}; fix: {fix}, then "
         f"`freqtrade-rebalance init --coins ...`"
     )
 

@@ -45,6 +45,7 @@ def test_killed_between_sells_and_buys_finishes_on_restart(fresh_sim, make_bot, 
     while not sim_orders_since(sim, t0, "SELL") and time.monotonic() < deadline:
         time.sleep(0.05)
     bot.kill()
+    assert sim_orders_since(sim, t0, "SELL"), "no sell within 60 s"
     assert sim_orders_since(sim, t0, "BUY") == [], "killed too late: buys were already sent"
     assert book(bot)["engine"]["phase"] == "selling"
     bot.start()

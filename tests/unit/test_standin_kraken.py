@@ -27,13 +27,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import ccxt
-import pandas as pd
 import pytest
 import requests
 
 from binance_standin import start_server
 from binance_standin.kraken import DEFAULT_SECRET, PAIRS, ccxt_overrides, txid
 from rebalance_plugin.marketdata import offline
+from tests.helpers.candles import write_flat_candles
 from tests.helpers.paths import CCXT_STATIC
 
 KEY = "simkey"
@@ -70,21 +70,7 @@ def shape(value: Any) -> Any:
 # ------------------------------------------------------------------------------ the stand-in
 @pytest.fixture(scope="module")
 def datadir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("krakendata")
-    dates = pd.date_range("2024-01-01", periods=10 * 24, freq="1h", tz="UTC")
-    for coin, price in PRICES.items():
-        df = pd.DataFrame(
-            {
-                "date": dates.astype("datetime64[ms, UTC]"),
-                "open": price,
-                "high": price,
-                "low": price,
-                "close": price,
-                "volume": 100.0,
-            }
-        )
-        df.to_feather(path / f"{coin}_USDT-1h.feather")
-    return path
+    return write_flat_candles(tmp_path_factory.mktemp("krakendata"), PRICES, 10, 100.0)
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,7 @@ import pytest
 from binance_standin import SimExchange
 from binance_standin.errors import BinanceError
 from binance_standin.routes import ROUTES, api_call
+from tests.helpers.candles import write_flat_candles
 from tests.helpers.paths import ROOT
 
 #: ccxt's public test fixtures, beside the clone like the candles.
@@ -194,21 +195,7 @@ def _recorded_requests() -> list[tuple[str, str, str, dict[str, str]]]:
 def datadir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Flat hourly candles at :data:`PRICES`, 40 days from 2024-01-01 (the sim starts its
     history at 2024-01-20)."""
-    path = tmp_path_factory.mktemp("shapes")
-    dates = pd.date_range("2024-01-01", periods=24 * 40, freq="1h", tz="UTC")
-    for coin, price in PRICES.items():
-        df = pd.DataFrame(
-            {
-                "date": dates.astype("datetime64[ms, UTC]"),
-                "open": price,
-                "high": price,
-                "low": price,
-                "close": price,
-                "volume": 10.0,
-            }
-        )
-        df.to_feather(path / f"{coin}_USDT-1h.feather")
-    return path
+    return write_flat_candles(tmp_path_factory.mktemp("shapes"), PRICES, 40, 10.0)
 
 
 @pytest.fixture
