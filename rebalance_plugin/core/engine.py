@@ -272,7 +272,9 @@ def _invest_deposit(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
 def _buy(cfg: RebalanceConfig, state: State, snap: Snapshot) -> Step:
     """``selling``: the sells have filled; the buys are sized with the cash actually there."""
     pf = snap.portfolio
-    buys, skipped = size_buys(state.pending_buys, pf.prices, pf.cash, snap.rules, snap.fee)
+    # A coin that stopped trading since the sells (``halts.py``) has no price here: no buy.
+    pending = {c: v for c, v in state.pending_buys.items() if c in pf.prices}
+    buys, skipped = size_buys(pending, pf.prices, pf.cash, snap.rules, snap.fee)
     new = replace(state, phase="idle", pending_buys={}, last_rebalance=snap.now)
     return Step(new, _orders(buys), (_event("buys", cfg, snap, buys, skipped),))
 

@@ -67,10 +67,15 @@ __all__ = [
     "drift_text",
     "entry_at_market",
     "force_exited",
+    "halted",
+    "halt_over",
     "holdings",
     "no_candle",
     "next_check",
     "reload_refused",
+    "rules_changed",
+    "exchange_down",
+    "exchange_back",
     "rest_at_market",
     "restarted",
     "restored",
@@ -263,3 +268,56 @@ def describe(event: Event, stake: str = "USDT") -> str:
     if event.skipped:
         out += ". Skipped: " + ", ".join(f"{s.side} {s.coin} ({s.reason})" for s in event.skipped)
     return out
+
+
+def halted(
+    coin: str,
+    why: str,
+    held: float,
+    price: float | None,
+    stake: str,
+    coins: tuple[str, ...],
+) -> str:
+    """A coin stopped trading (live: its market closed or is gone; a backtest: its candles
+    stopped). Said once per episode, with what the bot holds of it and how to replace it."""
+    value = f" (about {held * price:.2f} {stake} at its last price {price:g})" if price else ""
+    others = [c for c in coins if c != coin]
+    replace = " ".join([*others, "NEWCOIN"])
+    return (
+        f"{coin} cannot trade: {why}. The portfolio holds {held:g} {coin}{value}: no order is "
+        f"placed for {coin}, its weight is held as it is, and the other coins are rebalanced "
+        f"among themselves until its market returns, when it rejoins by itself. To replace "
+        f"{coin}: freqtrade-rebalance init --coins {replace} (with your weights), then "
+        f"/reload_config"
+    )
+
+
+def halt_over(coin: str, minutes: float) -> str:
+    """The halted coin trades again."""
+    return (
+        f"{coin} trades again after {minutes:.0f} min: it rejoins the rebalancing at its "
+        f"target weight"
+    )
+
+
+def rules_changed(
+    coin: str, pair: str, exchange: str, changes: Mapping[str, tuple[float, float]]
+) -> str:
+    """The exchange changed a pair's rules: the next orders are sized by the new ones."""
+    what = ", ".join(f"{name} {old:g} -> {new:g}" for name, (old, new) in changes.items())
+    return f"{exchange} changed the rules of {pair}: {what}. {coin}'s next orders follow them"
+
+
+def exchange_down(exchange: str, since: float, why: str) -> str:
+    """The exchange does not answer (maintenance, errors, stale or refused requests)."""
+    return (
+        f"{exchange} is not answering since {utc_time(since)} ({why}): the bot places no "
+        f"order until it answers again, and says so then. Nothing to do meanwhile"
+    )
+
+
+def exchange_back(exchange: str, since: float, now: float) -> str:
+    return (
+        f"{exchange} answers again after {max(0.0, now - since) / 60:.0f} min: the bot "
+        f"rebalances as before"
+    )

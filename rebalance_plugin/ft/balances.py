@@ -35,6 +35,8 @@ from .guarded import Guarded
 FINAL = ("closed", "canceled", "expired", "rejected")
 #: Finished orders remembered (a rebalance of ten coins places at most twenty).
 KEEP_ORDERS = 500
+#: Refusals kept until the loop reads them.
+KEEP_REFUSALS = 50
 
 
 def _num(value: Any) -> float | None:
@@ -61,6 +63,7 @@ class AccountBook(Guarded):
         self._orders: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.fetches = 0
         self.reused = 0
+        self.refusals: list[tuple[str, BaseException]] = []
 
     # ---- balances ------------------------------------------------------------------------------
 
@@ -82,6 +85,22 @@ class AccountBook(Guarded):
         """The next read goes to the exchange (a deposit, an order whose outcome is unknown)."""
         with self._lock:
             self._balances = None
+
+    def refused(self, pair: str | None, err: BaseException) -> None:
+        """An order for ``pair`` the exchange refused (or whose answer was lost): the next read
+        goes to the exchange, and the refusal is kept for the loop to read (``halts.py``:
+        a closed market, a rule that changed; ``outage.py``: the exchange not answering)."""
+        with self._lock:
+            self._balances = None
+            if pair:
+                self.refusals.append((pair, err))
+                del self.refusals[:-KEEP_REFUSALS]
+
+    def take_refusals(self) -> list[tuple[str, BaseException]]:
+        """The refusals since the last call (oldest first)."""
+        with self._lock:
+            found, self.refusals = self.refusals, []
+            return found
 
     # ---- orders --------------------------------------------------------------------------------
     def placed(self, order: dict[str, Any]) -> None:

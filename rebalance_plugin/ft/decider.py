@@ -6,6 +6,7 @@ decided exactly as the loop's rebalance is, without calling back into the plugin
 from __future__ import annotations
 
 from ..core.engine import Snapshot, step
+from ..core.halts import among_trading
 from ..core.portfolio import Portfolio
 from .loop import Loop
 from .markets import Markets
@@ -29,6 +30,12 @@ class Decider:
         """The core's engine on ``portfolio`` under the loop's effective config: its orders
         placed, its events reported. ``busy``: an order of the portfolio is still open."""
         book = self.store.book
+        cfg = loop.applied
+        if loop.halted:  # the coins still trading, among themselves (core.halts)
+            trading = among_trading(cfg, portfolio, loop.halted)
+            if trading.portfolio is None:
+                return
+            cfg, portfolio = trading.cfg, trading.portfolio
         snap = Snapshot(
             now=loop.now,
             portfolio=portfolio,
@@ -40,7 +47,7 @@ class Decider:
             withdraw=loop.withdraw,
             deposit=loop.deposit,
         )
-        result = step(loop.applied, book.engine, snap)
+        result = step(cfg, book.engine, snap)
         if result.state is not book.engine or result.withdrawn:
             self.store.update(engine=result.state, funded=book.funded - result.withdrawn)
         for event in result.events:

@@ -26,3 +26,4 @@ class Loop:
     deposit: float = 0.0  # an auto-invest deposit made this loop
     portfolio: Portfolio | None = None  # every coin's quantity and price now (with its cash)
     publish: bool = True  # publish the status after the loop
+    halted: tuple[str, ...] = ()  # coins that cannot trade now: held as they are (halts.py)

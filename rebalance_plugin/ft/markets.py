@@ -11,7 +11,7 @@ import ccxt
 from ..core.config import RebalanceConfig
 from ..core.plan import skip_risk
 from ..core.rules import TICK_SIZE, MarketRules
-from . import startup
+from . import privates, startup
 from .context import Context
 
 #: Freqtrade sizes a *first* entry's minimum with a reserve for the stop-loss; with the stop-loss
@@ -20,6 +20,15 @@ from .context import Context
 #: silently bumped up or dropped (freqtrade/exchange/exchange.py _get_stake_amount_limit,
 #: optimize/backtesting.py get_valid_entry_price_and_stake, wallets.py validate_stake_amount).
 FIRST_BUY_RESERVE = 1.5
+#: Binance's words for an order refused by one of the symbol's rules (its filters).
+FILTER_WORDS = "filter failure"
+#: The rules a user is told about when the exchange changes them: words -> MarketRules field.
+RULE_NAMES = {
+    "price tick": "price_tick",
+    "amount step": "qty_step",
+    "minimum amount": "min_qty",
+    "minimum order value": "min_notional",
+}
 DEFAULT_AMOUNT_RESERVE = 0.05
 
 
@@ -44,6 +53,8 @@ class Markets:
         self.exchange_min: dict[str, float] = {}
         self.exchange_min_qty: dict[str, float] = {}  # in the coin (Kraken, OKX: it binds)
         self._fee_rate: float | None = None
+        self.exchange_rules: dict[str, MarketRules] = {}  # as the exchange says, no reserve
+        self._market_seen: dict[str, int] = {}  # coin -> id of the ccxt market its rules came from
 
     @property
     def precision_mode(self) -> int:
@@ -63,7 +74,9 @@ class Markets:
         market = dp.market(self.ctx.cfg.pair(coin)) if dp else None
         if not market or not market.get("active", True) or not market.get("spot", True):
             return None
+        self._market_seen[coin] = id(market)
         exchange_rules = MarketRules.from_ccxt_market(market, self.precision_mode)
+        self.exchange_rules[coin] = exchange_rules
         reserve = self.amount_reserve
         self.rules[coin] = MarketRules(
             qty_step=exchange_rules.qty_step,
@@ -76,6 +89,42 @@ class Markets:
         self.exchange_min[coin] = exchange_rules.min_notional
         self.exchange_min_qty[coin] = exchange_rules.min_qty
         return self.rules[coin]
+
+    def refresh(self) -> dict[str, dict[str, tuple[float, float]]]:
+        """Dry/live, each loop: the rules of every coin read again where Freqtrade reloaded the
+        markets since (hourly, or ``reload_markets`` after a refusal), so that the next legs
+        are sized by the exchange's new tick, step or minimum. Returns what changed, by coin
+        (``{coin: {rule: (old, new)}}``) for the user. A coin whose market closed keeps its
+        last rules (it places no order meanwhile, ``halts.py``)."""
+        dp = self.ctx.dp
+        changed: dict[str, dict[str, tuple[float, float]]] = {}
+        if self.ctx.backtest or dp is None:
+            return changed
+        for coin, kept in list(self.rules.items()):
+            market = dp.market(self.ctx.cfg.pair(coin))
+            if market is None or id(market) == self._market_seen.get(coin):
+                continue
+            old = self.exchange_rules[coin]
+            del self.rules[coin]
+            if self.add(coin) is None:  # closed: the last rules stay until it returns
+                self.rules[coin] = kept
+                continue
+            new = self.exchange_rules[coin]
+            diff = {
+                name: (getattr(old, attr), getattr(new, attr))
+                for name, attr in RULE_NAMES.items()
+                if getattr(old, attr) != getattr(new, attr)
+            }
+            if diff:
+                changed[coin] = diff
+        return changed
+
+    def refusals(self, found: list[tuple[str, BaseException]]) -> None:
+        """Orders refused since the last loop: one refused by a rule (Binance's "Filter
+        failure") makes Freqtrade read the markets again now, so that the next legs are sized
+        by the rules in force (``refresh``) instead of being refused again."""
+        if any(FILTER_WORDS in str(err).lower() for _, err in found):
+            privates.reload_markets(self.ctx.dp)
 
     def check(
         self, cfg: RebalanceConfig, prices: Mapping[str, float | None] | None = None

@@ -41,12 +41,14 @@ from .chart import Charts, signal_override_verified
 from .context import TRADING, Context
 from .decider import Decider
 from .deposits import Deposits
+from .halts import Halts
 from .lifecycle import Lifecycle
 from .loop import Loop
 from .markets import Markets
 from .notify import Notifier
 from .orders import OrderDesk
 from .ordertypes import order_style
+from .outage import Outage
 from .reader import PortfolioReader
 from .recovery import InFlightRecovery
 from .status import StatusPublisher
@@ -96,6 +98,9 @@ class RebalancePlugin:
         self.changes = ConfigChanges(ctx, store, self.markets, reader, notifier)
         self.status = StatusPublisher(ctx, store, reader, desk)
         self.chart = Charts(ctx, store, reader)
+        self.halts = Halts(ctx, store, notifier)
+        self.outage = Outage(ctx, notifier)
+        self.answered = True  # dry/live: the exchange answered this loop (outage.py)
         self.recovery: InFlightRecovery | None = None
         self.turns: BacktestTurns | None = None
         if ctx.backtest:
@@ -237,6 +242,7 @@ class RebalancePlugin:
         self.desk.new_loop()
         trades = self.reader.open_trades()
         self.reader.refresh_prices(trades)  # dry/live: every price of this loop, one request
+        self._exchange_news(now)  # dry/live: refusals, new rules, whether the exchange answers
         running = not self.store.book.stopped
         self.lifecycle.commands(now, trades)  # /stopentry, /start (dry/live)
         # The effective config, once per loop (after a /start that restarted the portfolio).
@@ -265,6 +271,24 @@ class RebalancePlugin:
             self.status.after_loop(loop.trades, loop.now, loop.applied)
         if self.turns is not None:
             self.turns.after(loop)
+
+    def _exchange_news(self, now: float) -> None:
+        """Dry/live: what the exchange did since the last loop. Orders it refused (a closed
+        market halts its coin, a changed rule reloads the markets), rules it changed (the next
+        legs follow them, said once), and whether it answers now (``outage.py``)."""
+        if self.ctx.backtest:
+            return
+        refusals = self.reader.take_refusals()
+        self.halts.refusals(refusals)
+        self.markets.refusals(refusals)
+        exchange = self.outage.exchange
+        for coin, diff in self.markets.refresh().items():
+            pair = self.ctx.cfg.pair(coin)
+            self.notifier.say(messages.rules_changed(coin, pair, exchange, diff))
+        reader = self.reader
+        stale = reader.quoted and self.outage.stale(reader.quotes.stamps()) or None
+        fetched = reader.quoted or not reader.frugal
+        self.answered = self.outage.loop(now, fetched, reader.quotes.failure, stale, refusals)
 
     def _stopped(self, loop: Loop) -> bool:
         if not self.store.book.stopped:
@@ -299,7 +323,19 @@ class RebalancePlugin:
     def _prices(self, loop: Loop) -> bool:
         coins = list(dict(loop.applied.coins))
         coins += [c for c in loop.by_coin if c not in coins]  # held, no longer targeted
-        loop.portfolio, missing = self.reader.portfolio(coins, loop.by_coin, loop.trades, loop.now)
+        if not self.answered:  # the exchange does not answer, or its prices are stale
+            loop.publish = False
+            return False
+        held_at = None
+        if not self.ctx.backtest:  # coins that cannot trade: at their last price (halts.py)
+            held = {c: float(t.amount) for c, t in loop.by_coin.items()}
+            loop.halted = self.halts.check(coins, held, loop.now)
+            held_at = self.halts.prices(loop.halted)
+        loop.portfolio, missing = self.reader.portfolio(
+            coins, loop.by_coin, loop.trades, loop.now, held_at
+        )
+        if loop.portfolio is not None and not self.ctx.backtest:
+            self.halts.seen(dict(loop.portfolio.prices))
         if self.turns is not None and self.turns.gap_changed(tuple(missing)) and missing:
             self.notifier.say(messages.no_candle(missing, loop.now))  # said once per gap
         if missing:  # a coin has no price at this candle: decide nothing

@@ -324,8 +324,8 @@ def _answer_account(exchange: Any, own: dict[str, Any]) -> None:
     def place(**kwargs: Any) -> Any:
         try:
             order = create_order(**kwargs)
-        except Exception:
-            account().invalidate()  # the exchange may have taken it all the same
+        except Exception as err:
+            account().refused(kwargs.get("pair"), err)  # it may have been taken all the same
             raise
         account().placed(order)
         return order
@@ -360,3 +360,17 @@ def _answer_account(exchange: Any, own: dict[str, Any]) -> None:
 
 def frugal_installed(exchange: Any) -> bool:
     return exchange is not None and "_rebalance_frugal" in exchange.__dict__
+
+
+def reload_markets(dp: Any) -> bool:
+    """Read the exchange's markets again now (Freqtrade does it hourly by itself): a market
+    that closed, reopened or changed its rules is seen at once. False when it failed."""
+    exchange = getattr(freqtrade_bot(dp), "exchange", None)
+    if exchange is None:
+        return False
+    try:
+        exchange.reload_markets(force=True)
+    except Exception as err:  # the exchange's trouble: tried again later
+        logger.debug(f"Could not reload the markets: {err}")
+        return False
+    return True

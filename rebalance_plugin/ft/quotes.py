@@ -78,6 +78,7 @@ class Quotes(Guarded):
         self._quotes: dict[str, Quote] = {}
         self._new_lock()
         self.failed: str | None = None  # the last fetch's error, said once per episode
+        self.failure: str | None = None  # and its words
         self._pairs: list[str] = []  # the pairs of the last refresh (renewed together)
         self._tried_at: float | None = None  # when a fetch was last tried
 
@@ -95,8 +96,9 @@ class Quotes(Guarded):
             if self.failed != type(err).__name__:
                 logger.warning(f"Could not fetch the tickers of {', '.join(wanted)}: {err}")
             self.failed = type(err).__name__
+            self.failure = f"{self.failed}: {str(err)[:160]}"
             return False
-        self.failed = None
+        self.failed = self.failure = None
         now = self._clock()
         quotes = dict(self._quotes)
         for pair in wanted:
@@ -136,6 +138,12 @@ class Quotes(Guarded):
             return None
         self.refresh(self._pairs)
         return self.fresh(pair)
+
+    def stamps(self) -> list[float | None]:
+        """The exchange's timestamps (ms) of the last refresh's tickers (None where it gives
+        none): how fresh its data is."""
+        quotes = self._quotes
+        return [_num(quotes[p].ticker.get("timestamp")) for p in self._pairs if p in quotes]
 
     def price(self, pair: str) -> float | None:
         quote = self.fresh(pair)

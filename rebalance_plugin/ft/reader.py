@@ -63,6 +63,10 @@ class PortfolioReader:
         dp = self.ctx.dp
         self.quoted = self.quotes.refresh(p for p in pairs if dp.market(p))  # listed ones
 
+    def take_refusals(self) -> list[tuple[str, BaseException]]:
+        """Live: the orders the exchange refused since the last call, (pair, error)."""
+        return self.account.take_refusals() if self.account is not None else []
+
     def refresh_wallets(self) -> None:
         """Read the account from the exchange now (a deposit shows up at once)."""
         if self.account is not None:
@@ -124,15 +128,23 @@ class PortfolioReader:
         return price
 
     def portfolio(
-        self, coins: list[str], by_coin: dict[str, Any], trades: list[Any], now: float
+        self,
+        coins: list[str],
+        by_coin: dict[str, Any],
+        trades: list[Any],
+        now: float,
+        held_at: dict[str, float] | None = None,
     ) -> tuple[Portfolio | None, list[str]]:
         """The portfolio of ``coins`` at ``now``: each one's quantity (none without a trade) at
         its price, with the portfolio's own cash. None, with the coins that have no price, when
-        any has none: nothing is decided on a partial picture."""
+        any has none: nothing is decided on a partial picture. ``held_at``: the last prices of
+        coins that cannot trade (``halts.py``), used when the exchange gives none now."""
         prices: dict[str, float] = {}
         missing = []
         for coin in coins:
             price = self.price(self.ctx.cfg.pair(coin), int(now))
+            if not price and held_at:
+                price = held_at.get(coin)
             if not price:
                 missing.append(coin)
             else:
