@@ -56,6 +56,11 @@ class Book:
     deposited: float = 0.0
     last_deposit: float | None = None
     deposit_refused: float | None = None
+    # Hands on the account (live): coin -> quantity adopted into the holdings besides Freqtrade's
+    # trade (negative: sold or withdrawn by hand), and coin -> the account's quantity when the
+    # bot said it holds less than the book (said once).
+    adopted: Mapping[str, float] = field(default_factory=dict)
+    short: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def fresh(cls, cfg: RebalanceConfig, closed_base: float = 0.0) -> Book:
@@ -98,6 +103,8 @@ class Book:
                 if self.deposit_refused is not None
                 else {}
             ),
+            **({"adopted": dict(self.adopted)} if self.adopted else {}),
+            **({"short": dict(self.short)} if self.short else {}),
         }
 
     def _shown(self) -> dict[str, Any]:
@@ -148,4 +155,6 @@ class Book:
             deposited=float(data.get("deposited", 0.0)),
             last_deposit=data.get("last_deposit"),
             deposit_refused=data.get("deposit_refused"),
+            adopted={str(c): float(q) for c, q in (data.get("adopted") or {}).items()},
+            short={str(c): float(q) for c, q in (data.get("short") or {}).items()},
         )

@@ -68,6 +68,8 @@ __all__ = [
     "entry_at_market",
     "force_exited",
     "halted",
+    "hands_adopted",
+    "hands_short",
     "halt_over",
     "holdings",
     "no_candle",
@@ -321,3 +323,19 @@ def exchange_back(exchange: str, since: float, now: float) -> str:
         f"{exchange} answers again after {max(0.0, now - since) / 60:.0f} min: the bot "
         f"rebalances as before"
     )
+
+
+def hands_short(coin: str, account: float, book: float) -> str:
+    """The account holds less of a coin than the portfolio's book: sold or withdrawn by hand."""
+    return (
+        f"The account holds {account:g} {coin}, the portfolio's book {book:g} {coin}: "
+        f"{book - account:g} {coin} left the account outside the bot (sold or withdrawn by "
+        f"hand?). The bot counts and sells only the {account:g} {coin} the account holds. "
+        f"/reload_config (or a restart) adopts the account's amount as the portfolio's holding"
+    )
+
+
+def hands_adopted(adopted: Mapping[str, tuple[float, float]]) -> str:
+    """The account's amounts adopted as the portfolio's holdings."""
+    what = ", ".join(f"{c} {old:g} -> {new:g}" for c, (old, new) in adopted.items())
+    return f"Holdings adopted from the account: {what}"

@@ -42,6 +42,7 @@ from .context import TRADING, Context
 from .decider import Decider
 from .deposits import Deposits
 from .halts import Halts
+from .hands import Hands
 from .lifecycle import Lifecycle
 from .loop import Loop
 from .markets import Markets
@@ -100,6 +101,7 @@ class RebalancePlugin:
         self.chart = Charts(ctx, store, reader)
         self.halts = Halts(ctx, store, notifier)
         self.outage = Outage(ctx, notifier)
+        self.hands = Hands(ctx, store, self.markets, notifier)
         self.answered = True  # dry/live: the exchange answered this loop (outage.py)
         self.recovery: InFlightRecovery | None = None
         self.turns: BacktestTurns | None = None
@@ -145,6 +147,8 @@ class RebalancePlugin:
             self.notifier.config_accepted()  # a refusal said before is no longer the last word
         for coin, _ in self.store.book.coins:  # coins still held from an earlier allocation
             self.markets.add(coin)
+        # the account's amounts of coins said to be short, adopted (a /reload_config, a restart)
+        self.hands.adopt(self.reader.by_coin(self.reader.open_trades()))
 
     def _start_prices(self) -> dict[str, float | None]:
         """Dry/live: each coin's ticker price at start-up, to value the exchange's minimum
@@ -251,6 +255,7 @@ class RebalancePlugin:
             self._stopped,  # a stopped portfolio sells (on_stop = sell_all) or waits
             self._first_buys_filled,  # a new coin's first buy is no longer pending
             self._in_flight,  # orders still open; an IOC's unfilled rest goes at market
+            self._hands,  # live: the account holds less than the book (sold by hand)
             self._starting,  # trigger_price, then the first buys
             self._config_change,  # funds added or removed, coins changed (/reload_config)
             self._prices,  # every coin's price now, or nothing is decided
@@ -306,6 +311,10 @@ class RebalancePlugin:
         loop.busy = following or any(t.has_open_orders for t in loop.trades)
         return True
 
+    def _hands(self, loop: Loop) -> bool:
+        self.hands.check(loop.by_coin, loop.busy)
+        return True
+
     def _starting(self, loop: Loop) -> bool:
         if self.store.book.started is not None:
             return True
@@ -331,8 +340,9 @@ class RebalancePlugin:
             held = {c: float(t.amount) for c, t in loop.by_coin.items()}
             loop.halted = self.halts.check(coins, held, loop.now)
             held_at = self.halts.prices(loop.halted)
+        quantities = self.hands.holdings(loop.by_coin) if self.hands.live else None
         loop.portfolio, missing = self.reader.portfolio(
-            coins, loop.by_coin, loop.trades, loop.now, held_at
+            coins, loop.by_coin, loop.trades, loop.now, held_at, quantities
         )
         if loop.portfolio is not None and not self.ctx.backtest:
             self.halts.seen(dict(loop.portfolio.prices))

@@ -134,11 +134,13 @@ class PortfolioReader:
         trades: list[Any],
         now: float,
         held_at: dict[str, float] | None = None,
+        quantities: dict[str, float] | None = None,
     ) -> tuple[Portfolio | None, list[str]]:
         """The portfolio of ``coins`` at ``now``: each one's quantity (none without a trade) at
         its price, with the portfolio's own cash. None, with the coins that have no price, when
         any has none: nothing is decided on a partial picture. ``held_at``: the last prices of
-        coins that cannot trade (``halts.py``), used when the exchange gives none now."""
+        coins that cannot trade (``halts.py``), used when the exchange gives none now;
+        ``quantities``: holdings that are not the trades' amounts (``hands.py``)."""
         prices: dict[str, float] = {}
         missing = []
         for coin in coins:
@@ -152,6 +154,8 @@ class PortfolioReader:
         if missing:
             return None, missing
         held = {c: (by_coin[c].amount if c in by_coin else 0.0) for c in coins}
+        if quantities:  # not Freqtrade's amounts: hands on the account (hands.py)
+            held.update({c: q for c, q in quantities.items() if c in held})
         return Portfolio(held, prices, self.cash(trades)), missing
 
     def own_cash(self, trades: list[Any]) -> float:

@@ -80,8 +80,13 @@ class FakeWallets:
     free: dict[str, float] = field(default_factory=dict)
     updates: int = 0
 
+    total: dict[str, float] = field(default_factory=dict)  # coins: free + in orders
+
     def get_free(self, currency: str) -> float:
         return self.free.get(currency, 0.0)
+
+    def get_total(self, currency: str) -> float:
+        return self.total.get(currency, self.free.get(currency, 0.0))
 
     def update(self, require_update: bool = True) -> None:
         self.updates += 1
