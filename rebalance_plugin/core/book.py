@@ -57,8 +57,8 @@ class Book:
     last_deposit: float | None = None
     deposit_refused: float | None = None
     # Hands on the account (live): coin -> quantity adopted into the holdings besides Freqtrade's
-    # trade (negative: sold or withdrawn by hand), and coin -> the account's quantity when the
-    # bot said it holds less than the book (said once).
+    # trade (negative: sold or withdrawn by hand), and coin -> what the account lacked of the
+    # book's holding when the bot said so (said once).
     adopted: Mapping[str, float] = field(default_factory=dict)
     short: Mapping[str, float] = field(default_factory=dict)
 

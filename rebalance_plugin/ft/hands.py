@@ -29,8 +29,10 @@ from .store import StateStore
 
 #: Seconds between two comparisons of the account with the book.
 CHECK_EVERY = 60.0
-#: A difference below this share of the holding (or one amount step) is rounding, not hands.
-TOLERANCE = 1e-3
+#: A difference below this share of the holding (or one amount step) is not hands: Freqtrade
+#: sometimes books a buy before the fee the exchange took in the coin (0.1% more than the
+#: account), and rounds amounts to the step.
+TOLERANCE = 5e-3
 
 
 class Hands:
@@ -42,15 +44,20 @@ class Hands:
         store: StateStore,
         markets: Markets,
         notifier: Notifier,
+        refresh: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ctx = ctx
+        # reads the account from the exchange now (the bot's own reads reuse the last one
+        # for a minute: balances.py), else Freqtrade's wallet update
+        self._refresh = refresh
         self.store = store
         self.markets = markets
         self.notifier = notifier
         self._clock = clock
         self._checked_at: float | None = None
-        self.account: dict[str, float] = {}  # coin -> the account's total, where below the book
+        # coin -> what the account lacks of the book's holding, at the last comparison
+        self.shortfall: dict[str, float] = {}
 
     @property
     def live(self) -> bool:
@@ -70,7 +77,7 @@ class Hands:
         if not wallets:
             return None
         try:
-            wallets.update()
+            self._refresh() if self._refresh else wallets.update()
         except Exception:  # the exchange's trouble: compared next time
             return None
         return {c: float(wallets.get_total(c)) for c in self.ctx.cfg.coin_names}
@@ -91,22 +98,21 @@ class Hands:
         for coin, trade in by_coin.items():
             held, account = self.held(coin, trade), float(wallets.get_total(coin))
             if self._short(coin, held, account):
-                short[coin] = account
+                short[coin] = held - account
                 said = book.short.get(coin)
-                if said is None or self._short(coin, said, account):  # new, or less again
+                if said is None or self._short(coin, short[coin], said):  # new, or more gone
                     self.notifier.say(messages.hands_short(coin, account, held))
-        self.account = short
+        self.shortfall = short
         if short != dict(book.short):
             self.store.update(short=short)
 
     def holdings(self, by_coin: Mapping[str, Any]) -> dict[str, float]:
         """The quantities to plan with where they are not Freqtrade's trade amounts: adopted
-        differences, and never more than the account holds."""
+        differences, less what the account lacks (the bot's own fills since the comparison
+        move the book and the account alike)."""
         out: dict[str, float] = {}
         for coin, trade in by_coin.items():
-            qty = self.held(coin, trade)
-            if coin in self.account:
-                qty = min(qty, self.account[coin])
+            qty = self.held(coin, trade) - self.shortfall.get(coin, 0.0)
             if qty != float(trade.amount):
                 out[coin] = max(0.0, qty)
         return out

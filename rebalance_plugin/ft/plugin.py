@@ -101,7 +101,7 @@ class RebalancePlugin:
         self.chart = Charts(ctx, store, reader)
         self.halts = Halts(ctx, store, notifier)
         self.outage = Outage(ctx, notifier)
-        self.hands = Hands(ctx, store, self.markets, notifier)
+        self.hands = Hands(ctx, store, self.markets, notifier, reader.refresh_wallets)
         self.answered = True  # dry/live: the exchange answered this loop (outage.py)
         self.recovery: InFlightRecovery | None = None
         self.turns: BacktestTurns | None = None

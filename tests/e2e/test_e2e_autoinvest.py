@@ -22,21 +22,13 @@ from tests.helpers.flows import (
     exchange_matches_freqtrade,
     freeze,
     live_bot,
+    said,
     settled,
     values,
 )
 
 DEPOSITED = "Auto-invest: 100 USDT deposited"
 MISSED = "was missed while the bot was not running; it is made now, once."
-
-
-def said(bot, text: str) -> int:
-    """How many times the bot said ``text`` (its log; Freqtrade's RPC line repeats it)."""
-    return sum(
-        1
-        for line in bot.log_path.read_text().splitlines()
-        if "rebalance_plugin.ft - INFO - " in line and text in line
-    )
 
 
 DAY = 86400

@@ -57,6 +57,15 @@ def book(bot) -> dict:
     return json.loads(text) if text else {}
 
 
+def said(bot, text: str) -> int:
+    """How many times the bot said ``text`` (its log; Freqtrade's RPC line repeats it)."""
+    return sum(
+        1
+        for line in bot.log_path.read_text().splitlines()
+        if "rebalance_plugin.ft - INFO - " in line and text in line
+    )
+
+
 def sim_orders_since(sim, t0_ms, side=None, symbol=None):
     return [
         o

@@ -24,7 +24,7 @@ def _hands(mocker, dry_run=False):
     glue = make_glue(mocker, dry_run=dry_run)
     glue.start()
     clock = Clock()
-    return glue, Hands(glue.ctx, glue.store, glue.markets, glue.notifier, clock), clock
+    return glue, Hands(glue.ctx, glue.store, glue.markets, glue.notifier, clock=clock), clock
 
 
 def _trades():
@@ -52,12 +52,23 @@ def test_a_coin_sold_by_hand_is_said_once_and_only_what_is_left_is_counted(mocke
         "ETH the account holds. /reload_config (or a restart) adopts the account's amount as the "
         "portfolio's holding"
     ]
-    assert hands.holdings(by_coin) == {"ETH": 0.15}
+    assert hands.holdings(by_coin) == pytest.approx({"ETH": 0.15})
+    # The bot buys 0.1 ETH back: the trade says 0.3, the account 0.25 (the comparison is a
+    # minute old): 0.25 is counted, not the 0.15 of the last comparison.
+    by_coin["ETH"].amount = 0.3
+    assert hands.holdings(by_coin) == pytest.approx({"ETH": 0.25})
+    glue.wallets.total = {"BTC": 0.01, "ETH": 0.25}
     for _ in range(5):  # minutes later: not said again
         clock.t += CHECK_EVERY
         hands.check(by_coin, busy=False)
     assert len(glue.dp.messages) == 1
-    assert glue.store.book.short == {"ETH": 0.15}
+    assert glue.store.book.short == pytest.approx({"ETH": 0.05})
+    # 0.05 more taken: said again, with the new amounts
+    glue.wallets.total = {"BTC": 0.01, "ETH": 0.2}
+    clock.t += CHECK_EVERY
+    hands.check(by_coin, busy=False)
+    assert len(glue.dp.messages) == 2
+    assert "The account holds 0.2 ETH, the portfolio's book 0.3 ETH" in plain(glue.dp.messages[1])
 
 
 def test_nothing_is_compared_while_an_order_is_in_flight_or_in_a_dry_run(mocker):
@@ -84,7 +95,7 @@ def test_the_next_start_adopts_the_accounts_amount(mocker):
     glue.wallets.total = {"BTC": 0.01, "ETH": 0.15}
     hands.check(by_coin, busy=False)
     # /reload_config: a new plugin on the same record
-    again = Hands(glue.ctx, glue.store, glue.markets, glue.notifier, Clock())
+    again = Hands(glue.ctx, glue.store, glue.markets, glue.notifier, clock=Clock())
     again.adopt(by_coin)
     assert glue.store.book.adopted == pytest.approx({"ETH": -0.05})
     assert glue.store.book.short == {}
