@@ -55,6 +55,9 @@ class Outage:
         self.since: float | None = None
         self.why = ""
         self.said = False
+        # An order was refused as the exchange not answering (-1021, 503): the signed requests
+        # are in doubt until one goes through (``probe``), whatever the public tickers say.
+        self.signed: BaseException | None = None
 
     @property
     def exchange(self) -> str:
@@ -78,13 +81,19 @@ class Outage:
         failed: str | None,
         stale: str | None,
         refusals: Iterable[tuple[str, BaseException]],
+        signed_ok: bool | None = None,
     ) -> bool:
         """This loop's findings: the tickers fetched or not (``failed``: why), stale or not,
-        the orders refused since the last loop. True when the exchange answered."""
+        the orders refused since the last loop, and whether a signed request went through
+        (``signed_ok``: None when none was tried). True when the exchange answered."""
         refused = [err for _, err in refusals if unavailable(err)]
+        if refused:
+            self.signed = refused[-1]
+        elif signed_ok:
+            self.signed = None
         why = stale or (None if fetched else failed or "no answer")
-        if why is None and refused:
-            err = refused[-1]
+        if why is None and self.signed is not None:
+            err = self.signed
             why = f"{type(err.__cause__ or err).__name__}: {err}"
         if why is None:
             self._back(now)

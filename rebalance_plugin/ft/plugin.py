@@ -293,7 +293,10 @@ class RebalancePlugin:
         reader = self.reader
         stale = reader.quoted and self.outage.stale(reader.quotes.stamps()) or None
         fetched = reader.quoted or not reader.frugal
-        self.answered = self.outage.loop(now, fetched, reader.quotes.failure, stale, refusals)
+        signed_ok = reader.probe_account() if self.outage.signed is not None else None
+        self.answered = self.outage.loop(
+            now, fetched, reader.quotes.failure, stale, refusals, signed_ok
+        )
 
     def _stopped(self, loop: Loop) -> bool:
         if not self.store.book.stopped:

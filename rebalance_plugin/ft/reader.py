@@ -67,6 +67,15 @@ class PortfolioReader:
         """Live: the orders the exchange refused since the last call, (pair, error)."""
         return self.account.take_refusals() if self.account is not None else []
 
+    def probe_account(self) -> bool:
+        """Live: read the account from the exchange now (a signed request); False when the
+        exchange refused or did not answer."""
+        try:
+            self.refresh_wallets()
+        except Exception:  # the exchange's trouble: Outage says it
+            return False
+        return True
+
     def refresh_wallets(self) -> None:
         """Read the account from the exchange now (a deposit shows up at once)."""
         if self.account is not None:

@@ -214,6 +214,10 @@ def test_a_refused_order_of_an_exchange_that_does_not_answer_counts(mocker):
     assert outage.loop(T0, True, None, None, [("BTC/USDT", closed)]) is True
     assert outage.loop(T0 + 5, True, None, None, [("BTC/USDT", clock)]) is False
     assert outage.why.startswith("InvalidNonce: ")
+    # the public tickers answer, but the signed requests stay in doubt until one goes through
+    assert outage.loop(T0 + 10, True, None, None, []) is False
+    assert outage.loop(T0 + 15, True, None, None, [], signed_ok=False) is False
+    assert outage.loop(T0 + 20, True, None, None, [], signed_ok=True) is True
 
 
 def test_new_rules_are_read_when_the_markets_are_reloaded(mocker):
