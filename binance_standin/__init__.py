@@ -9,7 +9,8 @@ is meant for Freqtrade's ``exchange.ccxt_config`` / ``exchange.ccxt_async_config
 
     python -m binance_standin --port 0 --datadir ../shared/data/binance \\
         --timeframe 1h --start 2024-01-01 --balance USDT=10000 --balance BTC=0.5 \\
-        [--fee 0.001] [--key simkey --secret simsecret] [--spread 0.0005] [--depth 50000]
+        [--fee 0.001] [--key simkey --secret simsecret] [--spread 0.0005] [--depth 50000] \
+        [--speed 1]
 
 prints ``sim listening on http://127.0.0.1:PORT`` once it accepts connections and serves until
 SIGTERM/SIGINT. Every request is logged to stderr in one line (method, path, status).
@@ -27,13 +28,21 @@ codes, messages and HTTP statuses, so ccxt raises the exception classes it raise
   (POST/GET/DELETE), ``order/test``, ``openOrders`` (GET/DELETE), ``allOrders``, ``myTrades``.
 * signed ``/sapi/v1`` odds and ends ccxt or Freqtrade may ask for: ``spot/delist-schedule``
   (nothing is delisted), ``asset/tradeFee``, ``capital/config/getall``, ``margin/allPairs``,
-  ``margin/isolated/allPairs`` (empty), ``system/status`` (normal).
+  ``margin/isolated/allPairs`` (empty), ``system/status`` (normal; ``{"status": 1, "msg":
+  "system maintenance"}`` during a ``maintenance`` fault).
 * Binance's request weight limit (``weights``): every request costs the weight Binance documents
   for it (order book by ``limit``, tickers by symbol count, ``account`` 20, ...), counted per
   calendar minute for the one IP every client shares; ``X-MBX-USED-WEIGHT-1M`` on every answer.
   Past ``--weight-limit`` (default 6000, Binance's) a request is answered HTTP 429 ``-1003``
   with ``Retry-After``; a client that goes on sending is banned: HTTP 418 for 2 minutes, doubled
   at each new ban. So a test that uses too much weight fails loudly.
+* Binance's order-count limits per account (``orderlimits``): new orders per calendar 10 s
+  (``--order-limit-10s``, default 50) and per UTC day (``--order-limit-day``, default 160 000);
+  only accepted orders count, and an order's first fill gives its count back, as Binance
+  documents (``--order-count-no-fill-credit``: every order counts).
+  ``X-MBX-ORDER-COUNT-10S``/``-1D`` on every order answer; beyond a limit HTTP 429 ``-1015``
+  "Too many new orders; current limit is 50 orders per 10 SECOND." without ``Retry-After``.
+  ``exchangeInfo``'s ``rateLimits`` give the limits enforced.
 * anything else answers HTTP 404 with a plain-text body and a WARNING log line
   ("UNEXPECTED request"), and is listed in ``/sim/state`` ``unexpected_requests`` - so a
   request that would have gone to a part of Binance the sim does not model is visible.
@@ -53,13 +62,23 @@ Market data: history replayed in the present
 ``--datadir`` holds Freqtrade feather candles ``{BASE}_{QUOTE}-{timeframe}.feather``
 (date/open/high/low/close/volume). Tradable symbols = a candle file AND an entry in
 ``rebalance_plugin/data/binance_exchange_info.json`` (Binance's real filters; served as-is,
-status TRADING).
+status TRADING, until ``POST /sim/symbol`` says otherwise).
 
 * Clock: historical time = wall time - ``offset``, where ``offset`` is the whole number of days
   that maps ``--start`` onto the moment the sim started (default start: 30 days before the
   earliest "last candle" among the symbols, so every symbol has real data for 30 days). Whole
   days keep candle boundaries where Binance has them (1h candles open on the hour, 1d at
   00:00 UTC); hence history at start-up is ``--start`` plus the current UTC time of day.
+* Accelerated replay (``--speed N``, ``SimExchange(speed=N)``, the soak's clock): from start-up
+  history runs N times faster than the wall clock (``--speed 2400``: an hour of candles every
+  1.5 s). The price path (tickers, book, fills) follows it; every time served stays on the
+  wall clock (order times, ``serverTime``, tickers' ``closeTime``, fault windows, signatures),
+  and ``klines`` are re-dated onto the wall clock's grid: the candle of the replay's "now" opens
+  at the wall clock's current candle, the ones before it one candle apart, so a real bot that
+  checks candles against its own clock (Freqtrade's refresh, "Outdated history") keeps
+  working. A bot refreshes its candles when its own clock enters a new candle: between two
+  refreshes its dataframe lags the replay (its decisions use the tickers; FreqUI's chart of an
+  accelerated run mixes the candles of successive downloads).
 * Price of a symbol = linear interpolation from open to close of the ``--timeframe`` candle
   that contains the historical time (the finest timeframe on disk if that one is missing),
   rounded to the tick size. Past the end of a symbol's data it stays at the last close.
@@ -102,7 +121,7 @@ Matching and account: how faithful
   pays quote; reported as ``commission``/``commissionAsset`` in ``fills`` and ``myTrades``,
   rounded to 8 decimals. Balances are exact decimals and can never become negative.
 * Not modelled: the real, moving order book (our own orders never appear in ``depth``),
-  per-symbol order ids, the RAW_REQUESTS and order-count limits, BNB fee discount.
+  per-symbol order ids, the RAW_REQUESTS limit, BNB fee discount.
 
 Control API (JSON, no auth)
 ---------------------------
@@ -143,12 +162,62 @@ Control API (JSON, no auth)
   ``http429``/``http5xx``/``timeout`` take ``"process": true`` to execute the request anyway
   (e.g. an order that is placed although the client saw an error); default false. They match
   any request unless ``path``/``method`` say otherwise.
+
+  The exchange's own troubles (Binance dialect only; they match any request unless
+  ``path``/``method`` say otherwise, and never process it):
+
+  - ``maintenance``: every ``/api/v3`` and ``/sapi`` request is answered HTTP 503
+    ``{"code": 1, "msg": "System is under maintenance."}`` (ccxt: ``OnMaintenance``, an
+    ``ExchangeNotAvailable``), except ``GET /sapi/v1/system/status``, which answers 200
+    ``{"status": 1, "msg": "system maintenance"}`` (ccxt ``fetch_status``: "maintenance").
+    Binance documents the status endpoint; the 503 body is the one ccxt's Binance error table
+    records.
+  - ``clock``: every signed request (after its signature is checked) is refused HTTP 400
+    ``{"code": -1021, "msg": "Timestamp for this request is outside of the recvWindow."}``, as
+    when the client's clock has drifted (ccxt: ``InvalidNonce``); public requests pass.
+  - ``stale``: the market-data endpoints (``ticker/24hr``, ``ticker/price``,
+    ``ticker/bookTicker``, ``depth``, ``klines``/``uiKlines``) answer with the data as of the
+    fault's start (its arming): prices, book, candles, the tickers' ``closeTime`` and the
+    book's ``lastUpdateId`` frozen there, while the real path moves on underneath (orders fill
+    at the real price) and is served again when the fault ends.
+
+  A time window instead of a count: ``"seconds": S`` makes any fault fire on every matching
+  request for S seconds of the stand-in's clock from arming (``count`` is then ignored); without
+  it ``count`` keeps its meaning. For ``timeout``, whose ``seconds`` is its sleep, the window is
+  ``"window": S`` (accepted by every kind). A fault's ``until`` (ms) says when its window ends;
+  ended ones leave ``faults_pending``. Every firing is logged in ``faults_fired``.
+* ``POST /sim/symbol`` ``{"symbol": "SOLUSDT", "status": "BREAK"|"HALT"|"TRADING"|"REMOVED"}``:
+  a coin stops trading, is delisted, or trades again. ``BREAK``/``HALT``: exchangeInfo shows
+  the status (ccxt: the market is not ``active``); new orders and test orders are refused HTTP
+  400 ``{"code": -1013, "msg": "Market is closed."}`` (ccxt: ``MarketClosed``, an
+  ``OperationRejected``); resting orders are not matched, cancels and queries work; the price
+  is held where it was (tickers, book, the candles of the halt flat with volume 0; a
+  ``/sim/price`` set meanwhile applies when it trades again). ``REMOVED`` also takes the symbol
+  out of exchangeInfo and of the all-symbols answers, cancels its resting orders (Binance
+  removes a delisted pair's orders; the coin stays in the account), and every request naming
+  it is answered HTTP 400 ``{"code": -1121, "msg": "Invalid symbol."}`` (ccxt: ``BadSymbol``).
+  ``TRADING`` restores everything (``REMOVED`` -> ``TRADING`` lists it again); the price
+  follows its path (or override) from then on. ``/sim/state`` ``prices`` carry each
+  ``status``.
+* ``POST /sim/rules`` ``{"symbol": ..., "tickSize"?, "stepSize"?, "minQty"?, "minNotional"?}``:
+  the exchange changes a pair's rules. exchangeInfo serves the new PRICE_FILTER ``tickSize``,
+  LOT_SIZE ``stepSize``/``minQty``, NOTIONAL (or MIN_NOTIONAL) ``minNotional`` (8-decimal
+  strings; ``minPrice``/``minQty`` rounded up onto a new grid); prices are quoted on the new
+  tick and new orders are checked against the new filters (-1013 "Filter failure: ..." as
+  above). Answers the symbol's exchangeInfo entry.
 * ``GET /sim/weights`` -> the weight limit, the largest weight of a calendar minute and of any
   rolling 60 s, the 429/418 answered, and every minute's weight and requests, per endpoint and
   per client (the ``X-Sim-Client`` request header, e.g. ccxt's ``"headers"`` config; ``-``
   without it). ``POST /sim/weights`` ``{"reset": true}`` and/or ``{"limit": 6000}``: forget the
   counts and bans, set the limit. ``/sim/state`` carries the summary as ``weights``.
-* ``POST /sim/reset`` ``{}`` or ``{"balances": {"USDT": 1000}}``: fresh account, no orders,
+* ``GET /sim/limits`` -> the order counts (largest unfilled count and most new orders per 10 s
+  and per day, -1015 refusals, every 10-s window with an order, per client), the weight
+  summary, and ``refusals``: every request answered 418 or 429 (by a limit or a fault) with its
+  time. ``POST /sim/limits`` ``{"per_10s": 3, "per_day": 100, "fill_credit": false}`` and/or
+  ``{"reset": true}``. ``POST /sim/ban`` ``{"seconds": 20}``: an IP ban from now (every request
+  answered 418, ``Retry-After`` the seconds left). ``/sim/state`` carries ``order_counts``.
+* ``POST /sim/reset`` ``{}`` or ``{"balances": {"USDT": 1000}}``: every symbol trading under
+  its start-up rules, fresh account, no orders,
   faults or price overrides (the clock keeps running).
 
 Modules

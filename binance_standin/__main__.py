@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from binance_standin.common import DAY, INTERVALS, iso
+from binance_standin.orderlimits import DEFAULT_PER_10S, DEFAULT_PER_DAY
 from binance_standin.server import start_server
 from binance_standin.weights import DEFAULT_LIMIT
 
@@ -30,6 +31,16 @@ def _parse_balance(text: str) -> tuple[str, Decimal]:
     if not sep or not asset or value is None or value < 0:
         raise argparse.ArgumentTypeError(f"--balance wants ASSET=AMOUNT >= 0, not {text!r}")
     return asset.upper(), value
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value >= 1:  # also NaN
+        raise argparse.ArgumentTypeError(f"--speed wants a number >= 1, not {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "--start",
         default=None,
         help="historical date shown at start-up (default: 30 days before the end of the data)",
+    )
+    p.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="replay history N times faster than the wall clock from --start (e.g. 2400: an "
+        "hour of candles per 1.5 s); candle times stay on the wall clock's grid (default 1)",
     )
     p.add_argument(
         "--balance",
@@ -93,6 +111,23 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_LIMIT,
         help=f"request weight per minute before 429/418, as Binance (default {DEFAULT_LIMIT})",
     )
+    p.add_argument(
+        "--order-limit-10s",
+        type=int,
+        default=DEFAULT_PER_10S,
+        help=f"the account's new orders per 10 s before 429 -1015 (default {DEFAULT_PER_10S})",
+    )
+    p.add_argument(
+        "--order-limit-day",
+        type=int,
+        default=DEFAULT_PER_DAY,
+        help=f"the account's new orders per UTC day before 429 -1015 (default {DEFAULT_PER_DAY})",
+    )
+    p.add_argument(
+        "--order-count-no-fill-credit",
+        action="store_true",
+        help="every new order counts (Binance gives one back at an order's first fill)",
+    )
     return p
 
 
@@ -121,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             depth=args.depth,
             levels=args.levels,
             weight_limit=args.weight_limit,
+            speed=args.speed,
+            order_limit_10s=args.order_limit_10s,
+            order_limit_day=args.order_limit_day,
+            order_fill_credit=not args.order_count_no_fill_credit,
             **dialect,
         )
     except (OSError, ValueError) as err:
@@ -128,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sim = server.sim
     log.info(
-        "serving %d symbols %s; price timeframe %s; history now %s (offset %d days); balances %s",
+        "serving %d symbols %s; price timeframe %s; history now %s (offset %d days, speed %g); "
+        "balances %s",
         len(sim.rules),
         ",".join(sorted(sim.rules)),
         sim.timeframe,
         iso(sim.hist_ms()),
         sim.offset_ms // DAY,
+        sim.replay.speed,
         {a: float(v) for a, v in sim.ledger.initial.items()},
     )
     stop = threading.Event()

@@ -4,6 +4,17 @@
 :class:`Replay` shifts them by a whole number of days onto the wall clock, gives the price
 model (open -> close interpolation inside the ``--timeframe`` candle) and serves ``klines``
 up to and including the current, partial candle (see the package docstring).
+
+Accelerated replay (``--speed N``): history runs N times faster than the wall clock from the
+start-up moment, while every time the stand-in serves stays on the wall clock. A real bot
+judges candles by its own clock (Freqtrade refreshes a pair when the wall clock enters a new
+candle and warns of "Outdated history" when the last candle is two candles old) and signs its
+requests with it (checked against ``recvWindow``), so candles dated N times ahead would be
+"in the future" and never refreshed. The klines are therefore re-dated onto the wall clock's
+grid: the candle holding the replay's "now" carries the open time of the wall clock's current
+candle, the ones before it the candle times before that. The price path (tickers, book,
+fills) follows the replay; a bot sees its prices move N times faster, and candles that always
+end at its own "now".
 """
 
 from __future__ import annotations
@@ -198,8 +209,14 @@ def kline_row(row: Row, size: int) -> list[Any]:
 
 class Replay:
     """The candles of the served symbols replayed in wall-clock time (call under the sim's
-    lock): historical time = wall time - ``offset_ms``, a whole number of days that maps
+    lock): historical time = replay time - ``offset_ms``, a whole number of days that maps
     ``start`` onto the moment of construction.
+
+    Replay time is the time axis of the price path: the wall clock at ``speed`` 1; at ``speed``
+    N it runs N times faster than the wall clock from the moment of construction
+    (:meth:`replay_ms`). Every ``now`` and ``t`` below is replay time, except the klines'
+    open times and their ``start``/``end``, which are served on the wall clock's grid (see the
+    module docstring).
 
     :param symbols: the symbols to serve; those whose price candles are empty are dropped
         (they are missing from ``price_tf`` afterwards).
@@ -207,6 +224,8 @@ class Replay:
         for a symbol that lacks it).
     :param start: historical date at start-up (default: 30 days before the earliest last
         candle of the symbols).
+    :param clock: the wall clock (ms).
+    :param speed: replay time per wall time (>= 1): 3600 plays an hour of history per second.
     """
 
     def __init__(
@@ -216,8 +235,11 @@ class Replay:
         timeframe: str,
         start: str | int | None,
         clock: Callable[[], int],
+        speed: float = 1.0,
     ) -> None:
-        self.store, self.clock = store, clock
+        if not speed >= 1:  # also refuses NaN
+            raise ValueError(f"sim: speed must be >= 1, not {speed}")
+        self.store, self.clock, self.speed = store, clock, float(speed)
         # price source per symbol: ``timeframe`` if on disk, else the finest on disk
         self.price_tf = {
             sym: (timeframe if timeframe in store.timeframes(sym) else store.timeframes(sym)[0])
@@ -254,12 +276,31 @@ class Replay:
                     iso(hist_start),
                 )
 
-    def now_ms(self) -> int:
+    def wall_ms(self) -> int:
+        """The wall clock: the time of order times, signatures and served candle dates."""
         return int(self.clock())
 
+    def replay_ms(self, wall: int) -> int:
+        """Replay time at wall time ``wall``: ``speed`` times the wall time since start-up."""
+        if self.speed == 1:
+            return wall
+        return self.started_ms + int((wall - self.started_ms) * self.speed)
+
+    def now_ms(self) -> int:
+        """Replay time now (the wall clock at speed 1)."""
+        return self.replay_ms(self.wall_ms())
+
     def hist_ms(self, now: int | None = None) -> int:
-        """Historical time shown at wall time ``now``."""
+        """Historical time shown at replay time ``now``."""
         return (self.now_ms() if now is None else now) - self.offset_ms
+
+    def served_shift(self, wall: int, now: int, size: int, origin: int = 0) -> int:
+        """What to add to a candle's replay time to serve it on the wall clock's grid: the
+        candle of replay time ``now`` gets the open time of wall time ``wall``'s candle
+        (``size`` ms, buckets ``origin + k * size``). 0 at speed 1."""
+        if self.speed == 1:
+            return 0
+        return ((wall - origin) // size - (now - origin) // size) * size
 
     def candle_price(self, symbol: str, now: int | None = None) -> float:
         """The price the candles give (no override), unrounded."""
@@ -316,18 +357,22 @@ class Replay:
         if interval not in INTERVALS:
             raise BinanceError(-1120, "Invalid interval.")
         series = self.series(symbol, interval)
-        size, now, off = INTERVALS[interval], self.now_ms(), self.offset_ms
+        size, off = INTERVALS[interval], self.offset_ms
+        wall_now = self.wall_ms()
+        now = self.replay_ms(wall_now)
         limit = max(1, min(int(limit), 1000))
         origin = WEEK_ORIGIN if interval == "1w" else 0
         current = (now - origin) // size * size + origin
-        hi = current if end is None else min(end, current)
-        lo = start
-        wall = series.ts + off
-        i0 = int(np.searchsorted(wall, lo, side="left")) if lo is not None else 0
-        i1 = int(np.searchsorted(wall, hi, side="right"))
+        # the client's start/end are on the wall clock's grid, served times go back onto it
+        shift = self.served_shift(wall_now, now, size, origin)
+        hi = current if end is None else min(end - shift, current)
+        lo = None if start is None else start - shift
+        at = series.ts + off  # the candles' open times in replay time
+        i0 = int(np.searchsorted(at, lo, side="left")) if lo is not None else 0
+        i1 = int(np.searchsorted(at, hi, side="right"))
         real = range(i0, max(i0, i1))  # sliced lazily below
         # flat candles after the end of the data, up to the current one
-        v_first = int(wall[-1]) + size if len(series) else current
+        v_first = int(at[-1]) + size if len(series) else current
         if lo is not None and lo > v_first:
             v_first = v_first + -(-(lo - v_first) // size) * size
         n_virtual = max(0, (hi - v_first) // size + 1) if hi >= v_first else 0
@@ -342,7 +387,7 @@ class Replay:
         last_close = float(series.c[-1]) if len(series) else float(price())
         rows: list[Row] = [
             (
-                int(wall[i]),
+                int(at[i]),
                 float(series.o[i]),
                 float(series.h[i]),
                 float(series.l[i]),
@@ -358,7 +403,7 @@ class Replay:
                 row = self._partial_candle(symbol, row, size, now, float(price()))
             if adjust is not None:
                 row = adjust(symbol, row, size, now)
-            out.append(kline_row(row, size))
+            out.append(kline_row((row[0] + shift, *row[1:]), size))
         return out
 
     def _partial_candle(self, symbol: str, row: Row, size: int, now: int, p: float) -> Row:

@@ -1,19 +1,22 @@
 """The control API (JSON, no auth) tests use to steer the stand-in: ``/sim/state``,
-``/sim/price``, ``/sim/balance``, ``/sim/fault``, ``/sim/reset``, ``/sim/weights`` (see the
-package doc). :class:`Controls` is what it does to the exchange; :func:`control` answers its
-HTTP requests."""
+``/sim/price``, ``/sim/balance``, ``/sim/fault``, ``/sim/symbol``, ``/sim/rules``,
+``/sim/reset``, ``/sim/weights`` (see the package doc). :class:`Controls` is what it does to
+the exchange; :func:`control` answers its HTTP requests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from binance_standin.account import Ledger
-from binance_standin.faults import FaultBook
+from binance_standin.errors import outside_recv_window
+from binance_standin.faults import STALE_PATHS, FaultBook
 from binance_standin.market import Market
+from binance_standin.orderlimits import LIMIT_CONTROLS
 from binance_standin.trading import Claimed, Trading
 
 if TYPE_CHECKING:
@@ -64,6 +67,30 @@ class Controls:
         with self._lock:
             return self.market.prices()
 
+    # ---------------------------------------------------------------- symbols
+    def set_symbol_status(self, symbol: str, status: str) -> dict[str, Any]:
+        """A symbol stops trading (``BREAK``/``HALT``), is delisted (``REMOVED``: its resting
+        orders are canceled, as Binance removes them at a delisting) or trades again."""
+        with self._lock:
+            sym = self.market.set_status(symbol, status)
+            canceled = []
+            if status == "REMOVED":
+                for order in self.ledger.open_orders(sym):
+                    self.ledger.cancel(order)
+                    canceled.append(order.order_id)
+            self.trading.tick()
+            return {
+                "symbol": sym,
+                "status": status,
+                "price": float(self.market.frozen.get(sym) or self.market.price(sym)),
+                "canceled": canceled,
+            }
+
+    def set_rules(self, symbol: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """New filters of a symbol; its exchangeInfo entry as served from now on."""
+        with self._lock:
+            return self.market.set_rules(symbol, changes)
+
     # ---------------------------------------------------------------- balances
     def adjust_balance(self, asset: str, delta: float) -> dict[str, float]:
         """Deposit (delta > 0) or withdraw (< 0) free balance; never below zero."""
@@ -76,9 +103,13 @@ class Controls:
 
     # ---------------------------------------------------------------- faults
     def add_fault(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """Arm a fault (see the package doc); returns it as stored."""
+        """Arm a fault (see the package doc); returns it as stored. A ``stale`` fault keeps
+        the order book's update id of its start, as the rest of its data."""
         with self._lock:
-            return self.faults.add(spec)
+            fault = self.faults.add(spec)
+            if fault["kind"] == "stale":
+                self.faults.pending[-1]["update_id"] = fault["update_id"] = self.market.update_id
+            return fault
 
     def clear_faults(self) -> int:
         with self._lock:
@@ -96,6 +127,35 @@ class Controls:
         (fault, its faults_fired entry - the caller fills in ``effect``), or None."""
         with self._lock:
             return self.faults.claim(method, path, params, kinds, applies)
+
+    def clock_fault(self, method: str, path: str, params: dict[str, str]) -> None:
+        """A signed request under a ``clock`` fault: refused -1021 (its timestamp outside the
+        receive window), unprocessed."""
+        claimed = self.claim_fault(method, path, params, ("clock",))
+        if claimed is not None:
+            err = outside_recv_window()
+            claimed[1]["effect"] = f"refused with {err.code} {err.msg}"
+            raise err
+
+    @contextlib.contextmanager
+    def stale_view(self, method: str, path: str, params: dict[str, str]) -> Iterator[None]:
+        """Answer a market-data request (:data:`STALE_PATHS`) under a ``stale`` fault with the
+        market as of the fault's start; any other request as it is."""
+        claimed = (
+            self.claim_fault(method, path, params, ("stale",)) if path in STALE_PATHS else None
+        )
+        if claimed is None:
+            yield
+            return
+        fault, fired = claimed
+        with self._lock, self.market.as_of_time(fault["created"]):
+            update_id = self.market.update_id
+            self.market.update_id = fault["update_id"] - 1  # depth adds one
+            fired["effect"] = f"answered with the market data of {fault['created']}"
+            try:
+                yield
+            finally:
+                self.market.update_id = update_id
 
     def note_unexpected(self, method: str, path: str) -> None:
         with self._lock:
@@ -150,6 +210,21 @@ def _set_weights(sim: SimExchange, data: dict[str, Any]) -> tuple[int, Any]:
     return 200, sim.limiter.summary()
 
 
+def _symbol(sim: SimExchange, data: dict[str, Any]) -> tuple[int, Any]:
+    if "symbol" not in data or "status" not in data:
+        raise ValueError('expected {"symbol": "SOLUSDT", "status": "BREAK|HALT|TRADING|REMOVED"}')
+    return 200, sim.controls.set_symbol_status(str(data["symbol"]), str(data["status"]).upper())
+
+
+def _rules(sim: SimExchange, data: dict[str, Any]) -> tuple[int, Any]:
+    if "symbol" not in data:
+        raise ValueError(
+            'expected {"symbol": ..., "tickSize"?, "stepSize"?, "minQty"?, "minNotional"?}'
+        )
+    changes = {k: v for k, v in data.items() if k != "symbol"}
+    return 200, sim.controls.set_rules(str(data["symbol"]), changes)
+
+
 def _reset(sim: SimExchange, data: dict[str, Any]) -> tuple[int, Any]:
     sim.reset(data.get("balances"))
     return 200, {"balances": sim.controls.balances()}
@@ -160,9 +235,12 @@ CONTROLS: dict[tuple[str, str], Answer] = {
     ("POST", "/sim/price"): _price,
     ("POST", "/sim/balance"): _balance,
     ("POST", "/sim/fault"): _fault,
+    ("POST", "/sim/symbol"): _symbol,
+    ("POST", "/sim/rules"): _rules,
     ("GET", "/sim/weights"): _weights,
     ("POST", "/sim/weights"): _set_weights,
     ("POST", "/sim/reset"): _reset,
+    **LIMIT_CONTROLS,  # /sim/limits, /sim/ban (orderlimits.py)
 }
 
 

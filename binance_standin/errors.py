@@ -26,6 +26,18 @@ def invalid_symbol() -> BinanceError:
     return BinanceError(-1121, "Invalid symbol.")
 
 
+def market_closed() -> BinanceError:
+    """A new order on a symbol that does not trade (status ``BREAK``/``HALT``): what Binance
+    answers (errors.md lists "Market is closed." among the order refusals; clients record it
+    with -1013); ccxt's binance raises ``MarketClosed`` for the message."""
+    return BinanceError(-1013, "Market is closed.")
+
+
+def outside_recv_window() -> BinanceError:
+    """-1021 INVALID_TIMESTAMP: the request's timestamp is older than its ``recvWindow``."""
+    return BinanceError(-1021, "Timestamp for this request is outside of the recvWindow.")
+
+
 def mandatory(name: str) -> BinanceError:
     return BinanceError(
         -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."

@@ -23,6 +23,7 @@ from binance_standin.control import Controls
 from binance_standin.faults import FaultBook
 from binance_standin.filters import SymbolRules
 from binance_standin.market import Market
+from binance_standin.orderlimits import DEFAULT_PER_10S, DEFAULT_PER_DAY, OrderLimiter
 from binance_standin.orders import Order, trade_state
 from binance_standin.public import PublicData
 from binance_standin.trading import Trading
@@ -55,6 +56,11 @@ class SimExchange:
     :param levels: order-book levels per side.
     :param weight_limit: Binance's request weight per minute per IP (``weights.py``); requests
         beyond it are answered 429, then 418.
+    :param order_limit_10s, order_limit_day: the account's new orders per 10 s and per day
+        (``orderlimits.py``); orders beyond them are answered 429 ``-1015``.
+        ``order_fill_credit``: a first fill gives one back, as on Binance.
+    :param speed: history replayed ``speed`` times faster than ``clock`` (``candles.Replay``):
+        prices and candles move faster, every time served stays on ``clock``.
     """
 
     def __init__(
@@ -73,6 +79,10 @@ class SimExchange:
         clock: Callable[[], int] | None = None,
         exchange_info: dict[str, Any] | None = None,
         weight_limit: int = DEFAULT_LIMIT,
+        speed: float = 1.0,
+        order_limit_10s: int = DEFAULT_PER_10S,
+        order_limit_day: int = DEFAULT_PER_DAY,
+        order_fill_credit: bool = True,
     ) -> None:
         if timeframe not in INTERVALS:
             raise ValueError(f"sim: unknown timeframe {timeframe!r}")
@@ -96,7 +106,7 @@ class SimExchange:
                 f"sim: no tradable symbol - no candle file in {self.store.datadir} "
                 "matches a symbol of the exchangeInfo file"
             )
-        self.replay = Replay(self.store, self.rules, timeframe, start, self.clock)
+        self.replay = Replay(self.store, self.rules, timeframe, start, self.clock, speed)
         for sym in [s for s in self.rules if s not in self.replay.price_tf]:
             del self.rules[sym]  # empty candle file
         self.price_tf = self.replay.price_tf
@@ -121,6 +131,8 @@ class SimExchange:
         self.controls = Controls(self._lock, self.market, self.ledger, self.faults, self.trading)
         # Per IP (one for every client here), on the wall clock like Binance; /sim/reset keeps it.
         self.limiter = WeightLimiter(weight_limit)
+        # Per account, on the wall clock; /sim/reset keeps it too.
+        self.order_limiter = OrderLimiter(order_limit_10s, order_limit_day, order_fill_credit)
         self.replay.warn_short_data()
 
     # ---------------------------------------------------------------- state and clock
@@ -169,7 +181,7 @@ class SimExchange:
 
     def hist_ms(self, now: int | None = None) -> int:
         """Historical time shown at wall time ``now``."""
-        return self.replay.hist_ms(now)
+        return self.replay.hist_ms(None if now is None else self.replay.replay_ms(now))
 
     def symbol_rules(self, symbol: str | None) -> SymbolRules:
         """The rules of a served symbol (Binance's errors for a missing or unknown one)."""
@@ -206,12 +218,15 @@ class SimExchange:
         """Everything a test wants to assert on, as plain JSON-able values."""
         with self._lock:
             self.trading.tick()
+            self.faults.prune()
             now = self.now_ms()
             return {
                 "clock": {
                     "now": now,
                     "now_iso": iso(now),
                     "history_now": iso(self.hist_ms(now)),
+                    "history_now_ms": self.hist_ms(now),
+                    "speed": self.replay.speed,
                     "offset_ms": self.offset_ms,
                     "start": iso(self.start_ms),
                     "started": iso(self.started_ms),
@@ -226,6 +241,7 @@ class SimExchange:
                 "unexpected_requests": list(self.unexpected),
                 "requests": self.limiter.requests,
                 "weights": self.limiter.summary(),
+                "order_counts": self.order_limiter.summary(),
                 "config": {
                     "timeframe": self.timeframe,
                     "price_timeframes": dict(self.price_tf),

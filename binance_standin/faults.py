@@ -15,7 +15,27 @@ log = logging.getLogger(__name__)
 
 ORDER_FAULTS = ("reject", "partial", "expire", "chase")
 NET_FAULTS = ("http429", "http5xx", "timeout")
-FAULT_KINDS = ORDER_FAULTS + NET_FAULTS
+#: The exchange's own troubles (Binance dialect): maintenance, a client clock out of the receive
+#: window, market data stuck at an earlier moment.
+SERVICE_FAULTS = ("maintenance", "clock", "stale")
+FAULT_KINDS = ORDER_FAULTS + NET_FAULTS + SERVICE_FAULTS
+#: The kinds claimed as a request arrives, before it is processed (``routes.Handler._api``).
+FIRST_FAULTS = NET_FAULTS + ("maintenance",)
+#: The market-data paths a ``stale`` fault answers with the data of its start.
+STALE_PATHS = (
+    "/api/v3/ticker/24hr",
+    "/api/v3/ticker/price",
+    "/api/v3/ticker/bookTicker",
+    "/api/v3/depth",
+    "/api/v3/klines",
+    "/api/v3/uiKlines",
+)
+SYSTEM_STATUS_PATH = "/sapi/v1/system/status"
+#: Binance's answer to any request during a maintenance (ccxt's binance: ``OnMaintenance``):
+#: HTTP 503 with this body - the message ccxt's exception table records for Binance.
+MAINTENANCE_BODY = {"code": 1, "msg": "System is under maintenance."}
+#: ``GET /sapi/v1/system/status`` during a maintenance, as Binance documents it.
+MAINTENANCE_STATUS = {"status": 1, "msg": "system maintenance"}
 
 
 class FaultBook:
@@ -36,8 +56,11 @@ class FaultBook:
         kind = spec.get("kind")
         if kind not in FAULT_KINDS:
             raise ValueError(f"fault kind must be one of {FAULT_KINDS}, not {kind!r}")
-        count = int(spec.get("count", 1))
-        if count < 1:
+        count: int | None = int(spec.get("count", 1))
+        until = _window_end(kind, spec, int(self.clock()))
+        if until is not None:
+            count = None  # a time window: every matching request until it ends
+        elif count is None or count < 1:
             raise ValueError("fault count must be >= 1")
         # order faults default to order placement; a given path matches any method
         # unless "method" says otherwise
@@ -47,6 +70,7 @@ class FaultBook:
             "kind": kind,
             "count": count,
             "remaining": count,
+            "until": until,
             "path": spec.get("path", "/api/v3/order" if default_order else None),
             "method": spec.get("method", "POST" if default_order else None),
             "symbol": normalize_symbol(spec["symbol"]) if spec.get("symbol") else None,
@@ -66,6 +90,11 @@ class FaultBook:
         self.pending.clear()
         return n
 
+    def prune(self) -> None:
+        """Forget the faults whose time window has ended."""
+        now = int(self.clock())
+        self.pending = [f for f in self.pending if f["until"] is None or now < f["until"]]
+
     def claim(
         self,
         method: str,
@@ -77,6 +106,7 @@ class FaultBook:
         """Consume one firing of the first pending fault of ``kinds`` matching the request:
         (fault, its ``fired`` entry - the caller fills in ``effect``), or None."""
         kinds = tuple(kinds)
+        self.prune()
         for fault in self.pending:
             if (
                 fault["kind"] in kinds
@@ -86,9 +116,10 @@ class FaultBook:
                 and (fault["side"] is None or fault["side"] == params.get("side"))
                 and (applies is None or applies(fault))
             ):
-                fault["remaining"] -= 1
-                if fault["remaining"] <= 0:
-                    self.pending.remove(fault)
+                if fault["until"] is None:
+                    fault["remaining"] -= 1
+                    if fault["remaining"] <= 0:
+                        self.pending.remove(fault)
                 fired = {
                     "fault_id": fault["id"],
                     "kind": fault["kind"],
@@ -101,6 +132,20 @@ class FaultBook:
                 self.fired.append(fired)
                 return dict(fault), fired
         return None
+
+
+def _window_end(kind: str, spec: dict[str, Any], now: int) -> int | None:
+    """The end (sim ms) of a fault's time window: ``"seconds": S`` from arming (``"window"``
+    says the same, and is the only way for ``timeout``, whose ``seconds`` is its sleep)."""
+    raw = spec.get("window")
+    if raw is None and kind != "timeout":
+        raw = spec.get("seconds")
+    if raw is None:
+        return None
+    seconds = float(raw)
+    if seconds <= 0:
+        raise ValueError("fault window: seconds must be > 0")
+    return now + int(seconds * 1000)
 
 
 def _kind_options(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -141,9 +186,11 @@ def answer_net_fault(
     run: Callable[[], tuple[int, Any]],
     headers: dict[str, str],
 ) -> tuple[int, Any, dict[str, str], str]:
-    """The HTTP answer of a fired ``http429``/``http5xx``/``timeout`` fault: (status,
-    payload, headers, log note); ``run`` processes the request (``"process": true``)."""
+    """The HTTP answer of a fired ``http429``/``http5xx``/``timeout``/``maintenance`` fault:
+    (status, payload, headers, log note); ``run`` processes the request (``"process": true``)."""
     kind = fault["kind"]
+    if kind == "maintenance":
+        return answer_maintenance(fired, headers)
     effect = ""
     if fault.get("process"):
         status, payload = run()
@@ -182,3 +229,15 @@ def answer_net_fault(
         }
     fired["effect"] = effect + f"answered HTTP {fault['status']}"
     return fault["status"], payload5, headers, f"FAULT http5xx {fault['status']}"
+
+
+def answer_maintenance(
+    fired: dict[str, Any], headers: dict[str, str]
+) -> tuple[int, Any, dict[str, str], str]:
+    """A request during a maintenance, unprocessed: HTTP 503 :data:`MAINTENANCE_BODY`, except
+    ``GET /sapi/v1/system/status``, which says so (:data:`MAINTENANCE_STATUS`)."""
+    if fired["path"] == SYSTEM_STATUS_PATH:
+        fired["effect"] = "system/status answered status 1 (system maintenance)"
+        return 200, dict(MAINTENANCE_STATUS), headers, "FAULT maintenance (status 1)"
+    fired["effect"] = "answered HTTP 503 System is under maintenance."
+    return 503, dict(MAINTENANCE_BODY), headers, "FAULT maintenance"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from binance_standin.common import ZERO, decimals, new_client_id
+from binance_standin.common import ZERO, ceil_to, decimals, fmt, new_client_id
 from binance_standin.errors import (
     BinanceError,
     dec_param,
@@ -121,6 +121,56 @@ class SymbolRules:
             elif kind == "ICEBERG_PARTS":
                 rules.iceberg_parts = int(f.get("limit", 0))
         return rules
+
+
+#: The rules ``/sim/rules`` changes: (filter types that carry it, its key there).
+RULE_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "tickSize": (("PRICE_FILTER",), "tickSize"),
+    "stepSize": (("LOT_SIZE",), "stepSize"),
+    "minQty": (("LOT_SIZE",), "minQty"),
+    "minNotional": (("NOTIONAL", "MIN_NOTIONAL"), "minNotional"),
+}
+
+
+def with_filters(raw: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the exchangeInfo entry ``raw`` with new ``tickSize``, ``stepSize``,
+    ``minQty`` and/or ``minNotional`` (ValueError for anything else), each written as Binance
+    writes it (8 decimals). The grids stay whole, as Binance keeps them: ``minPrice`` is
+    rounded up onto a new tick and ``minQty`` onto a new step (PRICE_FILTER and LOT_SIZE count
+    from them)."""
+    unknown = sorted(set(changes) - set(RULE_KEYS) - {"symbol"})
+    if unknown:
+        raise ValueError(f"rules: unknown {unknown}; expected some of {sorted(RULE_KEYS)}")
+    values: dict[str, Decimal] = {}
+    for key in RULE_KEYS:
+        if key in changes:
+            value = Decimal(str(changes[key]))
+            if not value.is_finite() or value < 0 or (key != "minNotional" and value == 0):
+                raise ValueError(f"rules: {key} must be > 0 (minNotional >= 0), not {value}")
+            if decimals(value) > 8:
+                raise ValueError(f"rules: {key} {value} has more than 8 decimals")
+            values[key] = value
+    out = {**raw, "filters": [dict(f) for f in raw.get("filters", [])]}
+    by_type = {f.get("filterType"): f for f in out["filters"]}
+    for key, value in values.items():
+        types, field = RULE_KEYS[key]
+        targets = [by_type[t] for t in types if t in by_type]
+        if not targets:
+            raise ValueError(f"rules: {raw['symbol']} has no {'/'.join(types)} filter")
+        for target in targets:
+            target[field] = fmt(value)
+    _whole_grid(by_type.get("PRICE_FILTER"), "minPrice", "tickSize")
+    _whole_grid(by_type.get("LOT_SIZE"), "minQty", "stepSize")
+    return out
+
+
+def _whole_grid(f: dict[str, Any] | None, low: str, step: str) -> None:
+    """``f[low]`` rounded up onto the grid of ``f[step]`` (unchanged when on it or zero)."""
+    if f is None or low not in f or step not in f:
+        return
+    lo, size = Decimal(f[low]), Decimal(f[step])
+    if size > 0 and lo % size != 0:
+        f[low] = fmt(ceil_to(lo, size))
 
 
 # ---------------------------------------------------------------------------- the filters

@@ -9,20 +9,30 @@ it was made), so the candles carry the prices the stand-in served, not only the 
 a candle closed while a price was held or multiplied shows that price, as Binance's candles
 show the trades its tickers quoted. Without it a chart drawn from the closed candles (FreqUI's)
 contradicts what a bot valued and traded at once the candle of a ``--move`` has closed.
+
+A symbol's status (``/sim/symbol``): ``BREAK`` or ``HALT`` holds its price where it was (a
+``halted`` :class:`Setting` in the path, so the candles of the halt are flat) until it trades
+again; ``REMOVED`` also takes it out of ``exchangeInfo`` and the all-symbols answers, and every
+request naming it gets Binance's unknown-symbol answer. Rules (``/sim/rules``) change its
+exchangeInfo filters in place. A ``stale`` fault reads the market as of an earlier moment
+(:meth:`Market.as_of_time`): the price path gives the prices served then.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
+import copy
 import json
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from binance_standin.candles import Replay, Row
 from binance_standin.common import DAY, ZERO, dec, floor_to, fmt, normalize_symbol, round_to
 from binance_standin.errors import invalid_symbol, mandatory
-from binance_standin.filters import SymbolRules
+from binance_standin.filters import SymbolRules, with_filters
 from binance_standin.matching import Book, synthetic_book
 
 
@@ -34,6 +44,7 @@ class Setting:
     since: int
     fixed: Decimal | None = None
     factor: Decimal | None = None
+    halted: bool = False  # the symbol did not trade: ``fixed`` is the price it was held at
 
     @property
     def plain(self) -> bool:
@@ -43,6 +54,10 @@ class Setting:
 
 #: A stretch of the price path: (from, to) wall ms and the setting in force.
 Piece = tuple[int, int, Setting]
+
+#: Binance's symbol statuses the control API sets (``REMOVED``: delisted, gone from
+#: exchangeInfo). Every one but ``TRADING`` refuses new orders and holds the price.
+SYMBOL_STATUSES = ("TRADING", "BREAK", "HALT", "REMOVED")
 
 
 class Market:
@@ -66,21 +81,36 @@ class Market:
         self.history: dict[str, list[Setting]] = {}
         self.overrides: dict[str, Decimal] = {}
         self.multipliers: dict[str, Decimal] = {}
+        #: The symbols not trading: their status, and the price each is held at.
+        self.status: dict[str, str] = {}
+        self.frozen: dict[str, Decimal] = {}
+        #: A ``stale`` fault's moment (wall ms): prices and times are read as of then.
+        self.as_of: int | None = None
+        #: The exchangeInfo entries as served at start-up, for the symbols whose rules changed.
+        self.original: dict[str, dict[str, Any]] = {}
         self.reset()
 
     def reset(self) -> None:
-        """No price overrides from now on (the candles keep the path served so far); the depth
-        update id starts again."""
+        """No price overrides from now on (the candles keep the path served so far), every
+        symbol trading under its start-up rules; the depth update id starts again."""
         self.reset_prices()
+        for symbol in list(self.status):
+            self.set_status(symbol, "TRADING")
+        for symbol, raw in self.original.items():
+            _replace_rules(self.rules[symbol], raw)
+        self.original.clear()
         self.update_id = 1
 
     def _record(self, symbol: str) -> None:
         """Note ``symbol``'s setting now in its price path."""
         now = self.replay.now_ms()
-        setting = Setting(now, self.overrides.get(symbol), self.multipliers.get(symbol))
+        if symbol in self.frozen:
+            setting = Setting(now, self.frozen[symbol], halted=True)
+        else:
+            setting = Setting(now, self.overrides.get(symbol), self.multipliers.get(symbol))
         path = self.history.setdefault(symbol, [])
         last = path[-1] if path else Setting(0)
-        if (last.fixed, last.factor) == (setting.fixed, setting.factor):
+        if replace(last, since=now) == setting:
             return
         if path and last.since == now:
             path.pop()
@@ -92,9 +122,43 @@ class Market:
         if symbol is None or symbol == "":
             raise mandatory("symbol")
         rules = self.rules.get(symbol)
-        if rules is None:
+        if rules is None or self.status.get(symbol) == "REMOVED":
             raise invalid_symbol()
         return rules
+
+    def trading(self, symbol: str) -> bool:
+        """Whether ``symbol`` trades (not halted, not removed)."""
+        return symbol not in self.status
+
+    def set_status(self, symbol: str, status: str) -> str:
+        """Set a symbol's status (:data:`SYMBOL_STATUSES`): any but ``TRADING`` holds its price
+        where it is now, ``TRADING`` lets it follow its path again. Returns the symbol."""
+        sym = self.control_symbol(symbol)
+        if status not in SYMBOL_STATUSES:
+            raise ValueError(f"status must be one of {SYMBOL_STATUSES}, not {status!r}")
+        if status == "TRADING":
+            self.status.pop(sym, None)
+            self.frozen.pop(sym, None)
+        else:
+            self.frozen.setdefault(sym, self._price(sym))
+            self.status[sym] = status
+        self._record(sym)
+        return sym
+
+    def set_rules(self, symbol: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """New exchangeInfo filters of a symbol (``with_filters``); its entry as served now."""
+        sym = self.control_symbol(symbol)
+        rules = self.rules[sym]
+        raw = with_filters(rules.raw, changes)
+        self.original.setdefault(sym, copy.deepcopy(rules.raw))
+        _replace_rules(rules, raw)
+        return self._entry(sym)
+
+    def _entry(self, symbol: str) -> dict[str, Any]:
+        """The symbol's exchangeInfo entry, its status as it is now (a copy)."""
+        raw = json.loads(json.dumps(self.rules[symbol].raw))
+        raw["status"] = self.status.get(symbol, "TRADING")
+        return raw
 
     def control_symbol(self, symbol: str) -> str:
         """A served symbol given as ``BTC/USDT`` or ``btcusdt`` (ValueError if unknown)."""
@@ -109,12 +173,27 @@ class Market:
             return [self.symbol_rules(symbol).symbol]
         if symbols is not None:
             return [self.symbol_rules(s).symbol for s in symbols]
-        return sorted(self.rules)
+        return self.listed()
+
+    def listed(self) -> list[str]:
+        """The symbols exchangeInfo lists (all but the removed), sorted."""
+        return sorted(s for s in self.rules if self.status.get(s) != "REMOVED")
 
     # ---------------------------------------------------------------- prices and book
     def price(self, symbol: str) -> Decimal:
-        """Current price: fixed override, else candle price x multiplier; on the tick grid."""
-        rules = self.symbol_rules(symbol)
+        """Current price: fixed override, else candle price x multiplier; on the tick grid.
+        A symbol not trading: the price it is held at; under a ``stale`` fault: the price
+        served at that moment."""
+        self.symbol_rules(symbol)
+        return self._price(symbol)
+
+    def _price(self, symbol: str) -> Decimal:
+        """:meth:`price` of a symbol known to be served (removed ones too)."""
+        if self.as_of is not None:
+            return self.price_at(symbol, self.as_of)
+        if symbol in self.frozen:
+            return self.frozen[symbol]
+        rules = self.rules[symbol]
         if symbol in self.overrides:
             raw = self.overrides[symbol]
         else:
@@ -125,6 +204,25 @@ class Market:
         """A price as the stand-in quotes it: on the tick grid, at least one tick."""
         tick = self.rules[symbol].tick
         return max(round_to(raw, tick), tick)
+
+    def price_at(self, symbol: str, t: int) -> Decimal:
+        """The price served at wall time ``t`` (the price path's setting then)."""
+        setting = self.pieces(symbol, t, t + 1)[0][2]
+        return self._on_grid(symbol, dec(self._value(symbol, setting, t)))
+
+    @contextlib.contextmanager
+    def as_of_time(self, t: int) -> Iterator[None]:
+        """Market data as of clock time ``t`` (a ``stale`` fault): the replay's clock stopped
+        at ``t``, prices from the price path at the replay's "now" then; call under the sim's
+        lock."""
+        clock = self.replay.clock
+        self.replay.clock = lambda: t
+        self.as_of = self.replay.now_ms()
+        try:
+            yield
+        finally:
+            self.as_of = None
+            self.replay.clock = clock
 
     # ---------------------------------------------------------------- the price path
     def pieces(self, symbol: str, a: int, b: int) -> list[Piece]:
@@ -176,6 +274,8 @@ class Market:
         pieces = self.pieces(symbol, open_time, end)
         if all(setting.plain for _, _, setting in pieces):
             return row
+        if all(setting.halted for _, _, setting in pieces):
+            v = 0.0  # no trade while the symbol was halted
         first, last = pieces[0][2], pieces[-1][2]
         if not first.plain:
             o = self._value(symbol, first, open_time)
@@ -242,9 +342,11 @@ class Market:
         """Per symbol: price, best bid/ask, candle price, override, multiplier."""
         out = {}
         for sym in sorted(self.rules):
-            bids, asks = self.book(sym)
+            rules, price = self.rules[sym], self._price(sym)
+            bids, asks = synthetic_book(rules, price, self.spread, self.level_value, self.levels)
             out[sym] = {
-                "price": float(self.price(sym)),
+                "price": float(price),
+                "status": self.status.get(sym, "TRADING"),
                 "bid": float(bids[0][0]),
                 "ask": float(asks[0][0]),
                 "candle_price": self.replay.candle_price(sym),
@@ -261,13 +363,12 @@ class Market:
         if wanted:
             for s in wanted:
                 self.symbol_rules(s)
-        chosen = [self.rules[s].raw for s in (wanted or sorted(self.rules))]
         return {
             "timezone": self.info.get("timezone", "UTC"),
-            "serverTime": self.replay.now_ms(),
+            "serverTime": self.replay.wall_ms(),
             "rateLimits": self.info.get("rateLimits", []),
             "exchangeFilters": self.info.get("exchangeFilters", []),
-            "symbols": json.loads(json.dumps(chosen)),
+            "symbols": [self._entry(s) for s in (wanted or self.listed())],
         }
 
     def klines(
@@ -324,8 +425,8 @@ class Market:
             "lowPrice": f"{min(lows):.8f}",
             "volume": f"{volume:.8f}",
             "quoteVolume": f"{quote_volume:.8f}",
-            "openTime": now - DAY,
-            "closeTime": now,
+            "openTime": self.replay.wall_ms() - DAY,  # served times: the wall clock's (--speed)
+            "closeTime": self.replay.wall_ms(),
             "firstId": -1,
             "lastId": -1,
             "count": 0,
@@ -368,5 +469,13 @@ class Market:
         return {
             "mins": 5,
             "price": fmt(self.price(self.symbol_rules(symbol).symbol)),
-            "closeTime": self.replay.now_ms(),
+            "closeTime": self.replay.wall_ms(),
         }
+
+
+def _replace_rules(rules: SymbolRules, raw: dict[str, Any]) -> None:
+    """``rules`` re-read from the exchangeInfo entry ``raw``, in place (orders and the Kraken
+    dialect hold the same object)."""
+    fresh = SymbolRules.from_exchange_info(raw)
+    for name, value in vars(fresh).items():
+        setattr(rules, name, value)

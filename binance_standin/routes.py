@@ -1,6 +1,6 @@
 """The HTTP side of the stand-in: Binance's routes, the SIGNED checks, the request weight limit
-(``weights.py``), and the request handler that answers Binance API and control requests and
-logs each one."""
+(``weights.py``) and the order-count limit (``orderlimits.py``), and the request handler that
+answers Binance API and control requests and logs each one."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from binance_standin.common import wall_ms
 from binance_standin.control import control
 from binance_standin.errors import BinanceError, int_param, mandatory, symbols_param
 from binance_standin.exchange import SimExchange
-from binance_standin.faults import NET_FAULTS, answer_net_fault
+from binance_standin.faults import FIRST_FAULTS, answer_net_fault
+from binance_standin.orderlimits import NEW_ORDER, order_traded
 from binance_standin.weights import CLIENT_HEADER, request_weight
 
 if TYPE_CHECKING:
@@ -122,7 +123,9 @@ def _klines(sim: SimExchange, call: Call) -> Any:
 HANDLERS: dict[str, Callable[[SimExchange, Call], Any]] = {
     "ping": lambda sim, call: {},
     "time": lambda sim, call: {"serverTime": sim.now_ms()},
-    "exchange_info": lambda sim, call: sim.public.exchange_info(call.symbol, call.symbols),
+    "exchange_info": lambda sim, call: _with_limits(
+        sim, sim.public.exchange_info(call.symbol, call.symbols)
+    ),
     "klines": _klines,
     "ticker_24hr": lambda sim, call: sim.public.ticker_24hr(call.symbol, call.symbols),
     "ticker_price": lambda sim, call: sim.public.ticker_price(call.symbol, call.symbols),
@@ -148,6 +151,19 @@ HANDLERS: dict[str, Callable[[SimExchange, Call], Any]] = {
 }
 
 
+def _with_limits(sim: SimExchange, info: dict[str, Any]) -> dict[str, Any]:
+    """``exchangeInfo`` with the ``rateLimits`` the stand-in enforces: its request weight limit
+    and its order-count limits (``RAW_REQUESTS`` as Binance's, not enforced)."""
+    limits = [
+        {**entry, "limit": sim.limiter.limit}
+        if entry.get("rateLimitType") == "REQUEST_WEIGHT"
+        else dict(entry)
+        for entry in info.get("rateLimits", [])
+        if entry.get("rateLimitType") != "ORDERS"
+    ]
+    return {**info, "rateLimits": limits + sim.order_limiter.rate_limits()}
+
+
 def api_call(sim: SimExchange, handler: str, params: dict[str, str], method: str, path: str) -> Any:
     """Run one Binance endpoint on ``sim`` (raises :class:`BinanceError`)."""
     call = Call.of(params, method, path)
@@ -155,6 +171,15 @@ def api_call(sim: SimExchange, handler: str, params: dict[str, str], method: str
     if answer is None:
         raise RuntimeError(f"no handler {handler}")
     return answer(sim, call)
+
+
+def _reject_fault(sim: SimExchange, method: str, path: str, params: dict[str, str]) -> None:
+    """A pending ``reject`` fault for this request: raised as the Binance error it names."""
+    claimed = sim.controls.claim_fault(method, path, params, ("reject",))
+    if claimed is not None:
+        fault, fired = claimed
+        fired["effect"] = f"refused with {fault['code']} {fault['msg']}"
+        raise BinanceError(fault["code"], fault["msg"])
 
 
 def check_signed(
@@ -242,6 +267,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
         note = ""
+        self._order_headers: dict[str, str] = {}  # a new order's X-MBX-ORDER-COUNT-*
         try:
             if path.startswith("/sim/") or path == "/sim":
                 status, payload, headers = control(self.server.sim, method, path, body)
@@ -254,15 +280,18 @@ class Handler(BaseHTTPRequestHandler):
                 {"code": -1000, "msg": f"sim internal error: {exc!r}"},
                 {},
             )
-        self._send(status, payload, headers)
-        if isinstance(payload, dict) and isinstance(payload.get("code"), int) and status >= 400:
-            note = f"{note} code={payload['code']} {payload.get('msg', '')}".strip()
+        self._send(status, payload, {**headers, **self._order_headers})
+        code = payload.get("code") if isinstance(payload, dict) else None
+        if isinstance(code, int) and status >= 400:
+            note = f"{note} code={code} {payload.get('msg', '')}".strip()
+        client = self.headers.get(CLIENT_HEADER)
+        if status in (418, 429) and not path.startswith("/sim"):
+            self.server.sim.limiter.note_refused(method, path, status, code, client)
         params = dict(parse_qsl(url.query)) | (
             dict(parse_qsl(body)) if not path.startswith("/sim") else {}
         )
         shown = " ".join(f"{k}={params[k]}" for k in LOGGED_PARAMS if k in params)
         level = logging.WARNING if status == 404 else logging.INFO
-        client = self.headers.get(CLIENT_HEADER)
         log.log(
             level,
             "%s %s%s -> %d (%.0f ms)%s%s",
@@ -298,7 +327,7 @@ class Handler(BaseHTTPRequestHandler):
         weight_headers = verdict.headers
         if verdict.status != 200:  # over the limit (429), or banned (418)
             return verdict.status, verdict.body, weight_headers, f"LIMIT used={verdict.used}"
-        claimed = sim.controls.claim_fault(method, path, params, NET_FAULTS)
+        claimed = sim.controls.claim_fault(method, path, params, FIRST_FAULTS)
         if claimed is None:
             status, payload = self._run(route, method, path, query, body, params)
             return status, payload, weight_headers, ""
@@ -317,12 +346,40 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if route.signed:
                 check_signed(sim, self.headers, query, body, params)
-            claimed = sim.controls.claim_fault(method, path, params, ("reject",))
-            if claimed is not None:
-                fault, fired = claimed
-                fired["effect"] = f"refused with {fault['code']} {fault['msg']}"
-                raise BinanceError(fault["code"], fault["msg"])
+                sim.controls.clock_fault(method, path, params)  # -1021 under a clock fault
+            if (method, path) == NEW_ORDER:
+                return self._new_order(route, method, path, params)
+            _reject_fault(sim, method, path, params)
             sim.trading.tick()
-            return 200, api_call(sim, route.handler, params, method, path)
+            with sim.controls.stale_view(method, path, params):  # market data of a stale fault
+                return 200, api_call(sim, route.handler, params, method, path)
         except BinanceError as err:
             return err.status, err.body()
+
+    def _new_order(
+        self, route: Route, method: str, path: str, params: dict[str, str]
+    ) -> tuple[int, Any]:
+        """A new order under the account's order-count limits (``orderlimits.py``): refused
+        429 ``-1015`` beyond them (no ``Retry-After``), else run and, once accepted, counted;
+        the ``X-MBX-ORDER-COUNT-*`` headers either way (sent by :meth:`_send` through
+        ``_order_headers``)."""
+        sim = self.server.sim
+        limiter = sim.order_limiter
+        limiter.settle(order_traded(sim))
+        ticket, refusal = limiter.admit(self.headers.get(CLIENT_HEADER))
+        self._order_headers = limiter.headers()
+        if ticket is None:
+            return 429, refusal
+        try:
+            _reject_fault(sim, method, path, params)
+            sim.trading.tick()
+            answer = api_call(sim, route.handler, params, method, path)
+        except BaseException:
+            limiter.refused_by_exchange(ticket)
+            self._order_headers = limiter.headers()
+            raise
+        order = sim.orders.get(int(answer["orderId"]))
+        self._order_headers = limiter.placed(
+            int(answer["orderId"]), order is not None and order.executed > 0
+        )
+        return 200, answer

@@ -11,9 +11,9 @@ from typing import Any
 
 from binance_standin.account import Ledger
 from binance_standin.common import fmt, new_client_id
-from binance_standin.errors import BinanceError, insufficient
+from binance_standin.errors import BinanceError, insufficient, market_closed
 from binance_standin.faults import FaultBook
-from binance_standin.filters import NewOrder, validate_order
+from binance_standin.filters import NewOrder, SymbolRules, validate_order
 from binance_standin.market import Market
 from binance_standin.matching import Book, Levels, plan_fills, settle_status, walk
 from binance_standin.orders import Order
@@ -66,7 +66,7 @@ class Trading:
     def test_order(self, params: dict[str, str]) -> dict[str, Any]:
         """``POST /api/v3/order/test``: validation only."""
         with self._lock:
-            rules = self.market.symbol_rules(params.get("symbol"))
+            rules = self._open_market(params.get("symbol"))
             price = self.market.price(rules.symbol)
             validate_order(params, rules, price, self.ledger.orders.values())
             return {}
@@ -77,7 +77,7 @@ class Trading:
         """``POST /api/v3/order``: validate, check balance, match, answer."""
         with self._lock:
             self.tick()
-            rules = self.market.symbol_rules(params.get("symbol"))
+            rules = self._open_market(params.get("symbol"))
             price = self.market.price(rules.symbol)
             new = validate_order(params, rules, price, self.ledger.orders.values())
             full = self._affordable(new)  # before any fault: Binance would refuse it anyway
@@ -97,6 +97,13 @@ class Trading:
                 claimed[1]["effect"] = _effect(new, order)
             _log_new(new, order)
             return order.binance_new(new.resp_type, order.time)
+
+    def _open_market(self, symbol: str | None) -> SymbolRules:
+        """The rules of a symbol that takes new orders (Binance's refusal for a halted one)."""
+        rules = self.market.symbol_rules(symbol)
+        if not self.market.trading(rules.symbol):
+            raise market_closed()
+        return rules
 
     def _affordable(self, new: NewOrder) -> Levels | None:
         """A MARKET order's complete walk of the book (None for the others), once the free
@@ -176,6 +183,8 @@ class Trading:
             for order in self.ledger.orders.values():
                 if not order.is_open or (order.held and not include_held):
                     continue
+                if not self.market.trading(order.symbol):
+                    continue  # a halted market matches nothing
                 p = self.market.price(order.symbol)
                 if (order.side == "BUY" and p <= order.price) or (
                     order.side == "SELL" and p >= order.price

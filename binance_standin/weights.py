@@ -48,7 +48,10 @@ Every request is counted, answered 429/418 or not (what Binance does with refuse
 not documented; counting them is the cautious reading).
 
 A ban here lasts 2 minutes, doubled at each new ban (up to 3 days). Requests during a ban are
-answered 418 and are not counted.
+answered 418 and are not counted. A test can start one at once for a chosen time (``POST
+/sim/ban {"seconds": 20}``, :meth:`WeightLimiter.ban`). Every request answered 418 or 429, by
+this limit, the order-count limit (``orderlimits.py``) or a fault, is recorded with its time
+(:meth:`WeightLimiter.refusals`, ``GET /sim/limits``).
 
 Weight per client: the stand-in has one IP (127.0.0.1) for every client, so it also books each
 request under the value of the ``X-Sim-Client`` header (ccxt sends it when its config has
@@ -73,6 +76,8 @@ FIRST_BAN_MS = 2 * MINUTE
 LONGEST_BAN_MS = 3 * 24 * 60 * MINUTE
 #: Minutes of history kept (a day).
 HISTORY_MINUTES = 24 * 60
+#: Requests answered 418/429 kept in the record (the latest).
+REFUSALS_KEPT = 10_000
 
 #: (method, path) -> weight, or a function of the request's parameters.
 _FIXED: dict[tuple[str, str], int] = {
@@ -230,6 +235,7 @@ class WeightLimiter:
             self.banned_until: int | None = None
             self._warned_in: int | None = None  # the minute a 429 was answered in
             self.requests = 0
+            self._refusals: deque[dict[str, Any]] = deque(maxlen=REFUSALS_KEPT)
 
     def _minute(self, now: int) -> Minute:
         start = now - now % MINUTE
@@ -291,6 +297,46 @@ class WeightLimiter:
                 },
             )
 
+    def ban(self, seconds: float) -> dict[str, Any]:
+        """Ban the IP from now for ``seconds`` (a test's ban, without the hammering that earns
+        one): every request is answered 418 until then, with ``Retry-After`` the seconds left.
+        Counted as a ban (the next automatic one lasts twice as long)."""
+        if seconds <= 0:
+            raise ValueError("a ban lasts > 0 seconds")
+        with self._lock:
+            now = int(self.clock())
+            self.bans += 1
+            self.banned_until = now + int(seconds * SECOND)
+            return {"banned_until": iso(self.banned_until), "banned_until_ms": self.banned_until}
+
+    def note_refused(
+        self, method: str, path: str, status: int, code: Any, client: str | None
+    ) -> None:
+        """Record one request answered 418 or 429, whatever answered it (this limit, the order
+        count, a fault)."""
+        with self._lock:
+            now = int(self.clock())
+            self._refusals.append(
+                {
+                    "time": now,
+                    "at": iso(now),
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "code": code,
+                    "client": client or "-",
+                }
+            )
+
+    def refusals(self) -> list[dict[str, Any]]:
+        """Every request answered 418 or 429, oldest first (the last ``REFUSALS_KEPT``)."""
+        with self._lock:
+            return list(self._refusals)
+
+    def clear_refusals(self) -> None:
+        with self._lock:
+            self._refusals.clear()
+
     def _ban_answer(self, now: int, used: int) -> Verdict:
         assert self.banned_until is not None
         return Verdict(
@@ -323,6 +369,7 @@ class WeightLimiter:
                 "answered_418": self.answered_418,
                 "bans": self.bans,
                 "banned_until": iso(self.banned_until) if self.banned_until else None,
+                "refusals": len(self._refusals),
             }
 
     def history(self) -> dict[str, Any]:

@@ -60,11 +60,31 @@ def waiting_for_candles(missing: Iterable[str], first: Mapping[str, float]) -> s
     )
 
 
-def no_candle(coins: Iterable[str], now: float) -> str:
-    """A backtest's candles stop (or skip) for a coin: nothing is decided meanwhile."""
+def no_candle(coins: Iterable[str], now: float, held_at: Mapping[str, float] | None = None) -> str:
+    """A backtest's candles stop (or skip) for some coins, said once per gap. ``held_at``: their
+    last prices, at which they are held while the others rebalance among themselves (as a
+    halted coin live); none (every coin without a candle, or one that never had a price yet):
+    nothing is decided meanwhile. Freqtrade fills a gap inside a pair's candles with flat
+    candles at the last close: in its backtests a coin's candles stop only for good (a delisted
+    coin, data downloaded to an earlier date), and its trade is sold at its last candle's open
+    when the backtest ends."""
+    names = list(coins)
+    head = f"No candle for {', '.join(names)} at {utc_time(now)}"
+    if not held_at:
+        return f"{head}: the rebalancer decides nothing until every coin has a price again"
+    if len(names) == 1:
+        coin = names[0]
+        return (
+            f"{head}: {coin} is held at its last price ({held_at[coin]:g}), no order is placed "
+            f"for it, and the other coins are rebalanced among themselves until its candles "
+            f"return (if they do not, Freqtrade sells it at that price when the backtest ends)"
+        )
+    prices = ", ".join(f"{c} {held_at[c]:g}" for c in names)
     return (
-        f"No candle for {', '.join(coins)} at {utc_time(now)}: the rebalancer decides nothing "
-        f"until every coin has a price again"
+        f"{head}: {' and '.join([', '.join(names[:-1]), names[-1]])} are held at their last "
+        f"prices ({prices}), no order is placed for them, and the other coins are rebalanced "
+        f"among themselves until their candles return (if they do not, Freqtrade sells them at "
+        f"those prices when the backtest ends)"
     )
 
 

@@ -3,7 +3,9 @@ fast-forward, as ``ft/fastforward.py`` is the plugin's in a Freqtrade backtest).
 
 Between two rebalances the holdings and the cash do not move, only the prices. What can act
 then: the trigger (a threshold crossed; an interval's check instant with drift over its
-minimum), an auto-invest deposit falling due, a stop level reached, a coin without a price.
+minimum), an auto-invest deposit falling due, a stop level reached, a coin without a price
+(from there on it is held at its last price and the others are decided among themselves: the
+loop looks at every candle of the gap, ``Run.pending``).
 The search computes the drift and the value of the portfolio on the coming candles at once
 (numpy over the price matrix, in growing blocks) and stops *early*, never late: within
 ``MARGIN`` of a limit. On the candle found, the core decides as always.

@@ -5,7 +5,8 @@ them.
 What is the core's and called as is: every decision (``core.engine.step``: the trigger, the
 plan, the buys after the sells, the deposits), the stop levels and ``trigger_price``
 (``core.guards``), the auto-invest schedule and its refusal rule (``core.autoinvest``), the
-exchange rules and their rounding (``core.rules``).
+exchange rules and their rounding (``core.rules``), the coins still trading rebalanced among
+themselves while a coin's candles stop (``core.halts``).
 
 What mirrors the glue (``ft/plugin.py``'s loop in a backtest; the module each step follows is
 named on its method): the stages of a loop, what the order desk hands Freqtrade as a stake for
@@ -36,6 +37,7 @@ import numpy as np
 from ..core.config import RebalanceConfig
 from ..core.engine import Event, Snapshot, State, step
 from ..core.guards import stop_reason, trigger_reached
+from ..core.halts import among_trading
 from ..core.plan import Leg
 from ..core.portfolio import Portfolio
 from . import deposits as deposit_rules
@@ -117,6 +119,8 @@ class Run:
         self.buys_due = False
         self.selling: tuple[float, Portfolio] | None = None
         self.portfolio: Portfolio | None = None  # the last loop's (None: a price missing)
+        self.halted: tuple[str, ...] = ()  # this candle's coins held at their last price
+        self.filled: np.ndarray | None = None  # the opens carried over gaps (held_at)
         cols = [self.col[p] for p in cfg.pairs]
         self.ahead = Ahead(c.times, np.ascontiguousarray(c.opens[:, cols]))
         self.max_open = setup.max_open_trades or len(cfg.coin_names)
@@ -159,7 +163,7 @@ class Run:
         self.desk.new_loop(bool(rec.stopped))
         trades = self.books.open_trades()
         by_coin = {self.coin_of[t.pair]: t for t in trades}
-        self.portfolio = None
+        self.portfolio, self.halted = None, ()
         if rec.stopped:
             self.stopped_loop(by_coin)
             return
@@ -236,16 +240,38 @@ class Run:
     def read_portfolio(
         self, by_coin: dict[str, Trade], i: int, trades: list[Trade]
     ) -> Portfolio | None:
-        """``PortfolioReader.portfolio``: None when a coin has no price now."""
+        """``PortfolioReader.portfolio``: None when a coin has no price now, unless it is held
+        at its last price (``RebalancePlugin._prices`` in a backtest: ``held_at``)."""
         coins = self.cfg.coin_names
         row = self.ahead.prices[i].tolist()  # the config's coins, in order
         missing = tuple(c for c, p in zip(coins, row, strict=True) if not p or p != p)
         self.rec.price_gap = missing
-        if missing:
-            return None
         prices = dict(zip(coins, row, strict=True))
+        if missing:
+            held_at = self.held_at(missing, i)
+            if not held_at:
+                return None
+            self.halted = missing
+            prices.update(held_at)
+            for coin in missing:  # a buy carried from the last candle: no order for it
+                self.desk.orders.pop(self.cfg.pair(coin), None)
         held = {c: (by_coin[c].amount if c in by_coin else 0.0) for c in coins}
         return Portfolio(held, prices, self.cash(trades))
+
+    def held_at(self, missing: tuple[str, ...], i: int) -> dict[str, float]:
+        """``BacktestTurns.held_at``: each coin of ``missing`` at the open of its last candle
+        before row ``i``; empty when every coin is missing or one has no earlier candle."""
+        coins = self.cfg.coin_names
+        if len(missing) >= len(coins) or i == 0:
+            return {}
+        if self.filled is None:  # computed once, at a run's first gap
+            prices = self.ahead.prices
+            rows = np.where(np.isnan(prices), 0, np.arange(len(prices))[:, None])
+            self.filled = np.take_along_axis(prices, np.maximum.accumulate(rows, axis=0), 0)
+        last = self.filled[i - 1]
+        col = {c: k for k, c in enumerate(coins)}
+        out = {c: float(last[col[c]]) for c in missing if last[col[c]] > 0}
+        return out if len(out) == len(missing) else {}
 
     def own_cash(self, trades: list[Trade]) -> float:
         """``PortfolioReader.own_cash`` in a backtest."""
@@ -281,8 +307,15 @@ class Run:
         by_coin: dict[str, Trade],
         deposit: float = 0.0,
     ) -> None:
-        """``Decider.decide``: the core's engine step; its orders to the desk."""
+        """``Decider.decide``: the core's engine step (among the coins still trading while some
+        are held, ``core.halts``); its orders to the desk."""
         rec = self.rec
+        cfg = self.cfg
+        if self.halted:
+            trading = among_trading(cfg, portfolio, self.halted)
+            if trading.portfolio is None:
+                return
+            cfg, portfolio = trading.cfg, trading.portfolio
         snap = Snapshot(
             now=now,
             portfolio=portfolio,
@@ -292,7 +325,7 @@ class Run:
             busy=busy,
             deposit=deposit,
         )
-        result = step(self.cfg, rec.engine, snap)
+        result = step(cfg, rec.engine, snap)
         if result.state is not rec.engine or result.withdrawn:
             rec.engine = result.state
             rec.funded -= result.withdrawn

@@ -56,6 +56,7 @@ class Halts:
         self.refused: dict[str, float] = {}  # coin -> clock time of a closed-market refusal
         self.last_price: dict[str, float] = {}
         self._read_at: float | None = None  # clock time the markets were last read here
+        self._unknown = False  # a request was refused for an unknown symbol: read them again
 
     @property
     def exchange(self) -> str:
@@ -68,6 +69,12 @@ class Halts:
             if closed_market(err):
                 self.refused[self.ctx.cfg.coin_of(pair)] = self._clock()
                 self._read_at = None
+
+    def symbol_unknown(self) -> None:
+        """The exchange answered a request naming the portfolio's pairs with "Invalid symbol"
+        (a pair delisted since Freqtrade last read the markets): read them again now."""
+        self._unknown = True
+        self._read_at = None
 
     def check(self, coins: Iterable[str], held: dict[str, float], now: float) -> tuple[str, ...]:
         """The coins of ``coins`` that cannot trade now; each change said once."""
@@ -97,19 +104,37 @@ class Halts:
         """This loop's prices: a coin that halts later is counted at its last one."""
         self.last_price.update(prices)
 
-    def prices(self, halted: Iterable[str]) -> dict[str, float]:
-        """The last price seen of each halted coin that has one."""
-        return {c: self.last_price[c] for c in halted if c in self.last_price}
+    def prices(self, halted: Iterable[str], by_coin: dict[str, Any]) -> dict[str, float]:
+        """The last price of each halted coin: the last one the bot saw, else the close of
+        its last candle, else the price its trade was bought at (a coin halted before the
+        bot saw a price of it: a restart, or a halt right after the first buys)."""
+        out: dict[str, float] = {}
+        for coin in halted:
+            price = self.last_price.get(coin) or self._last_close(coin)
+            trade = by_coin.get(coin)
+            if not price and trade is not None:
+                price = float(trade.open_rate or 0.0)
+            if price:
+                out[coin] = price
+        return out
+
+    def _last_close(self, coin: str) -> float | None:
+        dp = self.ctx.dp
+        try:
+            frame = dp.get_pair_dataframe(self.ctx.cfg.pair(coin))
+            return float(frame["close"].iloc[-1]) if len(frame) else None
+        except Exception:  # no candles kept for it
+            return None
 
     def _read_markets(self) -> None:
         """While a coin is halted or a refusal unsettled: the markets again every RECHECK s."""
-        if not self.halted and not self.refused:
+        if not self.halted and not self.refused and not self._unknown:
             return
         now = self._clock()
         if self._read_at is not None and now - self._read_at < RECHECK:
             return
         if privates.reload_markets(self.ctx.dp):
-            self._read_at = now
+            self._read_at, self._unknown = now, False
             # A refusal holds its coin for RECHECK s even where the markets still say it
             # trades (they lag behind): then what the markets say decides.
             self.refused = {c: t for c, t in self.refused.items() if now - t < RECHECK}

@@ -35,13 +35,14 @@ from freqtrade.strategy import IStrategy
 from ..core import messages
 from ..core.book import Book
 from ..core.config import DEFAULTS, RebalanceConfig
+from ..core.portfolio import max_drift
 from . import params, settings, startup
 from .changes import ConfigChanges
 from .chart import Charts, signal_override_verified
 from .context import TRADING, Context
 from .decider import Decider
 from .deposits import Deposits
-from .halts import Halts
+from .halts import CLOSED, Halts
 from .hands import Hands
 from .lifecycle import Lifecycle
 from .loop import Loop
@@ -49,7 +50,7 @@ from .markets import Markets
 from .notify import Notifier
 from .orders import OrderDesk
 from .ordertypes import order_style
-from .outage import Outage
+from .outage import Outage, unavailable
 from .reader import PortfolioReader
 from .recovery import InFlightRecovery
 from .status import StatusPublisher
@@ -57,6 +58,10 @@ from .store import StateStore
 from .turns import BacktestTurns
 
 logger = logging.getLogger("rebalance_plugin.ft")
+
+#: A rebalance cut short by the exchange is finished when a coin is still this many points (or
+#: percent of its target, relative mode) off: less is not worth the orders.
+UNFINISHED_DRIFT = 0.5
 
 
 class RebalancePlugin:
@@ -103,6 +108,9 @@ class RebalancePlugin:
         self.outage = Outage(ctx, notifier)
         self.hands = Hands(ctx, store, self.markets, notifier, reader.refresh_wallets)
         self.answered = True  # dry/live: the exchange answered this loop (outage.py)
+        # dry/live: a leg of a rebalance was refused for the exchange's trouble (not answering,
+        # rate or order-count limits): the rebalance is finished once it answers again
+        self.unfinished = False
         self.recovery: InFlightRecovery | None = None
         self.turns: BacktestTurns | None = None
         if ctx.backtest:
@@ -290,13 +298,29 @@ class RebalancePlugin:
         for coin, diff in self.markets.refresh().items():
             pair = self.ctx.cfg.pair(coin)
             self.notifier.say(messages.rules_changed(coin, pair, exchange, diff))
+        if any(unavailable(err) for _, err in refusals):
+            self._leg_refused()
         reader = self.reader
         stale = reader.quoted and self.outage.stale(reader.quotes.stamps()) or None
         fetched = reader.quoted or not reader.frugal
+        if reader.quotes.failed in CLOSED:  # a pair delisted: not the exchange's outage
+            self.halts.symbol_unknown()
+            fetched = True
         signed_ok = reader.probe_account() if self.outage.signed is not None else None
         self.answered = self.outage.loop(
             now, fetched, reader.quotes.failure, stale, refusals, signed_ok
         )
+
+    def _leg_refused(self) -> None:
+        """An order of the portfolio was refused because the exchange did not take it now (a
+        503, the clock, a ban, too many new orders): the rebalance it belonged to is planned
+        again from what the account holds once the exchange answers (``_rebalance``), instead
+        of waiting for the drift to pass the threshold again. Sells refused while the buys
+        wait: the buys wait no longer (they are planned again with the sells)."""
+        self.unfinished = True
+        engine = self.store.book.engine
+        if engine.phase == "selling":
+            self.store.update(engine=replace(engine, phase="idle", pending_buys={}))
 
     def _stopped(self, loop: Loop) -> bool:
         if not self.store.book.stopped:
@@ -342,16 +366,27 @@ class RebalancePlugin:
         if not self.ctx.backtest:  # coins that cannot trade: at their last price (halts.py)
             held = {c: float(t.amount) for c, t in loop.by_coin.items()}
             loop.halted = self.halts.check(coins, held, loop.now)
-            held_at = self.halts.prices(loop.halted)
+            if loop.halted:  # a delisted pair's last quote must not answer Freqtrade
+                self.reader.quotes.keep(lambda pair: bool(self.ctx.dp.market(pair)))
+            held_at = self.halts.prices(loop.halted, loop.by_coin)
         quantities = self.hands.holdings(loop.by_coin) if self.hands.live else None
         loop.portfolio, missing = self.reader.portfolio(
             coins, loop.by_coin, loop.trades, loop.now, held_at, quantities
         )
         if loop.portfolio is not None and not self.ctx.backtest:
             self.halts.seen(dict(loop.portfolio.prices))
+        if self.turns is not None and missing:  # a backtest's candles stop for some coins:
+            held_at = self.turns.held_at(coins, missing, loop.now)  # halted, at their last opens
+            if held_at:
+                loop.halted = tuple(missing)
+                loop.portfolio, _ = self.reader.portfolio(
+                    coins, loop.by_coin, loop.trades, loop.now, held_at, quantities
+                )
+                for coin in missing:  # a buy carried from the last candle: no order for it
+                    self.desk.orders.pop(self.ctx.cfg.pair(coin), None)
         if self.turns is not None and self.turns.gap_changed(tuple(missing)) and missing:
-            self.notifier.say(messages.no_candle(missing, loop.now))  # said once per gap
-        if missing:  # a coin has no price at this candle: decide nothing
+            self.notifier.say(messages.no_candle(missing, loop.now, held_at))  # once per gap
+        if loop.portfolio is None:  # a coin has no price at this candle: decide nothing
             loop.publish = False
             return False
         return True
@@ -381,7 +416,12 @@ class RebalancePlugin:
         assert loop.portfolio is not None
         turns = self.turns
         carried = turns is not None and turns.carried  # buys of an earlier candle still to go
-        self.decider.decide(loop, loop.portfolio, loop.busy or bool(self.book.entries) or carried)
+        busy = loop.busy or bool(self.book.entries) or carried
+        if self.unfinished and not busy and self.book.engine.phase == "idle":
+            self.unfinished = False  # a rebalance cut short by the exchange: finished now
+            drift = max_drift(loop.portfolio, loop.applied.weights, loop.applied.relative)
+            loop.force = loop.force or drift >= UNFINISHED_DRIFT
+        self.decider.decide(loop, loop.portfolio, busy)
         if turns is not None:
             turns.sold(loop)  # its buys follow its sells, in this candle
         return True

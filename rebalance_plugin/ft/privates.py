@@ -54,11 +54,13 @@ Per release (2026.6 to 2026.9; ``make test-compat`` runs each):
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from .backoff import Gate
 from .balances import AccountBook
 from .quotes import Quotes
 from .sourceguard import Accepted, SourceGuard
@@ -267,7 +269,10 @@ def fetch_tickers(exchange: Any, pairs: list[str]) -> dict[str, Any]:
 def frugal_exchange(exchange: Any, quotes: Quotes, book: AccountBook | None) -> bool:
     """Make ``exchange`` (the bot's own instance) answer rate look-ups from ``quotes`` and,
     when ``book`` is given (live), account and finished-order reads from ``book``. Installed
-    once per instance (a /reload_config builds a new one); False when Freqtrade's code changed."""
+    once per instance (a /reload_config builds a new one); False when Freqtrade's code changed.
+    The instance's ccxt clients wait out bans and rate limits from then on (:func:`wait_out_bans`,
+    live or dry, whatever this guard says)."""
+    wait_out_bans(exchange)
     if exchange is None or not FRUGAL_GUARD.verified():
         return False
     own = exchange.__dict__
@@ -374,3 +379,96 @@ def reload_markets(dp: Any) -> bool:
         logger.debug(f"Could not reload the markets: {err}")
         return False
     return True
+
+
+# ---- waiting out bans and rate limits (issue 20) ----------------------------------------------
+def backoff_sites() -> dict[str, Any]:
+    """Where Freqtrade's ``Exchange`` makes the ccxt clients every request goes through: the sync
+    ``_api`` (orders, balances, tickers), the async ``_api_async`` (candles, markets) and, with
+    websockets on, ``_ws_async``, all three in ``Exchange.__init__``. That function is too large
+    and too often changed to pin whole: the guard asks for the three assignments in it."""
+    from freqtrade.exchange import Exchange
+
+    return {f"Exchange.__init__ ({attr})": Exchange.__init__ for attr in BACKOFF_CLIENTS}
+
+
+#: The attributes of Freqtrade's ``Exchange`` holding its ccxt clients.
+BACKOFF_CLIENTS = ("_api", "_api_async", "_ws_async")
+
+#: Waiting out a ban (418) or a rate limit (429) without sending anything meanwhile.
+BACKOFF_GUARD = SourceGuard(
+    backoff_sites,
+    {},
+    "bans and rate limits are not waited out: Freqtrade retries refused requests as by itself",
+    logger,
+    calls={
+        f"Exchange.__init__ ({attr})": f"self.{attr} = self._init_ccxt(" for attr in BACKOFF_CLIENTS
+    },
+)
+
+
+def wait_out_bans(exchange: Any) -> bool:
+    """Put one :class:`~rebalance_plugin.ft.backoff.Gate` on every ccxt client of ``exchange``
+    (the bot's own Freqtrade ``Exchange``): after a 418 or 429 the requests it would refuse are
+    refused locally with ccxt's ``DDoSProtection``, without reaching the exchange, until the
+    time it named (``backoff.py``). Installed once per instance (a /reload_config builds a new
+    one); False when Freqtrade's code changed."""
+    if exchange is None or not BACKOFF_GUARD.verified():
+        return False
+    own = exchange.__dict__
+    if own.get("_rebalance_gate") is None:
+        gate = Gate(str(getattr(own.get("_api"), "name", None) or "the exchange"))
+        own["_rebalance_gate"] = gate
+        from ccxt.base.exchange import BaseExchange
+
+        for attr in BACKOFF_CLIENTS:
+            client = own.get(attr)
+            if isinstance(client, BaseExchange):  # sync, async and pro clients alike
+                gate_ccxt(client, gate)
+    return True
+
+
+def gate_ccxt(api: Any, gate: Gate) -> None:
+    """Make the ccxt client ``api`` (sync or async) ask ``gate`` before each request
+    (``fetch``, which every ccxt call goes through) and tell it each answer's status
+    (``handle_errors``, which ccxt calls with every answer's status and headers)."""
+    import ccxt
+
+    fetch: Callable[..., Any] = api.fetch
+    handle_errors: Callable[..., Any] = api.handle_errors
+
+    def refuse(method: str, url: str) -> None:
+        why = gate.refusal(method, url)
+        if why is not None:
+            raise ccxt.DDoSProtection(f"{api.id} {why}")
+
+    if inspect.iscoroutinefunction(fetch):
+
+        async def gated_async(
+            url: str, method: str = "GET", headers: Any = None, body: Any = None
+        ) -> Any:
+            refuse(method, url)
+            return await fetch(url, method, headers, body)
+
+        api.fetch = gated_async
+    else:
+
+        def gated(url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+            refuse(method, url)
+            return fetch(url, method, headers, body)
+
+        api.fetch = gated
+
+    def noted(
+        code: Any, reason: Any, url: str, method: str, headers: Any, body: Any, *rest: Any
+    ) -> Any:
+        if isinstance(code, int):
+            gate.answered(code, headers, body if isinstance(body, str) else None, method, url)
+        return handle_errors(code, reason, url, method, headers, body, *rest)
+
+    api.handle_errors = noted
+
+
+def gate_of(exchange: Any) -> Gate | None:
+    """The gate :func:`wait_out_bans` put on ``exchange``, if any."""
+    return None if exchange is None else exchange.__dict__.get("_rebalance_gate")

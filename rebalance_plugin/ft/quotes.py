@@ -139,6 +139,16 @@ class Quotes(Guarded):
         self.refresh(self._pairs)
         return self.fresh(pair)
 
+    def keep(self, listed: Callable[[str], bool]) -> None:
+        """Forget the quotes of the pairs ``listed`` says are gone (a delisting read from the
+        markets): Freqtrade's rate look-ups of such a pair then fail as Freqtrade's own do,
+        before it sizes an order against a market it no longer has."""
+        gone = [p for p in self._quotes if not listed(p)]
+        if gone:
+            with self._lock:
+                self._quotes = {p: q for p, q in self._quotes.items() if p not in gone}
+            self._pairs = [p for p in self._pairs if p not in gone]
+
     def stamps(self) -> list[float | None]:
         """The exchange's timestamps (ms) of the last refresh's tickers (None where it gives
         none): how fresh its data is."""

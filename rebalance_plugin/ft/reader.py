@@ -3,6 +3,7 @@ the tickers fetched once per loop, ``quotes.py``) and the portfolio's own cash."
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -26,6 +27,7 @@ class PortfolioReader:
         self.ctx = ctx
         self.store = store
         self.opens: dict[str, dict[int, float]] = {}
+        self._sorted: dict[str, list[int]] = {}  # a coin's candle times (last_opens)
         self.capital = ctx.config.get("available_capital")  # as the user set it
         throttle = float(ctx.config.get("internals", {}).get("process_throttle_secs", 5))
         self.quotes = Quotes(self._fetch_tickers, throttle + QUOTE_SLACK)
@@ -38,6 +40,7 @@ class PortfolioReader:
         """A simulated run after ``last``'s (hyperopt's next epoch): the candles, read once, and
         the capital, raised by the last run's realised profit."""
         self.opens = last.opens
+        self._sorted = last._sorted
         self.capital = last.capital
         if last.capital is not None:
             self.ctx.config["available_capital"] = last.capital
@@ -108,6 +111,20 @@ class PortfolioReader:
         if self.ctx.backtest:
             secs = dataframe["date"].dt.as_unit("s").astype("int64")
             self.opens[pair] = dict(zip(secs.tolist(), dataframe["open"].tolist()))
+
+    def last_opens(self, coins: list[str], now: float) -> dict[str, float]:
+        """Backtest: the open of each coin's last candle before ``now`` (the price it last
+        traded at), for the coins that have one. Asked only while some coin has no candle."""
+        out: dict[str, float] = {}
+        for coin in coins:
+            opens = self.opens.get(self.ctx.cfg.pair(coin), {})
+            times = self._sorted.get(coin)
+            if times is None or len(times) != len(opens):  # sorted once per run
+                times = self._sorted[coin] = sorted(opens)
+            k = bisect.bisect_left(times, now)
+            if k and opens[times[k - 1]] > 0:
+                out[coin] = opens[times[k - 1]]
+        return out
 
     def first_candles(self) -> dict[str, float]:
         """Backtest: each coin's first candle (POSIX seconds), for the coins with data."""

@@ -91,6 +91,16 @@ class BacktestTurns:
         self.selling = None
         return True
 
+    def held_at(self, coins: list[str], missing: list[str], now: float) -> dict[str, float]:
+        """Coins of ``coins`` without a candle at ``now`` (``missing``) are treated as halted
+        coins live (``core.halts``): held at the open of their last candle while the others
+        rebalance among themselves. Their last opens; empty (nothing is decided, as before)
+        when every coin is missing or one has no earlier candle (before its listing)."""
+        if len(missing) >= len(coins):
+            return {}
+        last = self.reader.last_opens(missing, now)
+        return last if len(last) == len(missing) else {}
+
     def gap_changed(self, coins: tuple[str, ...]) -> bool:
         """The coins without a candle now: True when that changed (said once per gap)."""
         changed = coins != self.price_gap

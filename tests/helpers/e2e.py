@@ -308,13 +308,34 @@ class Sim:
         return self._call("POST", "/sim/balance", {"asset": asset, "delta": delta})
 
     def fault(self, kind: str, **params: Any) -> Any:
-        """Arm a fault: reject|partial|expire|http429|http5xx|timeout (+count, path, method...)."""
+        """Arm a fault: reject|partial|expire|chase|http429|http5xx|timeout|maintenance|clock|
+        stale (+count or seconds - a time window -, path, method...)."""
         return self._call("POST", "/sim/fault", {"kind": kind, **params})
+
+    def symbol_status(self, symbol: str, status: str) -> Any:
+        """A coin stops trading (``BREAK``/``HALT``), is delisted (``REMOVED``) or trades again
+        (``TRADING``); ``"SOLUSDT"`` or ``"SOL/USDT"``."""
+        return self._call("POST", "/sim/symbol", {"symbol": _symbol(symbol), "status": status})
+
+    def set_rules(self, symbol: str, **filters: Any) -> Any:
+        """New rules of a pair: ``tickSize``, ``stepSize``, ``minQty``, ``minNotional``; the
+        symbol's exchangeInfo entry as served from now on."""
+        return self._call("POST", "/sim/rules", {"symbol": _symbol(symbol), **filters})
 
     def weights(self) -> dict[str, Any]:
         """``GET /sim/weights``: the request weight limit, the largest weight of a calendar
         minute and of any rolling 60 s (also per client), 429/418 answered, every minute."""
         return self._call("GET", "/sim/weights")
+
+    def limits(self) -> dict[str, Any]:
+        """``GET /sim/limits``: the account's order counts (largest per 10 s and per day, the
+        -1015 refusals, every 10-s window), the weight summary, and every request answered 418
+        or 429 with its time (``refusals``)."""
+        return self._call("GET", "/sim/limits")
+
+    def ban(self, seconds: float) -> dict[str, Any]:
+        """``POST /sim/ban``: every request answered 418 for ``seconds`` from now."""
+        return self._call("POST", "/sim/ban", {"seconds": seconds})
 
     def balances(self) -> dict[str, float]:
         """Total (free + locked) per asset."""

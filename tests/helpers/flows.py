@@ -5,6 +5,7 @@ and Freqtrade agree on every order."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 from rebalance_plugin.ft.store import read_record
@@ -64,6 +65,20 @@ def said(bot, text: str) -> int:
         for line in bot.log_path.read_text().splitlines()
         if "rebalance_plugin.ft - INFO - " in line and text in line
     )
+
+
+def order_requests(sim, symbol: str | None = None) -> list[dict]:
+    """Every order request the stand-in answered (its request log), refused ones included:
+    ``{"symbol", "side", "quantity", ..., "status": HTTP status}``, oldest first."""
+    out = []
+    for line in sim.stderr_path.read_text(errors="replace").splitlines():
+        match = re.search(r"POST /api/v3/order \[(.*?)\] -> (\d+)", line)
+        if not match:
+            continue
+        fields = dict(kv.split("=", 1) for kv in match.group(1).split() if "=" in kv)
+        if symbol is None or fields.get("symbol") == symbol:
+            out.append({**fields, "status": int(match.group(2))})
+    return out
 
 
 def sim_orders_since(sim, t0_ms, side=None, symbol=None):

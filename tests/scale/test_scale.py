@@ -23,6 +23,9 @@ Asserted:
 - the account's weight never passes the limit: no 429 or 418, at most 6 000 in any calendar
   minute; and the goal of the issue, half the limit for twenty bots: at most 3 000 in any 60
   seconds and at most 150 per bot in any 60 seconds (start-up and rebalance included);
+- the account's order count stays within Binance's order-count limits (issue 20): no new order
+  refused (-1015), at most 50 unfilled orders in any 10-second window and 160 000 in the day
+  (binance_standin/orderlimits.py; the gross number of new orders per 10 s is recorded);
 - each bot reacts to the price move within a minute.
 
 Recorded and printed: weight per minute (the account's, and each bot's), memory (RSS), CPU
@@ -299,7 +302,10 @@ def test_twenty_portfolios_share_one_account_and_one_ip(pg_scale_database, tmp_p
                 bot.proc.send_signal(signal.SIGTERM)
         for bot in bots:
             _stop_process(bot.proc, signal.SIGTERM, timeout=30)
-        weights = sim.weights() if sim.proc and sim.proc.poll() is None else {}
+        alive = sim.proc and sim.proc.poll() is None
+        weights = sim.weights() if alive else {}
+        limits = sim.limits() if alive else {}
+        placed = len(sim.state()["orders"]) if alive else -1  # the orders the limits counted
         sim.stop()
     elapsed = time.monotonic() - started
 
@@ -344,6 +350,19 @@ def test_twenty_portfolios_share_one_account_and_one_ip(pg_scale_database, tmp_p
             "busiest_60s_by_client": weights.get("busiest_60s_by_client", {}),
         },
         "per_bot": rows,
+        "orders": {
+            key: limits["orders"][key]
+            for key in (
+                "limit_10s",
+                "limit_day",
+                "max_count_10s",
+                "max_count_day",
+                "max_new_10s",
+                "max_new_day",
+                "orders",
+                "refused",
+            )
+        },
     }
     out = Path(tmp_path) / "scale_report.json"
     out.write_text(json.dumps(report, indent=2))
@@ -361,6 +380,11 @@ def test_twenty_portfolios_share_one_account_and_one_ip(pg_scale_database, tmp_p
         if r["max_60s"] > PER_BOT
     }
     assert not over, over  # each such bot's busiest 60 s, weight per endpoint
+    # Binance's order-count limits: never met, no -1015 (nor any other 418/429).
+    orders = report["orders"]
+    assert orders["refused"] == 0 and not limits["refusals"], (orders, limits["refusals"])
+    assert orders["max_count_10s"] <= 50 and orders["max_count_day"] <= 160_000, orders
+    assert orders["orders"] == placed, (orders, placed)  # every order counted
     # Every bot reacted within a minute, and reached its targets (waited for above).
     assert all(r["reaction_s"] is not None and r["reaction_s"] <= 60 for r in rows), rows
     # Nothing lost: every filled order is one bot's, and the account holds exactly the sum of
@@ -421,6 +445,10 @@ def _table(report: dict[str, Any]) -> str:
         f"account weight: max calendar minute {acc['max_minute']}, max any 60 s "
         f"{acc['max_rolling_60s']} (limit {acc['limit']}); 429: {acc['answered_429']}, "
         f"418: {acc['answered_418']}",
+        f"orders: {report['orders']['orders']}, most new in 10 s {report['orders']['max_new_10s']}"
+        f", most unfilled in 10 s {report['orders']['max_count_10s']} (limit "
+        f"{report['orders']['limit_10s']}), in the day {report['orders']['max_count_day']} (limit "
+        f"{report['orders']['limit_day']}); refused (-1015): {report['orders']['refused']}",
         "account weight per minute: "
         + ", ".join(f"{start[11:16]} {w} ({n} req)" for start, w, n in acc["minutes"]),
         f"{'bot':5} {'coins':>5} {'capital':>8} {'max 60s':>8} {'steady/min':>10} "

@@ -123,6 +123,7 @@ class FakeTrade:
     id: int = 1
     realized_profit: float = 0.0
     fee_open: float = 0.001
+    open_rate: float = 0.0
     has_open_orders: bool = False
     open_date_utc: datetime = field(default_factory=lambda: datetime.fromtimestamp(T0, UTC))
     custom_data: dict[str, Any] = field(default_factory=dict)

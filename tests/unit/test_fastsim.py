@@ -137,6 +137,105 @@ def test_no_order_while_the_drift_stays_within_the_threshold() -> None:
     assert [o.tag for o in result.orders] == ["", "", "force_exit", "force_exit"]
 
 
+# ---- a coin whose candles stop (ft/plugin.py's _prices in a backtest) --------------------------
+def gapped_setup(prices: dict[str, list[float]]) -> Setup:
+    """``setup_of`` where a NaN price is a candle missing from the pair's data."""
+    loaded, trimmed = {}, {}
+    for pair, series in prices.items():
+        dates = pd.date_range(pd.Timestamp(T0, unit="s", tz="UTC"), periods=len(series), freq="h")
+        frame = pd.DataFrame({"date": dates, "open": series, "high": series, "low": series})
+        frame = frame.dropna().reset_index(drop=True)
+        loaded[pair], trimmed[pair] = frame, frame.iloc[1:]
+    return Setup(
+        candles=Candles.build(loaded, trimmed, list(prices), HOUR),
+        markets={p: market(p) for p in prices},
+        fee=FEE,
+    )
+
+
+def test_a_coin_without_candles_is_held_while_the_others_rebalance_then_rejoins() -> None:
+    nan = math.nan
+    # CCC has no candle at rows 5 to 8 (loop candles T0 + 5h to T0 + 8h); BBB jumps by half at
+    # row 6; CCC comes back at half its price at row 9.
+    a = [100.0] * 14
+    b = [100.0] * 6 + [150.0] * 8
+    c = [100.0] * 5 + [nan] * 4 + [50.0] * 5
+    cfg = parse_rebalance_config(
+        {"coins": {"AAA": 50, "BBB": 30, "CCC": 20}, "investment": 1000, "threshold": 5}
+    )
+    result = simulate(gapped_setup({"AAA/USDT": a, "BBB/USDT": b, "CCC/USDT": c}), cfg)
+    orders = [(o.time, o.coin, o.side, o.amount, o.price, o.tag) for o in result.orders]
+    first = T0 + 2 * HOUR
+    qa, qb, qc = 4.995, 2.997, 1.998  # floor(weight x 1000 / 1.001 / 100) to 0.001
+    assert orders[:3] == [
+        (first, "AAA", "buy", qa, 100.0, ""),
+        (first, "BBB", "buy", qb, 100.0, ""),
+        (first, "CCC", "buy", qc, 100.0, ""),
+    ]
+    cash = 1000 - (qa + qb + qc) * 100 * 1.001
+    # Row 6: CCC held at 100, out of the decision. Among AAA and BBB the targets are 50/80 and
+    # 30/80; BBB is 449.55 of 949.05 (47.4%, target 37.5): sold down to 37.5% after fees.
+    total = cash + qa * 100 + qb * 150
+    after = total
+    for _ in range(50):
+        after = total - FEE * (abs(after * 0.625 - qa * 100) + abs(after * 0.375 - qb * 150))
+    sell = math.floor((qb * 150 - after * 0.375) / 150 * 1000) / 1000
+    jump = T0 + 6 * HOUR
+    assert orders[3] == (jump, "BBB", "sell", sell, 150.0, "rebalance sell")
+    # AAA was visited before BBB, and CCC's turn does not come (no candle): AAA's buy is sized
+    # at the next candle from the cash then.
+    cash += sell * 150 * 0.999
+    buy = math.floor(min(after * 0.625 - qa * 100, cash / 1.001) / 100 * 1000) / 1000
+    assert orders[4] == (jump + HOUR, "AAA", "buy", buy, 100.0, "rebalance buy")
+    # Row 9: CCC is back, at 50 (9.5% of the portfolio, target 20): the whole portfolio is
+    # rebalanced, CCC bought.
+    back = [o for o in orders if o[0] == T0 + 9 * HOUR or o[0] == T0 + 10 * HOUR]
+    assert {(o[1], o[2]) for o in back} == {("AAA", "sell"), ("BBB", "sell"), ("CCC", "buy")}
+    assert not [o for o in orders if o[1] == "CCC" and first < o[0] < T0 + 9 * HOUR]
+
+
+def test_a_buy_carried_to_a_candle_its_coin_does_not_have_is_dropped() -> None:
+    nan = math.nan
+    # Row 5: BBB up by half is sold; AAA was visited before it, so its buy is carried to row 6,
+    # where AAA has no candle (for good). Row 9: BBB doubles again.
+    a = [100.0] * 6 + [nan] * 8
+    b = [100.0] * 5 + [150.0] * 4 + [300.0] * 5
+    c = [100.0] * 14
+    cfg = parse_rebalance_config(
+        {"coins": {"AAA": 40, "BBB": 30, "CCC": 30}, "investment": 1000, "threshold": 5}
+    )
+    result = simulate(gapped_setup({"AAA/USDT": a, "BBB/USDT": b, "CCC/USDT": c}), cfg)
+    legs = [(o.time, o.coin, o.side) for o in result.orders if o.tag.startswith("rebalance")]
+    row = [T0 + k * HOUR for k in range(14)]
+    # The carried buy is dropped (AAA gets no order) and the rest is decided: at row 9 BBB
+    # (2.298 at 300: 689) is 63% of the trading coins' 1094 (target 30/60): sold, CCC bought.
+    assert legs == [
+        (row[5], "BBB", "sell"),
+        (row[5], "CCC", "buy"),
+        (row[9], "BBB", "sell"),
+        (row[9], "CCC", "buy"),
+    ]
+
+
+def test_a_coin_without_candles_gives_the_same_orders_skipping_quiet_candles(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    prices = {"AAA/USDT": walk(400, 4), "BBB/USDT": walk(400, 5, 0.03), "CCC/USDT": walk(400, 6)}
+    prices["CCC/USDT"][120:200] = [math.nan] * 80
+    prices["BBB/USDT"][300:] = [math.nan] * 100  # its candles stop for good
+    setup = gapped_setup(prices)
+    cfg = parse_rebalance_config(
+        {"coins": {"AAA": 50, "BBB": 30, "CCC": 20}, "investment": 1000, "threshold": 2}
+    )
+    fast = simulate(setup, cfg)
+    monkeypatch.setattr(run_module.Run, "next_index", lambda self, i: i + 1)
+    slow = simulate(setup, cfg)
+    during = [o for o in fast.orders if T0 + 121 * HOUR <= o.time < T0 + 200 * HOUR]
+    assert during and {o.coin for o in during} == {"AAA", "BBB"}
+    assert fast.orders == slow.orders
+    assert fast.final_balance == slow.final_balance
+
+
 # ---- the fast-forward changes nothing -------------------------------------------------------
 def walk(n: int, seed: int, vol: float = 0.02) -> list[float]:
     rng = np.random.default_rng(seed)

@@ -24,6 +24,7 @@ GUARDS = {
     "bot": privates.BOT_GUARD,
     "booking": privates.BOOKING_GUARD,
     "frugal": privates.FRUGAL_GUARD,
+    "backoff": privates.BACKOFF_GUARD,
     "signal": chart.SIGNAL_GUARD,
 }
 

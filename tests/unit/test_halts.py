@@ -250,3 +250,12 @@ def test_an_order_refused_by_a_rule_reads_the_markets_again(mocker):
     refused = _closed(ccxt.InvalidOrder, 'binance {"code":-1013,"msg":"Filter failure: NOTIONAL"}')
     glue.markets.refusals([("BTC/USDT", refused)])
     assert reloads.call_count == 1
+
+
+def test_a_coin_halted_before_the_bot_saw_its_price_is_counted_at_its_trades_price(mocker):
+    glue, halts, _, _ = _halts(mocker)
+    from tests.unit.ft_fakes import FakeTrade
+
+    trades = {"ETH": FakeTrade("ETH/USDT", 0.2, 400.0, open_rate=2000.0)}
+    halts.seen({"BTC": 60000.0})
+    assert halts.prices(["BTC", "ETH"], trades) == {"BTC": 60000.0, "ETH": 2000.0}
