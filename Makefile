@@ -14,7 +14,7 @@ FREQTRADE := 2026.9
 # (tests/e2e/test_e2e_starved.py), so the live bots are not starved by it.
 XDIST  ?= -n 3 --dist loadfile
 
-.PHONY: venv demo test test-fast test-scale test-compat lint format typecheck bench docs clean
+.PHONY: venv demo test test-fast test-exchange test-scale test-soak test-compat lint format typecheck bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,10 +33,24 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m unit
 
+# Live bots facing what real exchanges do (tests/exchange: halts and delistings, maintenance and
+# the clock, order-count limits and bans, rule changes, hands on the account; about 6 minutes on
+# two workers; not part of `make test`).
+test-exchange: $(STAMP)
+	$(PY) -m pytest -q $(XDIST) -m exchange
+
 # Twenty live bots on one stand-in account and one PostgreSQL server (4-7 minutes, both cores;
 # not part of `make test`): weight per minute, memory and CPU per bot.
 test-scale: $(STAMP)
 	$(PY) -m pytest -q -m scale
+
+# The soak (tests/soak): a seeded random schedule of price jumps, exchange faults, kill -9 and
+# restarts, config reloads and deposits against live bots sharing one account on the stand-in
+# replaying two weeks of history at accelerated time, the invariants after every step (at most
+# 10 minutes; not part of `make test`). SOAK_SEED=N replays a seed (SOAK_SEED=4,5: several);
+# SOAK_DAYS, SOAK_SPEED: simulated days, history per wall second (harness.py).
+test-soak: $(STAMP)
+	$(PY) -m pytest -q -p no:xdist -m soak
 
 # Every Freqtrade release of the supported window (ft/sourceguard.py RELEASES), each in a
 # virtualenv of its own (.venv-compat/<release>, installed from PyPI the first time): the guards'

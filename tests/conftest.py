@@ -6,8 +6,10 @@ CoinGecko stand-in, about a second each), ``backtest`` (real in-process Freqtrad
 ``e2e`` (the Binance stand-in with real ``freqtrade trade`` processes or a real FreqtradeBot),
 ``docs`` (tests/docs: the figure blocks of README.md and docs/*.md rerun on the real candles),
 ``scale`` (tests/scale: twenty bots on one account, minutes; left out unless asked for,
-``make test-scale``), ``soak`` (tests/soak: a seeded random schedule on the accelerated stand-in;
-left out unless asked for, ``make test-soak``). A test in tests/unit that runs a backtest carries
+``make test-scale``), ``exchange`` (tests/exchange: live bots facing halts, maintenance,
+limits, rule changes and hands on the account, minutes; ``make test-exchange``), ``soak``
+(tests/soak: a seeded random schedule on the accelerated stand-in; left out unless asked for,
+``make test-soak``). A test in tests/unit that runs a backtest carries
 ``@pytest.mark.backtest`` itself; ``make test-fast`` runs ``-m unit``, and a ``unit`` test that
 starts Freqtrade's backtesting fails, naming the marker (:func:`_unit_tests_start_no_backtest`).
 
@@ -28,7 +30,7 @@ import pytest
 
 from tests.helpers.paths import NO_SHARED_DATA, ROOT, SHARED_DATA
 
-KINDS = ("unit", "cli", "backtest", "e2e", "scale", "soak", "docs")
+KINDS = ("unit", "cli", "backtest", "e2e", "exchange", "scale", "soak", "docs")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

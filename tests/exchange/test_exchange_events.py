@@ -1,4 +1,4 @@
-"""End to end, what real exchanges do to a running portfolio (issue 20): a coin that stops
+"""What real exchanges do to a running portfolio (issue 20): a coin that stops
 trading, maintenance and the clock, rules that change, hands on the account. Real ``freqtrade
 trade`` bots (live, the stand-in's keys) against the Binance stand-in, prices frozen and moved
 explicitly (same set-up as tests/e2e/test_e2e_faults.py). The bot's words are read in its log,
@@ -21,8 +21,6 @@ from tests.helpers.flows import (
     sim_orders_since,
     values,
 )
-
-pytestmark = pytest.mark.e2e
 
 
 def test_a_coin_sold_by_hand_is_said_once_counted_as_held_and_adopted_on_reload(
