@@ -34,10 +34,10 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m unit
 
 # Live bots facing what real exchanges do (tests/exchange: halts and delistings, maintenance and
-# the clock, order-count limits and bans, rule changes, hands on the account; about 6 minutes on
-# two workers; not part of `make test`).
+# the clock, order-count limits and bans, rule changes, hands on the account; not part of `make
+# test`). Each test has a stand-in of its own: spread test by test over three workers.
 test-exchange: $(STAMP)
-	$(PY) -m pytest -q $(XDIST) -m exchange
+	$(PY) -m pytest -q -n 3 --dist load -m exchange
 
 # Twenty live bots on one stand-in account and one PostgreSQL server (4-7 minutes, both cores;
 # not part of `make test`): weight per minute, memory and CPU per bot.
