@@ -4,11 +4,12 @@ is there.
 
 Once a minute, with no order of the portfolio in flight, each coin's total in the account (free
 and in orders) is compared with the portfolio's holding (Freqtrade's trade, plus what was
-adopted before). Where the account holds less, the bot says so once with both amounts, and from
-then on counts and sells only what the account holds: its plans take the smaller amount, so no
-sell exceeds the account. At the next start (a ``/reload_config`` or a restart) the account's
-amount is adopted as the holding (``Book.adopted``: the difference to Freqtrade's trade, kept
-in the portfolio's record).
+adopted before). Where the account holds less, the bot counts and sells only what the account
+holds from then on, and says so once with both amounts when the next comparison agrees (an
+order the exchange executed but whose answer was lost is booked meanwhile, not called hands).
+Its plans take the smaller amount, so no sell exceeds the account. At the next start (a
+``/reload_config`` or a restart) the account's amount is adopted as the holding
+(``Book.adopted``: the difference to Freqtrade's trade, kept in the portfolio's record).
 
 The account holding *more* than the book is left alone and not said: several bots may share a
 coin on one account, and each holds only its own (another bot's coins, or the user's, are never
@@ -97,14 +98,19 @@ class Hands:
         book = self.store.book
         for coin, trade in by_coin.items():
             held, account = self.held(coin, trade), float(wallets.get_total(coin))
-            if self._short(coin, held, account):
-                short[coin] = held - account
-                said = book.short.get(coin)
-                if said is None or self._short(coin, short[coin], said):  # new, or more gone
-                    self.notifier.say(messages.hands_short(coin, account, held))
+            if not self._short(coin, held, account):
+                continue
+            short[coin] = held - account
+            said = book.short.get(coin)
+            # Said once two comparisons a minute apart agree (an order the exchange executed
+            # but whose answer was lost is booked meanwhile): new, or more gone since said.
+            confirmed = coin in self.shortfall
+            if confirmed and (said is None or self._short(coin, short[coin], said)):
+                self.notifier.say(messages.hands_short(coin, account, held))
+                book = self.store.update(short={**book.short, coin: short[coin]})
         self.shortfall = short
-        if short != dict(book.short):
-            self.store.update(short=short)
+        if set(book.short) - set(short):  # the account agrees again: a new episode is said
+            self.store.update(short={c: q for c, q in book.short.items() if c in short})
 
     def holdings(self, by_coin: Mapping[str, Any]) -> dict[str, float]:
         """The quantities to plan with where they are not Freqtrade's trade amounts: adopted

@@ -37,7 +37,7 @@ def test_a_coin_sold_by_hand_is_said_once_counted_as_held_and_adopted_on_reload(
     taken = round(0.4 * sol_before, 2)
     sim.deposit("SOL", -taken)
     t0 = now_ms(sim)
-    bot.wait_for(lambda: said(bot, "left the account outside the bot") >= 1, 90, "the hands said")
+    bot.wait_for(lambda: said(bot, "left the account outside the bot") >= 1, 180, "the hands said")
     # Counted as the account holds it, SOL is ~37.5% of the portfolio (0.6 x 50 against 50):
     # 12.5 points off, beyond the 2-point threshold: BTC is sold and SOL bought back to 50/50
     # of what is really there. Every weight below is the account's, from the stand-in.
