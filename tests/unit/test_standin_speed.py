@@ -19,6 +19,7 @@ import pytest
 
 from binance_standin import DAY, HOUR, MINUTE, SimExchange
 from binance_standin.__main__ import _parser
+from tests.helpers.candles import ManualClock, write_btc_ramp
 
 HOURS = 24 * 28
 WALL_DAY = int(pd.Timestamp("2030-06-03", tz="UTC").value // 10**6)
@@ -28,29 +29,12 @@ CANDLE = 1500  # wall ms per hour of history at SPEED
 
 @pytest.fixture(scope="module")
 def datadir(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("speeddata")
-    opens = [40000.0 + 100.0 * k for k in range(HOURS)]
-    frame = pd.DataFrame(
-        {
-            "date": pd.date_range("2024-01-01", periods=HOURS, freq="1h", tz="UTC"),
-            "open": opens,
-            "high": [o + 150.0 for o in opens],
-            "low": [o - 50.0 for o in opens],
-            "close": [o + 100.0 for o in opens],
-            "volume": [10.0] * HOURS,
-        }
-    )
-    frame["date"] = frame["date"].astype("datetime64[ms, UTC]")
-    frame.to_feather(path / "BTC_USDT-1h.feather")
-    return path
+    return write_btc_ramp(tmp_path_factory.mktemp("speeddata"), HOURS)
 
 
-class Clock:
+class Clock(ManualClock):
     def __init__(self) -> None:
-        self.now = WALL_DAY + 10 * HOUR + 15 * MINUTE
-
-    def __call__(self) -> int:
-        return self.now
+        super().__init__(WALL_DAY + 10 * HOUR + 15 * MINUTE)
 
 
 @pytest.fixture
