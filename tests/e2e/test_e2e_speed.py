@@ -1,4 +1,7 @@
-"""A real dry-run bot against the stand-in's accelerated replay (``--speed``, the soak's clock).
+"""A real live bot (the stand-in's keys) against the stand-in's accelerated replay (``--speed``,
+the soak's clock). Live, not dry-run: a dry-run limit order waits until the price crosses it,
+which history running away at this speed may not do for minutes; the stand-in's IOC answers at
+once and what it leaves goes at market, as on Binance.
 
 At speed 36000 ten hours of history pass every wall second: the bot must load, buy, and
 rebalance on the prices of that fast-moving history, while its candles stay dated by its own
@@ -29,7 +32,7 @@ def _file_range(coin: str, start_ms: int, end_ms: int) -> tuple[float, float]:
 
 def test_a_bot_rebalances_on_accelerated_history_with_candles_on_its_own_clock(fresh_sim, make_bot):
     sim = fresh_sim(balances={"USDT": 1000}, start="2024-03-01", extra_args=["--speed", "36000"])
-    bot = make_bot("fast", sim=sim, dry_run=True, rebalance={"coins": COINS, "threshold": 2})
+    bot = make_bot("fast", sim=sim, dry_run=False, rebalance={"coins": COINS, "threshold": 2})
     bot.wait_for(lambda: len(bot.open_trades()) == 2, 90, "the first buys")
     first = sim.state()["clock"]
     wall0 = time.monotonic()
