@@ -156,6 +156,20 @@ def ledgers(
     return books, strangers
 
 
+def consistent_snapshot(sim: Sim, bots: list[Bot]) -> tuple[dict[str, Any], dict[str, list]]:
+    """The exchange's state and every bot's trades as one picture. A bot whose last buys were
+    still going out when every portfolio came within 1.5 points may place an order between the
+    two reads (its fill then in one and not the other): both are read again until no order
+    came in between (a minute at most)."""
+    for _ in range(60):
+        state = sim.state()
+        trades = {b.name: b.all_trades() for b in bots}
+        if len(sim.state()["orders"]) == len(state["orders"]):
+            break
+        time.sleep(1.0)
+    return state, trades
+
+
 def at_targets(book: Ledger, coins: dict[str, float], prices: dict[str, float], tol: float):
     w = book.weights(prices)
     return all(abs(w.get(c, 0.0) - t) <= tol for c, t in coins.items())
@@ -288,8 +302,7 @@ def test_twenty_portfolios_share_one_account_and_one_ip(pg_scale_database, tmp_p
             b.name: proc_stat(b.proc.pid) for b in bots if b.proc is not None
         }
         connections = pg_connections(db_urls)
-        state = sim.state()
-        trades = {b.name: b.all_trades() for b in bots}
+        state, trades = consistent_snapshot(sim, bots)
         books, strangers = ledgers(state, trades, plans)
         reaction = reactions(trades, t0)
         ft_amounts = {
